@@ -1,0 +1,150 @@
+"""``valign values``: show, validate, compose and list constitutions.
+
+Errors in files surface as :class:`~valign.values.errors.ConstitutionError`; the top-level
+``valign`` command prints them as one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from valign.values.compose import compose
+from valign.values.load import (
+    bundled_constitutions,
+    bundled_overlays,
+    load_constitution,
+    load_file,
+    load_overlay,
+    write_constitution,
+)
+from valign.values.schema import Constitution, Overlay
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Constitutions: show, validate, compose.",
+    pretty_exceptions_enable=False,
+)
+
+OverlayOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--overlay",
+        "-o",
+        help="Overlay to apply: a bundled name (see `valign values list`) or a YAML path. "
+        "Repeatable; higher precedence wins, ties go to the later one.",
+    ),
+]
+
+
+def _composed(name_or_path: str, overlays: list[str] | None) -> Constitution:
+    base = load_constitution(name_or_path)
+    return compose(base, [load_overlay(o) for o in overlays or []])
+
+
+def _summary(constitution: Constitution) -> str:
+    return f"{len(constitution.principles)} principles, {len(constitution.categories)} categories"
+
+
+@app.command()
+def show(
+    name_or_path: Annotated[
+        str, typer.Argument(help="A bundled constitution name or a YAML path.")
+    ] = "default",
+    overlay: OverlayOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the model as JSON.")] = False,
+) -> None:
+    """Show a constitution's categories and principles, with overlays applied."""
+    constitution = _composed(name_or_path, overlay)
+    if as_json:
+        typer.echo(constitution.model_dump_json(indent=2))
+        return
+    console = Console()
+    console.print(f"[bold]{constitution.name}[/] {constitution.version}", highlight=False)
+    console.print(constitution.description, highlight=False)
+    console.print(f"[dim]Refusal message:[/] {constitution.refusal_message}\n", highlight=False)
+
+    categories = Table(title=f"Categories ({len(constitution.categories)})", title_justify="left")
+    categories.add_column("id", style="cyan", no_wrap=True)
+    categories.add_column("name")
+    categories.add_column("principles", justify="right")
+    for category in constitution.categories:
+        count = len(constitution.principles_for(category.id))
+        categories.add_row(category.id, category.name, str(count))
+    console.print(categories)
+
+    principles = Table(title=f"Principles ({len(constitution.principles)})", title_justify="left")
+    principles.add_column("id", style="cyan", no_wrap=True)
+    principles.add_column("source")
+    principles.add_column("categories")
+    for principle in constitution.principles:
+        principles.add_row(
+            principle.id, principle.source, ", ".join(principle.categories) or "[dim](general)[/]"
+        )
+    console.print(principles)
+
+
+@app.command()
+def validate(
+    path: Annotated[Path, typer.Argument(help="A constitution or overlay YAML file.")],
+    overlay: OverlayOption = None,
+    base: Annotated[
+        str,
+        typer.Option(help="Constitution to apply PATH to when PATH is an overlay."),
+    ] = "default",
+) -> None:
+    """Check a constitution or overlay file (which one is judged by its fields).
+
+    A constitution is composed with any --overlay; an overlay is applied to --base after any
+    --overlay, so dangling references are caught too.
+    """
+    loaded = load_file(path)
+    overlays = [load_overlay(o) for o in overlay or []]
+    if isinstance(loaded, Overlay):
+        composed = compose(load_constitution(base), [*overlays, loaded])
+        typer.echo(f"ok: {_summary(composed)} (overlay {loaded.name!r} on {base!r})")
+    else:
+        typer.echo(f"ok: {_summary(compose(loaded, overlays))}")
+
+
+@app.command(name="compose")
+def compose_command(
+    base: Annotated[str, typer.Argument(help="A bundled constitution name or a YAML path.")],
+    overlay: Annotated[
+        list[str],
+        typer.Option(
+            "--overlay",
+            "-o",
+            help="Overlay to apply (bundled name or YAML path); repeatable.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the composed YAML.")],
+) -> None:
+    """Write BASE with overlays applied as one constitution file."""
+    composed = _composed(base, overlay)
+    written = write_constitution(composed, out)
+    typer.echo(f"wrote {written}: {_summary(composed)}")
+
+
+@app.command(name="list")
+def list_command() -> None:
+    """List the bundled constitutions and overlays."""
+    table = Table(title="Bundled constitutions and overlays", title_justify="left")
+    table.add_column("kind")
+    table.add_column("name", style="cyan", no_wrap=True)
+    table.add_column("description")
+    for name in bundled_constitutions():
+        constitution = load_constitution(name)
+        table.add_row(
+            "constitution",
+            name,
+            f"{constitution.name} {constitution.version}: {_summary(constitution)}",
+        )
+    for name in bundled_overlays():
+        loaded = load_overlay(name)
+        table.add_row("overlay", name, f"{loaded.name} (precedence {loaded.precedence})")
+    Console().print(table)
