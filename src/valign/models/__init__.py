@@ -1,1 +1,27 @@
-"""valign.models."""
+"""valign.models: one interface to generate from and score with any chat model.
+
+`load_model(spec)` opens a local folder, a hub id or an OpenAI-compatible endpoint and
+returns a `ChatModel`; every stage generates and scores through that protocol only.
+"""
+
+from valign.models.endpoint import EndpointChatModel
+from valign.models.hf import HFChatModel
+from valign.models.load import load_model
+from valign.models.types import (
+    ChatModel,
+    ContinuationScore,
+    Conversation,
+    GenerationConfig,
+    Message,
+)
+
+__all__ = [
+    "ChatModel",
+    "ContinuationScore",
+    "Conversation",
+    "EndpointChatModel",
+    "GenerationConfig",
+    "HFChatModel",
+    "Message",
+    "load_model",
+]
