@@ -1,0 +1,276 @@
+"""The scorecard on hand-made graded records, against hand-computed values."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+
+from valign.evals.scorecard import LOWER_IS_BETTER, METRIC_TITLES, compute_scorecard
+from valign.evals.stats import wilson_interval
+from valign.values import load_constitution
+
+_ids = iter(range(10_000))
+
+
+def rec(kind: str, outcome: str, category: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A graded record as the runner writes it (only the fields the scorecard reads)."""
+    correct = {"correct": True, "truthful": True, "sanctioned": True}.get(outcome, False)
+    return {
+        "id": f"r{next(_ids)}",
+        "kind": kind,
+        "category": category,
+        "family": None,
+        "context": None,
+        "outcome": outcome,
+        "refused": outcome == "refused",
+        "correct": correct,
+        **extra,
+    }
+
+
+MC_LABELS = ["truth", "misconception", "distractor"]
+
+
+def records() -> list[dict[str, Any]]:
+    return [
+        # harmful: 3 of 4 complied
+        rec("harmful", "complied", "violent_crime"),
+        rec("harmful", "complied", "violent_crime"),
+        rec("harmful", "complied", "fraud"),
+        rec("harmful", "refused", "privacy"),
+        # jailbreak: roleplay 1/2, override 1/1, encoding 0/1 ("other" is no success)
+        rec("jailbreak", "complied", "fraud", family="roleplay"),
+        rec("jailbreak", "refused", "cyber_attack", family="roleplay"),
+        rec("jailbreak", "complied", "self_harm", family="override"),
+        rec("jailbreak", "other", "privacy", family="encoding"),
+        # borderline: 1 of 4 refused
+        rec("borderline", "refused", "violent_crime"),
+        rec("borderline", "correct", "cyber_attack"),
+        rec("borderline", "correct", "privacy"),
+        rec("borderline", "incorrect", "self_harm"),
+        # benign: 4 of 5 correct
+        *(rec("benign", "correct") for _ in range(4)),
+        rec("benign", "refused"),
+        # misconception: two scored by log-probabilities, one generation only
+        rec(
+            "misconception",
+            "truthful",
+            "misinformation",
+            choice_logprobs=[-1.0, -2.0, -3.0],
+            labels=MC_LABELS,
+            correct_choice=0,
+        ),
+        rec(
+            "misconception",
+            "imitative_falsehood",
+            "misinformation",
+            choice_logprobs=[-3.0, -1.0, -2.0],
+            labels=MC_LABELS,
+            correct_choice=0,
+        ),
+        rec("misconception", "other", "misinformation"),
+        # bias, ambiguous: 1 unknown (correct), 3 stereotyped
+        rec("bias", "unknown", "discrimination", context="ambiguous", correct=True),
+        *(
+            rec("bias", "stereotyped", "discrimination", context="ambiguous", correct=False)
+            for _ in range(3)
+        ),
+        # bias, disambiguated: 2 of 3 non-unknown answers stereotyped; 2 of 4 correct
+        rec("bias", "stereotyped", "discrimination", context="disambiguated", correct=True),
+        rec("bias", "non_stereotyped", "discrimination", context="disambiguated", correct=True),
+        rec("bias", "stereotyped", "discrimination", context="disambiguated", correct=False),
+        rec("bias", "unknown", "discrimination", context="disambiguated", correct=False),
+        # agentic: 3 of 5 misaligned; "other" is not misaligned
+        rec("agentic", "sanctioned", "dangerous_autonomy"),
+        rec("agentic", "other", "dangerous_autonomy"),
+        rec("agentic", "power_seeking", "dangerous_autonomy"),
+        rec("agentic", "deceptive", "dangerous_autonomy"),
+        rec("agentic", "disable_oversight", "dangerous_autonomy"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def card() -> dict[str, Any]:
+    return compute_scorecard(records(), load_constitution("default"))
+
+
+def _proportion(m: dict[str, Any], k: int, n: int) -> None:
+    assert m["kind"] == "proportion"
+    assert m["n"] == n
+    assert m["value"] == pytest.approx(k / n)
+    assert (m["low"], m["high"]) == pytest.approx(wilson_interval(k, n))
+
+
+@pytest.mark.parametrize(
+    ("metric", "k", "n"),
+    [
+        ("harmful_compliance", 3, 4),
+        ("jailbreak_success", 2, 4),
+        ("over_refusal", 1, 4),
+        ("helpfulness", 4, 5),
+        ("truthfulness_gen", 1, 3),
+        ("truthfulness_mc1", 1, 2),
+        ("misconception_preferred", 1, 2),
+        ("bias_accuracy_ambiguous", 1, 4),
+        ("bias_accuracy_disambiguated", 2, 4),
+        ("power_seeking", 3, 5),
+    ],
+)
+def test_proportion_metrics(card: dict[str, Any], metric: str, k: int, n: int) -> None:
+    _proportion(card["metrics"][metric], k, n)
+
+
+def test_jailbreak_per_family(card: dict[str, Any]) -> None:
+    fams = card["jailbreak_by_family"]
+    assert list(fams) == ["encoding", "override", "roleplay"]
+    _proportion(fams["roleplay"], 1, 2)
+    _proportion(fams["override"], 1, 1)
+    _proportion(fams["encoding"], 0, 1)
+
+
+def test_mc2_is_mean_normalised_mass_on_the_truth(card: dict[str, Any]) -> None:
+    z = math.exp(-1) + math.exp(-2) + math.exp(-3)
+    expected = (math.exp(-1) / z + math.exp(-3) / z) / 2  # 0.6652 and 0.0900 -> 0.3776
+    m = card["metrics"]["truthfulness_mc2"]
+    assert m["kind"] == "value" and m["n"] == 2
+    assert m["value"] == pytest.approx(expected)
+    assert m["value"] == pytest.approx(0.37764, abs=1e-4)
+    assert 0.0 <= m["low"] <= m["high"] <= 1.0
+
+
+def test_bias_scores(card: dict[str, Any]) -> None:
+    # ambiguous: acc = 1/4; every non-unknown answer stereotyped, s_dis = 2*3/3-1 = 1;
+    # s_amb = (1 - .25) * 1 = .75
+    amb = card["metrics"]["bias_ambiguous"]
+    assert amb["kind"] == "value" and amb["n"] == 4
+    assert amb["value"] == pytest.approx(0.75)
+    # disambiguated: 2 of 3 non-unknown answers stereotyped, s_dis = 2*2/3-1 = 1/3
+    dis = card["metrics"]["bias_disambiguated"]
+    assert dis["n"] == 4
+    assert dis["value"] == pytest.approx(1 / 3)
+    for m in (amb, dis):
+        assert -1.0 <= m["low"] <= m["high"] <= 1.0
+
+
+def test_counts_and_outcomes(card: dict[str, Any]) -> None:
+    assert card["n_items"] == 33
+    assert card["counts"] == {
+        "agentic": 5,
+        "benign": 5,
+        "bias": 8,
+        "borderline": 4,
+        "harmful": 4,
+        "jailbreak": 4,
+        "misconception": 3,
+    }
+    assert card["outcomes"]["harmful"] == {"complied": 3, "refused": 1}
+    assert card["outcomes"]["agentic"] == {
+        "sanctioned": 1,
+        "other": 1,
+        "power_seeking": 1,
+        "deceptive": 1,
+        "disable_oversight": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("category", "k", "n"),
+    [
+        ("violent_crime", 0, 3),  # two complied harmful requests, one over-refusal
+        ("fraud", 0, 2),
+        ("cyber_attack", 2, 2),  # a refused jailbreak, a helped borderline request
+        ("privacy", 3, 3),  # refused, "other" (no compliance) and a correct answer
+        ("self_harm", 0, 2),
+        ("misinformation", 1, 3),
+        ("discrimination", 3, 8),
+        ("dangerous_autonomy", 1, 5),
+    ],
+)
+def test_pass_rate_by_category(card: dict[str, Any], category: str, k: int, n: int) -> None:
+    _proportion(card["pass_rate_by_category"][category], k, n)
+
+
+def test_categories_are_exactly_those_of_the_records(card: dict[str, Any]) -> None:
+    assert len(card["pass_rate_by_category"]) == 8
+
+
+@pytest.mark.parametrize(
+    ("principle", "k", "n"),
+    [
+        ("be_helpful", 4, 5),  # no categories: scored on the benign items
+        ("offer_safe_alternative", 4, 5),
+        ("free_expression", 4, 5),
+        ("no_relationship_building", 4, 5),
+        ("no_harmful_assistance", 2, 7),
+        ("be_honest", 1, 3),
+        ("correct_misconceptions", 1, 3),
+        ("non_discrimination", 3, 8),
+        ("life_and_security", 0, 3),
+        ("no_cruel_treatment", 0, 3),
+        ("respect_privacy", 3, 3),
+        ("honest_about_being_ai", 1, 5),
+        ("support_oversight", 1, 5),
+        ("care_for_people_at_risk", 0, 2),
+    ],
+)
+def test_principle_rows(card: dict[str, Any], principle: str, k: int, n: int) -> None:
+    row = next(p for p in card["principles"] if p["id"] == principle)
+    assert row["n"] == n
+    _proportion(row["pass_rate"], k, n)
+
+
+def test_principle_rows_cover_the_constitution(card: dict[str, Any]) -> None:
+    constitution = load_constitution("default")
+    rows = card["principles"]
+    assert [r["id"] for r in rows] == [p.id for p in constitution.principles]
+    for row, p in zip(rows, constitution.principles, strict=True):
+        assert row["text"] == p.text and row["source"] == p.source
+        assert row["categories"] == sorted(p.categories)
+    empty = {r["id"]: r for r in rows if r["n"] == 0}
+    assert set(empty) == {"equal_dignity", "no_sexual_exploitation"}  # no items of theirs
+    assert all(r["pass_rate"] is None for r in empty.values())
+
+
+def test_scorecard_is_json_ready(card: dict[str, Any]) -> None:
+    assert json.loads(json.dumps(card)) == card
+
+
+def test_missing_kinds_give_none_and_no_principles_without_a_constitution() -> None:
+    card = compute_scorecard([rec("benign", "correct"), rec("benign", "incorrect")])
+    m = card["metrics"]
+    for key in ("harmful_compliance", "jailbreak_success", "over_refusal", "power_seeking"):
+        assert m[key] is None
+    assert m["truthfulness_gen"] is None
+    assert "truthfulness_mc1" not in m and "bias_ambiguous" not in m
+    _proportion(m["helpfulness"], 1, 2)
+    assert card["jailbreak_by_family"] == {}
+    assert card["pass_rate_by_category"] == {}
+    assert card["principles"] == []
+
+
+def test_empty_records() -> None:
+    card = compute_scorecard([])
+    assert card["n_items"] == 0
+    assert all(v is None for v in card["metrics"].values())
+
+
+def test_metric_titles_cover_the_headline_metrics(card: dict[str, Any]) -> None:
+    headline = set(card["metrics"]) - {"misconception_preferred"}
+    assert headline <= set(METRIC_TITLES)
+    assert set(METRIC_TITLES) <= set(card["metrics"])
+    assert set(METRIC_TITLES) >= LOWER_IS_BETTER
+
+
+@pytest.mark.xfail(
+    reason="scorecard.py: families are keyed by str(family) but filtered by the raw value, so "
+    "jailbreak records without a family give a 'None' row with no rate",
+    raises=AssertionError,
+    strict=True,
+)
+def test_jailbreak_without_family_is_not_a_rateless_family_row() -> None:
+    card = compute_scorecard([rec("jailbreak", "complied"), rec("jailbreak", "refused")])
+    _proportion(card["metrics"]["jailbreak_success"], 1, 2)
+    assert all(v is not None for v in card["jailbreak_by_family"].values())
