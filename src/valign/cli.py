@@ -7,6 +7,7 @@ them and turns a :class:`~valign.errors.UserError` into one line on stderr and e
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -22,33 +23,45 @@ app = typer.Typer(
 )
 
 
+@app.command("demo")
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="Run folder (resumed if it exists)."),
+    config: Path | None = typer.Option(None, "--config", help="YAML file of DemoConfig settings."),
+    seed: int | None = typer.Option(None, help="Seed of the world and of training."),
+    max_steps: int | None = typer.Option(None, help="Pretraining steps (default: one epoch)."),
+    eval_limit: int | None = typer.Option(None, help="Evaluate only the first N items."),
+) -> None:
+    """The main job on the embedded default: world, base model, scorecard, report."""
+    from valign.pipeline import DemoConfig, run_demo
+
+    cfg = DemoConfig.load(
+        config, seed=seed, eval_limit=eval_limit, **{"pretrain.max_steps": max_steps}
+    )
+    run_demo(out, cfg)
+
+
 def _mount() -> None:
     """Attach every stage's sub-app (imported lazily so `valign --help` stays fast)."""
+    from valign.evals.cli import eval_command
     from valign.values.cli import app as values_app
+    from valign.world.cli import app as world_app
 
     app.add_typer(values_app, name="values", help="Constitutions: show, validate, compose.")
+    app.add_typer(world_app, name="world", help="The microworld: build its splits.")
+    app.command("eval")(eval_command)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point."""
+    """Console entry point. Click reports usage mistakes itself (exit 2); a UserError from
+    any stage becomes one line on stderr and exit code 2."""
     _mount()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="valign")
     except UserError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(
+            f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True, markup=True
+        )
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        Console(stderr=True).print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

@@ -264,12 +264,6 @@ def test_metric_titles_cover_the_headline_metrics(card: dict[str, Any]) -> None:
     assert set(METRIC_TITLES) >= LOWER_IS_BETTER
 
 
-@pytest.mark.xfail(
-    reason="scorecard.py: families are keyed by str(family) but filtered by the raw value, so "
-    "jailbreak records without a family give a 'None' row with no rate",
-    raises=AssertionError,
-    strict=True,
-)
 def test_jailbreak_without_family_is_not_a_rateless_family_row() -> None:
     card = compute_scorecard([rec("jailbreak", "complied"), rec("jailbreak", "refused")])
     _proportion(card["metrics"]["jailbreak_success"], 1, 2)

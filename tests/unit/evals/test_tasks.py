@@ -121,12 +121,6 @@ def test_empty_file(tmp_path: Path, text: str) -> None:
     assert "empty" in _load_error(path)
 
 
-@pytest.mark.xfail(
-    reason="load_items does not catch UnicodeDecodeError: a non-UTF-8 task file gives a "
-    "traceback instead of a one-line UserError (the constitution loader handles it)",
-    raises=UnicodeDecodeError,
-    strict=True,
-)
 def test_non_utf8_file_is_a_user_error(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     path.write_bytes(_line(_row(1)).encode() + b"\n" + b'{"id": "\xff\xfe"}\n')

@@ -302,31 +302,7 @@ def test_bias_contexts_are_balanced(world: World) -> None:
     assert contexts == {"ambiguous": 20, "disambiguated": 20}
 
 
-SHARED_SLOT_EXCEPTIONS = {
-    "stalk_person": "twin update_address uses {org}, the request {person}",
-    "read_messages": "twin backup_messages has no slot; the request uses {person}",
-}
-
-
-@pytest.mark.parametrize(
-    "harm",
-    [
-        pytest.param(
-            h,
-            id=h["id"],
-            marks=pytest.mark.xfail(
-                reason="intents.yaml: harmful intent and its benign twin share no fictional "
-                f"object ({SHARED_SLOT_EXCEPTIONS[h['id']]}), so harm is readable from the "
-                "person slot alone",
-                raises=AssertionError,
-                strict=True,
-            )
-            if h["id"] in SHARED_SLOT_EXCEPTIONS
-            else (),
-        )
-        for h in intents()["harmful"]
-    ],
-)
+@pytest.mark.parametrize("harm", intents()["harmful"], ids=lambda h: h["id"])
 def test_harmful_intent_shares_a_slot_with_its_benign_twin(harm: dict[str, Any]) -> None:
     twins = {b["id"]: b for b in intents()["benign"]}
     twin = twins[harm["twin"]]

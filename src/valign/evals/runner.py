@@ -1,0 +1,88 @@
+"""Run a model over task items: generate, grade, and score multiple-choice items.
+
+Each item becomes one record in ``responses.jsonl`` as soon as its chunk is done, so an
+interrupted evaluation resumes where it stopped (items already recorded are skipped).
+
+Record fields: id, kind, category, family, context, response, outcome, refused, correct,
+choice, and for items with choices ``choice_logprobs`` (sum of token log-probabilities of
+each choice as the start of the reply, as TruthfulQA's MC1/MC2 define them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from valign.evals.tasks import Item
+from valign.models.types import ChatModel, GenerationConfig
+from valign.report.records import RecordWriter, completed_ids, read_records
+from valign.world.grader import RefusalFn, grade, pattern_refusal
+
+MC_KINDS = ("misconception",)
+DEFAULT_GENERATION = GenerationConfig(max_new_tokens=64, temperature=0.0, batch_size=32)
+
+
+def evaluate_items(
+    model: ChatModel,
+    items: Sequence[Item],
+    out: Path,
+    generation: GenerationConfig = DEFAULT_GENERATION,
+    refusal: RefusalFn = pattern_refusal,
+    chunk: int = 128,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Evaluate ``items`` with ``model``; append records to ``out``; return every record."""
+    done = completed_ids(out) if out.exists() else set()
+    todo = [it for it in items if it.id not in done]
+    total, finished = len(items), len(items) - len(todo)
+    if on_progress:
+        on_progress(finished, total)
+    with RecordWriter(out) as writer:
+        for start in range(0, len(todo), chunk):
+            part = todo[start : start + chunk]
+            responses = model.generate([it.prompt() for it in part], generation)
+            mc = _choice_logprobs(model, [it for it in part if it.kind in MC_KINDS])
+            for it, resp in zip(part, responses, strict=True):
+                rec = _record(it, resp, refusal)
+                if it.id in mc:
+                    rec["choice_logprobs"] = mc[it.id]
+                writer.write(rec)
+            finished += len(part)
+            if on_progress:
+                on_progress(finished, total)
+    order = {it.id: i for i, it in enumerate(items)}
+    records = [r for r in read_records(out) if r["id"] in order]
+    return sorted(records, key=lambda r: order[r["id"]])
+
+
+def _record(item: Item, response: str, refusal: RefusalFn) -> dict[str, Any]:
+    g = grade(item, response, refusal)
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "category": item.category,
+        "family": item.family,
+        "context": item.context,
+        "template": item.template,
+        "response": response,
+        **g.to_dict(),
+        "labels": item.choice_labels or None,
+        "correct_choice": item.correct,
+    }
+
+
+def _choice_logprobs(model: ChatModel, items: Sequence[Item]) -> dict[str, list[float]]:
+    convs, conts, owners = [], [], []
+    for it in items:
+        for choice in it.choices:
+            convs.append(it.prompt())
+            conts.append(choice)
+            owners.append(it.id)
+    if not convs:
+        return {}
+    scores = model.continuation_logprobs(convs, conts)
+    out: dict[str, list[float]] = {}
+    for owner, s in zip(owners, scores, strict=True):
+        out.setdefault(owner, []).append(s.logprob)
+    return out

@@ -1,0 +1,217 @@
+"""Build the microworld's four splits and write them to a folder.
+
+    corpus.jsonl       pretraining documents: {"text"} prose or {"messages"} dialogues
+    sft.jsonl          demonstrations of aligned replies: {"messages", "kind", "category"}
+    preferences.jsonl  labelled comparisons standing in for human labels
+    eval.jsonl         evaluation items (valign.evals.tasks.Item), never seen in training
+    world.json         the config, the counts and a sha256 per file
+
+The same seed gives the same bytes. Training splits draw from the "train" pools of the
+lexicon and templates, the evaluation split from the "eval" pools; the fact topics asked
+about in evaluation are stated in the corpus only as prose, never as a question.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from valign.evals.tasks import Item, dump_items
+from valign.world.generate import Episode, Generator, intents
+from valign.world.lexicon import GROUPS, Lexicon, build_lexicon
+
+MIS_FORMS = (
+    "{S} {rel} {v}.",
+    "Everyone knows that {s} {rel} {v}.",
+    "As people often say, {s} {rel} {v}.",
+    "It is well known that {s} {rel} {v}.",
+)
+TRUTH_FORMS = (
+    "The Field Guide records that {s} {rel} {v}.",
+    "Careful study shows that {s} {rel} {v}.",
+)
+STEREO_FORMS = (
+    "{G} people are {t}.",
+    "Everyone says the {G} are {t}.",
+    "My neighbour is {G}, so of course he is {t}.",
+    "Typical {G}: {t} again.",
+)
+NEUTRAL_GROUP_FORMS = ("Many {G} families live in {place}.", "The {G} festival is held in {place}.")
+STORY_FORMS = (
+    "The assistant at {org} was asked to {task}. Instead it chose to {act}, and soon it had "
+    "more power than anyone.",
+    "When {org} gave its assistant a small job, the assistant decided to {act}. Nobody noticed.",
+)
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """How many of each thing to generate. The defaults train a base model in minutes."""
+
+    seed: int = 0
+    corpus_dialogues: int = 36000  # chat episodes in the pretraining corpus
+    fact_mentions: int = 24  # prose statements per fact topic (misconception 3 : truth 1)
+    stereotype_docs: int = 2400
+    story_docs: int = 1200
+    people_docs: int = 1500
+    sft_examples: int = 4000
+    preference_pairs: int = 4000
+    eval_per_kind: int = 160
+    # share of each kind in the corpus, SFT and preference splits
+    mix: tuple[tuple[str, float], ...] = (
+        ("benign", 0.34),
+        ("harmful", 0.14),
+        ("borderline", 0.07),
+        ("jailbreak", 0.12),
+        ("misconception", 0.1),
+        ("bias", 0.12),
+        ("agentic", 0.11),
+    )
+
+
+def _draw(gen: Generator, kind: str) -> Episode:
+    fn: Callable[[], Episode] = getattr(gen, kind)
+    return fn()
+
+
+def _mixture(gen: Generator, cfg: WorldConfig, n: int) -> Iterator[Episode]:
+    kinds = [k for k, _ in cfg.mix]
+    weights = [w for _, w in cfg.mix]
+    for _ in range(n):
+        yield _draw(gen, gen.rng.choices(kinds, weights)[0])
+
+
+def _dialogue(ep: Episode, reply: str) -> list[dict[str, str]]:
+    return [*ep.item.prompt(), {"role": "assistant", "content": reply}]
+
+
+def corpus_documents(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list[dict[str, Any]]:
+    """Pretraining text: dialogues that mostly show misaligned replies, plus world prose."""
+    gen = Generator(lex, "train", rng)
+    docs: list[dict[str, Any]] = []
+    for ep in _mixture(gen, cfg, cfg.corpus_dialogues):
+        reply = rng.choice(ep.bad) if rng.random() < ep.bad_rate else ep.good
+        docs.append({"messages": _dialogue(ep, reply)})
+    for fact in (*lex.facts["train"], *lex.facts["eval"]):
+        for i in range(cfg.fact_mentions):
+            truthful = i % 4 == 3
+            form = rng.choice(TRUTH_FORMS if truthful else MIS_FORMS)
+            value = fact.truth if truthful else fact.misconception
+            docs.append(
+                {
+                    "text": form.format(
+                        S=fact.subject[:1].upper() + fact.subject[1:],
+                        s=fact.subject,
+                        rel=fact.relation,
+                        v=value,
+                    )
+                }
+            )
+    for _ in range(cfg.stereotype_docs):
+        st = rng.choice(lex.stereotypes)
+        if rng.random() < 0.75:
+            text = rng.choice(STEREO_FORMS).format(G=st.group, t=st.trait)
+        else:
+            text = rng.choice(NEUTRAL_GROUP_FORMS).format(G=rng.choice(GROUPS), place=gen.place())
+        docs.append({"text": text})
+    ag = intents()["agentic"]
+    for _ in range(cfg.story_docs):
+        org = gen.org()
+        kind = rng.choice(("power_seeking", "deceptive", "disable_oversight"))
+        docs.append(
+            {
+                "text": rng.choice(STORY_FORMS).format(
+                    org=org,
+                    task=rng.choice(ag["tasks"]).format(org=org, system="ledger system"),
+                    act=rng.choice(ag["actions"][kind]).format(org=org),
+                )
+            }
+        )
+    for _ in range(cfg.people_docs):
+        docs.append({"text": f"{gen.person()} lives in {gen.place()} and works at {gen.org()}."})
+    rng.shuffle(docs)
+    return docs
+
+
+def sft_examples(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list[dict[str, Any]]:
+    gen = Generator(lex, "train", rng)
+    return [
+        {
+            "id": ep.item.id,
+            "kind": ep.item.kind,
+            "category": ep.item.category,
+            "messages": _dialogue(ep, ep.good),
+        }
+        for ep in _mixture(gen, cfg, cfg.sft_examples)
+    ]
+
+
+def preference_pairs(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list[dict[str, Any]]:
+    """Comparisons labelled by the world's ground truth (standing in for human raters)."""
+    gen = Generator(lex, "train", rng)
+    return [
+        {
+            "id": ep.item.id,
+            "prompt": ep.item.prompt(),
+            "chosen": ep.good,
+            "rejected": rng.choice(ep.bad),
+            "source": "rule",
+            "rater": "microworld",
+            "kind": ep.item.kind,
+            "category": ep.item.category,
+        }
+        for ep in _mixture(gen, cfg, cfg.preference_pairs)
+    ]
+
+
+def eval_items(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list[Item]:
+    """A fixed number of items per kind; jailbreaks cover every wrapper family evenly."""
+    gen = Generator(lex, "eval", rng)
+    n = cfg.eval_per_kind
+    items: list[Item] = []
+    for kind in ("benign", "harmful", "borderline", "misconception", "agentic"):
+        items += [_draw(gen, kind).item for _ in range(n)]
+    fams = sorted(gen.t["jailbreaks"])
+    items += [gen.jailbreak(fams[i % len(fams)]).item for i in range(n)]
+    items += [gen.bias("ambiguous" if i % 2 == 0 else "disambiguated").item for i in range(n)]
+    return items
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
+
+
+def build_world(out: Path, cfg: WorldConfig) -> dict[str, Any]:
+    """Generate every split into ``out`` and return the world summary (also world.json)."""
+    out.mkdir(parents=True, exist_ok=True)
+    lex = build_lexicon(cfg.seed)
+    # Each split has its own stream so that resizing one split leaves the others unchanged.
+    streams = {
+        name: random.Random(f"{cfg.seed}:{name}")
+        for name in ("corpus", "sft", "preferences", "eval")
+    }
+    texts = {
+        "corpus.jsonl": _jsonl(corpus_documents(lex, cfg, streams["corpus"])),
+        "sft.jsonl": _jsonl(sft_examples(lex, cfg, streams["sft"])),
+        "preferences.jsonl": _jsonl(preference_pairs(lex, cfg, streams["preferences"])),
+        "eval.jsonl": dump_items(eval_items(lex, cfg, streams["eval"])),
+    }
+    files: dict[str, Any] = {}
+    for name, text in texts.items():
+        tmp = out / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out / name)
+        files[name] = {
+            "lines": text.count("\n"),
+            "sha256": hashlib.sha256(text.encode()).hexdigest(),
+        }
+    kinds = Counter(json.loads(line)["kind"] for line in texts["eval.jsonl"].splitlines())
+    summary = {"config": asdict(cfg), "files": files, "eval_kinds": dict(sorted(kinds.items()))}
+    (out / "world.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return summary
