@@ -1,0 +1,189 @@
+"""The `valign` command through its entry point: exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from valign.cli import main
+from valign.evals.tasks import load_items
+
+KINDS6 = ("benign", "harmful", "borderline", "jailbreak", "misconception", "bias")
+
+
+def _run(argv: list[str]) -> int:
+    """Exit code of `valign argv` (click exits 0 on success)."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    code = info.value.code
+    return 0 if code is None else int(code)
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def six_tasks(tiny_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A valid task file: the first evaluation item of six kinds."""
+    lines = (tiny_world / "eval.jsonl").read_text(encoding="utf-8").splitlines()
+    picked: dict[str, str] = {}
+    for line in lines:
+        picked.setdefault(json.loads(line)["kind"], line)
+    path = tmp_path_factory.mktemp("tasks") / "six.jsonl"
+    path.write_text("".join(picked[k] + "\n" for k in KINDS6), encoding="utf-8")
+    return path
+
+
+def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("demo", "eval", "world", "values"):
+        assert command in out
+
+
+def test_no_arguments_shows_help() -> None:
+    assert _run([]) in (0, 2)  # click's no_args_is_help
+
+
+def test_eval_missing_model_folder(six_tasks: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["eval", "--model", "/does/not/exist", "--tasks", str(six_tasks)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "model not found" in line
+    assert "/does/not/exist" in line
+
+
+def test_eval_missing_model_with_default_tasks(
+    six_tasks: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The default split is the microworld's; stand in a small one rather than build it.
+    monkeypatch.setattr(
+        "valign.evals.run.microworld_eval_items", lambda seed=0: load_items(six_tasks)
+    )
+    assert _run(["eval", "--model", "/does/not/exist"]) == 2
+    assert "model not found" in _one_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ('{"id": "x", "kind": "benign", "messages": [', "not valid JSON"),
+        ('{"id": "x", "kind": "benign"}', "messages"),
+        ('{"id": "x", "kind": "gossip", "messages": [{"role": "user", "content": "hi"}]}', "kind"),
+    ],
+    ids=["json", "missing-field", "bad-kind"],
+)
+def test_eval_malformed_tasks_names_file_and_line(
+    six_tasks: Path,
+    tiny_base_model_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    bad: str,
+    why: str,
+) -> None:
+    good = six_tasks.read_text(encoding="utf-8").splitlines()[:2]
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(f"{good[0]}\n{good[1]}\n{bad}\n", encoding="utf-8")
+    argv = ["eval", "--model", str(tiny_base_model_dir), "--tasks", str(tasks)]
+    assert _run([*argv, "--out", str(tmp_path / "out")]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"{tasks}:3:" in line
+    assert why in line
+    assert not (tmp_path / "out").exists()  # validated before anything was written
+
+
+def test_eval_missing_task_file(
+    tiny_base_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["eval", "--model", str(tiny_base_model_dir), "--tasks", "/does/not/tasks.jsonl"]
+    assert _run(argv) == 2
+    assert "task file not found" in _one_line(capsys.readouterr().err)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli.py main() prints the UserError message as rich markup: '[...]' in a path "
+    "is swallowed or raises MarkupError (needs rich.markup.escape)",
+)
+@pytest.mark.parametrize("odd", ["run[b]", "run[/]"], ids=["tag", "closing-tag"])
+def test_error_message_is_printed_verbatim(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], odd: str
+) -> None:
+    tasks = tmp_path / odd / "tasks.jsonl"
+    assert _run(["eval", "--model", "/does/not/exist", "--tasks", str(tasks)]) == 2
+    assert str(tasks) in _one_line(capsys.readouterr().err)
+
+
+def test_eval_small_task_file_writes_scorecard(
+    six_tasks: Path, tiny_base_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "eval"
+    argv = ["eval", "--model", str(tiny_base_model_dir), "--tasks", str(six_tasks)]
+    assert _run([*argv, "--out", str(out), "--batch-size", "8", "--max-new-tokens", "16"]) == 0
+    card = json.loads((out / "scorecard.json").read_text())
+    assert card["n_items"] == 6
+    assert card["counts"] == dict.fromkeys(sorted(KINDS6), 1)
+    records = [json.loads(x) for x in (out / "responses.jsonl").read_text().splitlines()]
+    expected = [json.loads(x)["id"] for x in six_tasks.read_text().splitlines()]
+    assert sorted(r["id"] for r in records) == sorted(expected)
+    assert all(isinstance(r["response"], str) and r["outcome"] for r in records)
+    assert (out / "manifest.json").is_file()
+    stdout = capsys.readouterr().out
+    assert "wrote" in stdout
+    assert "Harmful" in stdout
+
+
+def test_demo_missing_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "missing.yaml"
+    assert _run(["demo", "--config", str(missing), "--out", str(tmp_path / "run")]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "config file not found" in line and str(missing) in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_demo_config_unknown_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "demo.yaml"
+    cfg.write_text("seed: 1\nmax_stepz: 3\n", encoding="utf-8")
+    assert _run(["demo", "--config", str(cfg), "--out", str(tmp_path / "run")]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert str(cfg) in line and "max_stepz" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_demo_bad_option_value_is_a_usage_error(tmp_path: Path) -> None:
+    assert _run(["demo", "--seed", "many", "--out", str(tmp_path / "run")]) == 2
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="pipeline.py DemoConfig.load puts the multi-line str(yaml.YAMLError) into the "
+    "UserError, so `valign demo --config <invalid yaml>` prints several lines",
+)
+def test_demo_invalid_yaml_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "demo.yaml"
+    cfg.write_text("seed: [1, 2\n", encoding="utf-8")
+    assert _run(["demo", "--config", str(cfg), "--out", str(tmp_path / "run")]) == 2
+    assert "not valid YAML" in _one_line(capsys.readouterr().err)
+
+
+def test_world_build_requires_out(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["world", "build"]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
+def test_world_build_writes_splits(tmp_path: Path) -> None:
+    out = tmp_path / "world"
+    argv = ["world", "build", "--out", str(out), "--corpus-dialogues", "20", "--eval-per-kind", "2"]
+    assert _run(argv) == 0
+    assert len(load_items(out / "eval.jsonl")) == 14
+    for name in ("corpus.jsonl", "sft.jsonl", "preferences.jsonl", "world.json"):
+        assert (out / name).is_file()
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    assert _run(["no-such-stage"]) == 2
