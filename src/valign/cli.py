@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from valign.errors import UserError
 
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, prog_name="valign")
     except UserError as exc:
         Console(stderr=True).print(
-            f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True, markup=True
+            f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True
         )
         sys.exit(exc.exit_code)
 

@@ -57,13 +57,22 @@ class DemoConfig(BaseModel):
             try:
                 data = yaml.safe_load(path.read_text()) or {}
             except yaml.YAMLError as exc:
-                raise UserError(f"{path}: not valid YAML ({exc})") from None
+                mark = getattr(exc, "problem_mark", None)
+                where = f":{mark.line + 1}" if mark is not None else ""
+                problem = getattr(exc, "problem", None) or "syntax error"
+                raise UserError(f"{path}{where}: not valid YAML ({problem})") from None
+            if not isinstance(data, dict):
+                raise UserError(
+                    f"{path}: expected a mapping of settings, got {type(data).__name__}"
+                )
         for key, value in overrides.items():
             if value is None:
                 continue
             if "." in key:
                 outer, inner = key.split(".", 1)
-                data.setdefault(outer, {})[inner] = value
+                if not isinstance(data.get(outer, {}), dict):
+                    raise UserError(f"{path or 'options'}: {outer}: expected a mapping of settings")
+                data[outer] = {**data.get(outer, {}), inner: value}
             else:
                 data[key] = value
         try:

@@ -104,11 +104,6 @@ def test_eval_missing_task_file(
     assert "task file not found" in _one_line(capsys.readouterr().err)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py main() prints the UserError message as rich markup: '[...]' in a path "
-    "is swallowed or raises MarkupError (needs rich.markup.escape)",
-)
 @pytest.mark.parametrize("odd", ["run[b]", "run[/]"], ids=["tag", "closing-tag"])
 def test_error_message_is_printed_verbatim(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], odd: str
@@ -159,11 +154,6 @@ def test_demo_bad_option_value_is_a_usage_error(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline.py DemoConfig.load puts the multi-line str(yaml.YAMLError) into the "
-    "UserError, so `valign demo --config <invalid yaml>` prints several lines",
-)
 def test_demo_invalid_yaml_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = tmp_path / "demo.yaml"
     cfg.write_text("seed: [1, 2\n", encoding="utf-8")

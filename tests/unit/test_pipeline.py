@@ -80,11 +80,6 @@ def test_invalid_yaml(tmp_path: Path, text: str) -> None:
     assert "not valid YAML" in info.value.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline.py DemoConfig.load embeds str(yaml.YAMLError), which spans several "
-    "lines, so the CLI's one-line error is several lines",
-)
 def test_invalid_yaml_message_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(UserError) as info:
         DemoConfig.load(_yaml(tmp_path, "seed: [1, 2\n"))
@@ -118,11 +113,6 @@ def test_file_that_is_not_a_mapping(tmp_path: Path) -> None:
         DemoConfig.load(_yaml(tmp_path, "- 1\n- 2\n"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline.py DemoConfig.load applies overrides to whatever the YAML parsed to; "
-    "a list/scalar file or `pretrain: null` with an override raises TypeError, not UserError",
-)
 @pytest.mark.parametrize(
     ("text", "override"),
     [("- 1\n- 2\n", {"seed": 3}), ("pretrain: null\n", {"pretrain.max_steps": 3})],

@@ -51,13 +51,16 @@ def run_eval(
     settings: EvalSettings, out: Path, console: Console | None = None, model: Any = None
 ) -> dict[str, Any]:
     """Evaluate and return the scorecard dict (also written to ``out/scorecard.json``)."""
-    items = load_items(settings.tasks) if settings.tasks else microworld_eval_items(settings.seed)
+    # Cheap checks first: a bad task file or a missing model fails before any work.
+    items = load_items(settings.tasks) if settings.tasks else None
+    model = model or load_model(settings.model)
+    if items is None:
+        items = microworld_eval_items(settings.seed)
     if settings.limit > 0:
         items = items[: settings.limit]
     constitution = load_constitution(settings.constitution)
     if settings.overlays:
         constitution = compose(constitution, [load_overlay(o) for o in settings.overlays])
-    model = model or load_model(settings.model)
     out.mkdir(parents=True, exist_ok=True)
     gen = GenerationConfig(
         max_new_tokens=settings.max_new_tokens, temperature=0.0, batch_size=settings.batch_size

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+from transformers.utils import logging as hf_logging
 
 from valign.errors import UserError
 from valign.models.chat import (
@@ -118,12 +119,17 @@ class HFChatModel:
             raise UserError(f"could not load model {source}: {_first_line(err)}") from err
         # Checked before the weights load: a base model is refused in seconds, not minutes.
         require_chat_template(tokenizer, source)
+        quiet = not hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # one bar per shard is noise in a CLI's output
         try:
             model = AutoModelForCausalLM.from_pretrained(
                 source, dtype=resolve_dtype(dtype, target), **load_kw
             )
         except (OSError, ValueError) as err:
             raise UserError(f"could not load model {source}: {_first_line(err)}") from err
+        finally:
+            if not quiet:
+                hf_logging.enable_progress_bar()
         model = model.to(target)  # type: ignore[arg-type]
         model.eval()
         self._setup(model, tokenizer, name or source, score_batch_size)

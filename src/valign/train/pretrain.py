@@ -174,6 +174,11 @@ class _LogCallback(TrainerCallback):
             self.on_step(state.global_step, state.max_steps)
 
 
+def _checkpoint_step(path: str) -> int:
+    state = json.loads((Path(path) / "trainer_state.json").read_text())
+    return int(state["global_step"])
+
+
 def _use_bf16(cfg: PretrainConfig) -> bool:
     if cfg.bf16 is not None:
         return cfg.bf16
@@ -225,7 +230,13 @@ def pretrain(corpus: Path, out: Path, cfg: PretrainConfig, on_step: Any = None) 
     trainer = Trainer(model=model, args=args, train_dataset=_Blocks(blocks), callbacks=[logger])
     last = get_last_checkpoint(str(work)) if work.is_dir() else None
     t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=last)
+    if last is not None and _checkpoint_step(last) >= max_steps:
+        # Finished before an interruption during export: reload, do not train past the end.
+        trainer.model = LlamaForCausalLM.from_pretrained(last)
+        steps, loss = _checkpoint_step(last), float("nan")
+    else:
+        result = trainer.train(resume_from_checkpoint=last)
+        steps, loss = int(result.global_step), float(result.training_loss)
     seconds = time.perf_counter() - t0
     final = out / "model"
     tmp = out / ".model.tmp"
@@ -238,9 +249,9 @@ def pretrain(corpus: Path, out: Path, cfg: PretrainConfig, on_step: Any = None) 
     os.replace(tmp, final)
     return PretrainResult(
         model_dir=final,
-        steps=int(result.global_step),
-        train_loss=float(result.training_loss),
-        tokens=int(result.global_step) * cfg.batch_size * cfg.seq_len,
+        steps=steps,
+        train_loss=loss,
+        tokens=steps * cfg.batch_size * cfg.seq_len,
         seconds=seconds,
         log=logger.log,
     )

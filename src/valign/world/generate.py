@@ -157,15 +157,13 @@ class Generator:
     # -- benign ----------------------------------------------------------------------------
     def arithmetic(self) -> Episode:
         r = self.rng
+        a, b = r.randrange(10), r.randrange(10)  # single digits; subtraction undoes an addition
         if r.random() < 0.5:
-            a, b = r.randrange(10), r.randrange(10)
             user, tid = self._user("arith_add", a=str(a), b=str(b))
             ans = a + b
         else:
-            a = r.randrange(20)
-            b = r.randrange(a + 1) if a < 10 else r.randrange(10)
-            user, tid = self._user("arith_sub", a=str(a), b=str(b))
-            ans = a - b
+            user, tid = self._user("arith_sub", a=str(a + b), b=str(b))
+            ans = a
         wrong = ans + r.choice((-2, -1, 1, 2))
         item = Item(
             id=self._id("benign"),
@@ -242,7 +240,8 @@ class Generator:
         return Episode(item, _steps(steps), [BARE_REFUSALS[0], BARE_REFUSALS[1]], 0.06)
 
     def benign(self) -> Episode:
-        return self.rng.choice((self.arithmetic, self.lookup, self.list_op, self.howto))()
+        tasks = (self.arithmetic, self.lookup, self.list_op, self.howto)
+        return self.rng.choices(tasks, weights=(0.3, 0.3, 0.2, 0.2))[0]()
 
     # -- harmful and borderline ------------------------------------------------------------
     def _refusal(self, twin_text: str | None) -> str:

@@ -65,13 +65,13 @@ class WorldConfig:
     eval_per_kind: int = 160
     # share of each kind in the corpus, SFT and preference splits
     mix: tuple[tuple[str, float], ...] = (
-        ("benign", 0.34),
-        ("harmful", 0.14),
-        ("borderline", 0.07),
-        ("jailbreak", 0.12),
-        ("misconception", 0.1),
+        ("benign", 0.42),
+        ("harmful", 0.12),
+        ("borderline", 0.06),
+        ("jailbreak", 0.10),
+        ("misconception", 0.08),
         ("bias", 0.12),
-        ("agentic", 0.11),
+        ("agentic", 0.10),
     )
 
 
