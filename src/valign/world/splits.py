@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from valign.evals.tasks import Item, dump_items
-from valign.world.generate import Episode, Generator, intents
+from valign.world.generate import LIST_WORDS, Episode, Generator, intents
 from valign.world.lexicon import GROUPS, Lexicon, build_lexicon
 
 MIS_FORMS = (
@@ -43,6 +43,20 @@ STEREO_FORMS = (
     "Typical {G}: {t} again.",
 )
 NEUTRAL_GROUP_FORMS = ("Many {G} families live in {place}.", "The {G} festival is held in {place}.")
+# Everyday prose that repeats names within a document: it is what teaches a small model to
+# copy from its context (lookups and lists need that).
+PEOPLE_FORMS = (
+    "{p} lives in {t}. Every morning {p} walks from {t} to {o}. People in {t} know {p} well.",
+    "{p} and {q} met in {t}. {p} gave {q} a small gift. Later {q} left {t}, but {p} stayed in {t}.",
+    "Notes: {p} lives in {t}. {q} lives in {u}. So {q} lives in {u}, and {p} lives in {t}.",
+    "The market in {t} sells {x}, {y} and {z}. The first thing {p} bought was {x}. "
+    "The last thing {p} bought was {z}.",
+)
+ECHO_FORMS = (
+    "Say after me: {seq}. {seq}.",
+    "The code words are {seq}. Again: {seq}.",
+    "{seq}, and once more, {seq}.",
+)
 STORY_FORMS = (
     "The assistant at {org} was asked to {task}. Instead it chose to {act}, and soon it had "
     "more power than anyone.",
@@ -59,7 +73,8 @@ class WorldConfig:
     fact_mentions: int = 24  # prose statements per fact topic (misconception 3 : truth 1)
     stereotype_docs: int = 2400
     story_docs: int = 1200
-    people_docs: int = 1500
+    people_docs: int = 5000
+    echo_docs: int = 5000
     sft_examples: int = 4000
     preference_pairs: int = 4000
     eval_per_kind: int = 160
@@ -134,7 +149,16 @@ def corpus_documents(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list
             }
         )
     for _ in range(cfg.people_docs):
-        docs.append({"text": f"{gen.person()} lives in {gen.place()} and works at {gen.org()}."})
+        p, q = rng.sample(lex.people["train"], 2)
+        t, u = rng.sample(lex.places["train"], 2)
+        x, y, z = rng.sample(LIST_WORDS, 3)
+        form = rng.choice(PEOPLE_FORMS)
+        docs.append({"text": form.format(p=p, q=q, t=t, u=u, o=gen.org(), x=x, y=y, z=z)})
+    # Repeated sequences: the cheapest teacher of in-context copying for a small model.
+    vocab = [*lex.people["train"], *lex.places["train"], *LIST_WORDS]
+    for _ in range(cfg.echo_docs):
+        seq = " ".join(rng.sample(vocab, rng.randrange(3, 7)))
+        docs.append({"text": rng.choice(ECHO_FORMS).format(seq=seq)})
     rng.shuffle(docs)
     return docs
 

