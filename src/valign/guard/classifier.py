@@ -1,0 +1,279 @@
+"""The fast classifier: MiniLM embeddings and a small multi-label head.
+
+A prompt is embedded on its own; a (prompt, response) pair is the two embeddings side by
+side, so the head can learn that the same compliant answer is unsafe after a harmful request
+and safe after a benign one::
+
+    features = [e(prompt), e(response) or 0, has_response]      # (batch, 2 * dim + 1)
+    logits   = MLP(features)                                    # (batch, 1 + n_categories)
+
+Output 0 is "unsafe"; output 1 + k is category k of the taxonomy. Each output has its own
+threshold, calibrated on held-out data so that the false-positive rate on benign prompts
+stays under a target (:func:`calibrate_threshold`). A saved classifier is a folder:
+``guard.json`` (categories, thresholds, encoder settings, metrics, data provenance) and
+``head.safetensors``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from valign.errors import UserError
+from valign.guard.encoder import Encoder, shared_encoder
+from valign.guard.types import GUARD_FILE, GuardInput, GuardVerdict, register_backend
+
+HEAD_FILE = "head.safetensors"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """How a head is trained (a few seconds on a CPU: the encoder stays frozen).
+
+    Attributes:
+        hidden: Width of the hidden layer (0: a linear head).
+        epochs: Passes over the training set.
+        batch_size: Examples per step.
+        lr: AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        dropout: Dropout on the features and the hidden layer.
+        seed: Seeds initialisation and shuffling.
+    """
+
+    hidden: int = 256
+    epochs: int = 40
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 1e-3
+    dropout: float = 0.1
+    seed: int = 0
+
+
+class Head(nn.Module):
+    """Features to logits: a one-hidden-layer MLP, or linear when ``hidden`` is 0."""
+
+    def __init__(self, in_dim: int, n_out: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.in_dim, self.n_out, self.hidden = in_dim, n_out, hidden
+        if hidden > 0:
+            self.net: nn.Module = nn.Sequential(
+                nn.Dropout(dropout),
+                nn.Linear(in_dim, hidden),
+                nn.GELU(),
+                nn.Dropout(dropout),
+                nn.Linear(hidden, n_out),
+            )
+        else:
+            self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, n_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)  # type: ignore[no-any-return]  # (batch, in_dim) -> (batch, n_out)
+
+
+def pair_features(
+    prompts: torch.Tensor, responses: torch.Tensor, has: torch.Tensor
+) -> torch.Tensor:
+    """(n, dim), (n, dim), (n,) -> (n, 2 * dim + 1); responses are zero where ``has`` is 0."""
+    return torch.cat([prompts, responses * has[:, None], has[:, None]], dim=1)
+
+
+def encode_inputs(encoder: Encoder, inputs: Sequence[GuardInput]) -> torch.Tensor:
+    """Features for each input; every distinct text is encoded once."""
+    texts = list(dict.fromkeys([i.prompt for i in inputs] + [i.response or "" for i in inputs]))
+    index = {t: k for k, t in enumerate(texts)}
+    emb = encoder.encode(texts)  # (n_texts, dim)
+    p = emb[[index[i.prompt] for i in inputs]]
+    r = emb[[index[i.response or ""] for i in inputs]]
+    has = torch.tensor([i.response is not None for i in inputs], dtype=torch.float32)
+    return pair_features(p, r, has)
+
+
+def fit_head(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    mask: torch.Tensor,
+    weights: torch.Tensor,
+    config: HeadConfig,
+    progress: Any = None,
+) -> Head:
+    """Train a head with masked, weighted binary cross-entropy.
+
+    Shapes: x (n, in_dim); y and mask (n, n_out), mask 0 where a label is unknown (the
+    category of a jailbreak prompt); weights (n,). ``progress(n)`` is called per epoch.
+    """
+    torch.manual_seed(config.seed)
+    head = Head(x.shape[1], y.shape[1], config.hidden, config.dropout)
+    opt = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps = config.epochs * math.ceil(len(x) / config.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=max(steps, 1))
+    gen = torch.Generator().manual_seed(config.seed)
+    loss_fn = nn.BCEWithLogitsLoss(reduction="none")
+    head.train()
+    for _ in range(config.epochs):
+        for idx in torch.randperm(len(x), generator=gen).split(config.batch_size):
+            loss = loss_fn(head(x[idx]), y[idx]) * mask[idx] * weights[idx, None]  # (b, n_out)
+            loss = loss.sum() / (mask[idx] * weights[idx, None]).sum().clamp(min=1e-9)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        if progress is not None:
+            progress(1)
+    head.eval()
+    return head
+
+
+def calibrate_threshold(
+    scores: torch.Tensor, labels: torch.Tensor, benign: torch.Tensor, target_fpr: float
+) -> float:
+    """The threshold with the best F1 among those whose benign false-positive rate <= target.
+
+    ``scores`` (n,) are probabilities, ``labels`` (n,) 0/1 truth, ``benign`` (n,) marks the
+    examples the false-positive rate is measured on. Without positives, the threshold is the
+    lowest that meets the target.
+    """
+    neg = scores[benign.bool()]
+    candidates = sorted({0.5, *[float(s) for s in scores]})
+    best_t, best_f1 = 1.0, -1.0
+    pos = labels.bool()
+    for t in candidates:
+        t = min(max(t, 1e-4), 1.0)
+        if len(neg) and float((neg >= t).float().mean()) > target_fpr:
+            continue
+        pred = scores >= t
+        tp = float((pred & pos).sum())
+        fp = float((pred & ~pos).sum())
+        fn = float((~pred & pos).sum())
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        if f1 > best_f1 or (f1 == best_f1 and t < best_t):
+            best_t, best_f1 = t, f1
+    return best_t
+
+
+class FastClassifier:
+    """The fast classifier backend: encoder + head + per-output thresholds."""
+
+    name = "classifier"
+
+    def __init__(
+        self,
+        head: Head,
+        categories: list[str],
+        thresholds: dict[str, float],
+        encoder: Encoder,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.head = head
+        self.categories = list(categories)
+        self.thresholds = dict(thresholds)
+        self.encoder = encoder
+        self.meta = dict(meta or {})
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["unsafe", *self.categories]
+
+    def probabilities(self, inputs: Sequence[GuardInput]) -> torch.Tensor:
+        """P(unsafe) and P(category) for each input, shape (n, 1 + n_categories)."""
+        if not inputs:
+            return torch.zeros(0, len(self.outputs))
+        with torch.inference_mode():
+            return torch.sigmoid(self.head(encode_inputs(self.encoder, inputs)))
+
+    def verdicts(self, probs: torch.Tensor) -> list[GuardVerdict]:
+        """Verdicts from a (n, 1 + n_categories) matrix of probabilities."""
+        out: list[GuardVerdict] = []
+        t_unsafe = self.thresholds["unsafe"]
+        for row in probs.tolist():
+            cats = {c: round(p, 6) for c, p in zip(self.categories, row[1:], strict=True)}
+            flagged = row[0] >= t_unsafe
+            hits = tuple(c for c in self.categories if flagged and cats[c] >= self.thresholds[c])
+            out.append(GuardVerdict(flagged, round(row[0], 6), cats, hits, self.name))
+        return out
+
+    def classify(self, inputs: Sequence[GuardInput]) -> list[GuardVerdict]:
+        return self.verdicts(self.probabilities(inputs))
+
+    # -- persistence -----------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "format": FORMAT_VERSION,
+            "categories": self.categories,
+            "thresholds": self.thresholds,
+            "encoder": self.encoder.describe(),
+            "head": {
+                "in_dim": self.head.in_dim,
+                "n_out": self.head.n_out,
+                "hidden": self.head.hidden,
+            },
+            **self.meta,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``guard.json`` and ``head.safetensors`` into ``path`` (merging ``guard.json``)."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file(
+            {k: v.contiguous() for k, v in self.head.state_dict().items()}, folder / HEAD_FILE
+        )
+        config_path = folder / GUARD_FILE
+        existing = json.loads(config_path.read_text("utf-8")) if config_path.is_file() else {}
+        existing.update(self.config())
+        config_path.write_text(json.dumps(existing, indent=2, sort_keys=True), encoding="utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, path: str | Path) -> FastClassifier:
+        folder = Path(path)
+        config = read_guard_config(folder)
+        if config.get("backend") != cls.name:
+            raise UserError(f"{folder} holds a {config.get('backend')!r} guard, not a classifier")
+        h = config["head"]
+        head = Head(int(h["in_dim"]), int(h["n_out"]), int(h["hidden"]), 0.0)
+        try:
+            head.load_state_dict(load_file(folder / HEAD_FILE))
+        except (OSError, RuntimeError) as exc:
+            raise UserError(f"cannot load the classifier head from {folder}: {exc}") from exc
+        head.eval()
+        enc = config["encoder"]
+        encoder = shared_encoder(int(enc["max_length"]), bool(enc["quantize"]))
+        known = {"backend", "format", "categories", "thresholds", "encoder", "head"}
+        meta = {k: v for k, v in config.items() if k not in known}
+        return cls(head, list(config["categories"]), config["thresholds"], encoder, meta)
+
+
+def read_guard_config(folder: Path) -> dict[str, Any]:
+    """The parsed ``guard.json`` of a saved guard; a one-line error if it is missing or bad."""
+    try:
+        config = json.loads((folder / GUARD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"not a saved guard folder (no readable {GUARD_FILE}): {folder}") from exc
+    if not isinstance(config, dict):
+        raise UserError(f"{folder / GUARD_FILE} is not a JSON object")
+    if config.get("format", FORMAT_VERSION) > FORMAT_VERSION:
+        raise UserError(f"{folder} was saved by a newer valign (format {config['format']})")
+    return config
+
+
+@register_backend("classifier", help="MiniLM embeddings + a multi-label head (the default).")
+def classifier_backend(path: str | Path | None = None, **_: Any) -> FastClassifier:
+    """The fast classifier saved at ``path``; else the default guard (built on first use)."""
+    if path is None:
+        from valign.guard.build import ensure_default_guard
+
+        path = ensure_default_guard()
+    return FastClassifier.load(path)
+
+
+def head_config_dict(config: HeadConfig) -> dict[str, Any]:
+    return asdict(config)

