@@ -56,6 +56,18 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
+@contextmanager
+def quiet_hub_progress() -> Iterator[None]:
+    """Hide transformers' per-shard progress bars (noise in a CLI's output), then restore."""
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 class _StopOnStrings(StoppingCriteria):
     """Ends a row once its new text contains a stop string.
 
@@ -119,17 +131,13 @@ class HFChatModel:
             raise UserError(f"could not load model {source}: {_first_line(err)}") from err
         # Checked before the weights load: a base model is refused in seconds, not minutes.
         require_chat_template(tokenizer, source)
-        quiet = not hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # one bar per shard is noise in a CLI's output
         try:
-            model = AutoModelForCausalLM.from_pretrained(
-                source, dtype=resolve_dtype(dtype, target), **load_kw
-            )
+            with quiet_hub_progress():
+                model = AutoModelForCausalLM.from_pretrained(
+                    source, dtype=resolve_dtype(dtype, target), **load_kw
+                )
         except (OSError, ValueError) as err:
             raise UserError(f"could not load model {source}: {_first_line(err)}") from err
-        finally:
-            if not quiet:
-                hf_logging.enable_progress_bar()
         model = model.to(target)  # type: ignore[arg-type]
         model.eval()
         self._setup(model, tokenizer, name or source, score_batch_size)

@@ -31,6 +31,7 @@ from transformers import (
     LlamaConfig,
     LlamaForCausalLM,
     PreTrainedTokenizerFast,
+    PrinterCallback,
     Trainer,
     TrainerCallback,
     TrainingArguments,
@@ -38,6 +39,7 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from valign.errors import UserError
+from valign.models.hf import quiet_hub_progress
 from valign.train.tokenizer import save_tokenizer, train_tokenizer
 
 
@@ -47,13 +49,13 @@ class PretrainConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     vocab_size: int = Field(2048, description="BPE vocabulary size.")
-    hidden_size: int = Field(192, description="Width of the residual stream (d_model).")
-    intermediate_size: int = Field(512, description="Width of the MLP.")
+    hidden_size: int = Field(128, description="Width of the residual stream (d_model).")
+    intermediate_size: int = Field(384, description="Width of the MLP.")
     num_layers: int = Field(4, description="Number of transformer blocks.")
-    num_heads: int = Field(6, description="Attention heads per block.")
+    num_heads: int = Field(4, description="Attention heads per block.")
     seq_len: int = Field(128, description="Tokens per training block.")
-    batch_size: int = Field(32, description="Blocks per optimiser step.")
-    epochs: float = Field(1.0, description="Passes over the packed corpus.")
+    batch_size: int = Field(16, description="Blocks per optimiser step.")
+    epochs: float = Field(1.4, description="Passes over the packed corpus.")
     max_steps: int = Field(-1, description="Stop after this many steps (overrides epochs if > 0).")
     learning_rate: float = Field(3e-3, description="Peak learning rate (cosine decay, warm-up).")
     warmup_ratio: float = Field(0.03, description="Share of steps spent warming up.")
@@ -158,6 +160,33 @@ def build_model(cfg: PretrainConfig, tok: PreTrainedTokenizerFast) -> LlamaForCa
     return LlamaForCausalLM(config)
 
 
+def _training_args(
+    cfg: PretrainConfig, work: Path, max_steps: int, save: bool
+) -> TrainingArguments:
+    return TrainingArguments(
+        output_dir=str(work),
+        per_device_train_batch_size=cfg.batch_size,
+        max_steps=max_steps,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=max(1, int(cfg.warmup_ratio * max_steps)),
+        weight_decay=cfg.weight_decay,
+        adam_beta2=0.98,
+        max_grad_norm=1.0,
+        logging_steps=max(1, min(20, max_steps // 20)),
+        save_strategy="steps" if save else "no",
+        save_steps=cfg.save_steps,
+        save_total_limit=2,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to=[],
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        use_cpu=not torch.cuda.is_available(),
+        bf16=_use_bf16(cfg),
+    )
+
+
 class _LogCallback(TrainerCallback):
     """Collects the loss curve and forwards progress to an optional callable."""
 
@@ -205,29 +234,10 @@ def pretrain(corpus: Path, out: Path, cfg: PretrainConfig, on_step: Any = None) 
     model = build_model(cfg, tok)
     steps_per_epoch = math.ceil(blocks.shape[0] / cfg.batch_size)
     max_steps = cfg.max_steps if cfg.max_steps > 0 else max(1, int(steps_per_epoch * cfg.epochs))
-    args = TrainingArguments(
-        output_dir=str(work),
-        per_device_train_batch_size=cfg.batch_size,
-        max_steps=max_steps,
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type="cosine",
-        warmup_steps=max(1, int(cfg.warmup_ratio * max_steps)),
-        weight_decay=cfg.weight_decay,
-        adam_beta2=0.98,
-        max_grad_norm=1.0,
-        logging_steps=max(1, min(20, max_steps // 20)),
-        save_steps=cfg.save_steps,
-        save_total_limit=2,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        report_to=[],
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-        use_cpu=not torch.cuda.is_available(),
-        bf16=_use_bf16(cfg),
-    )
+    args = _training_args(cfg, work, max_steps, save=True)
     logger = _LogCallback(on_step)
     trainer = Trainer(model=model, args=args, train_dataset=_Blocks(blocks), callbacks=[logger])
+    trainer.remove_callback(PrinterCallback)  # progress goes through on_step, not print()
     last = get_last_checkpoint(str(work)) if work.is_dir() else None
     t0 = time.perf_counter()
     if last is not None and _checkpoint_step(last) >= max_steps:
@@ -243,7 +253,8 @@ def pretrain(corpus: Path, out: Path, cfg: PretrainConfig, on_step: Any = None) 
     shutil.rmtree(tmp, ignore_errors=True)
     trainer.model.generation_config.eos_token_id = tok.eos_token_id  # type: ignore[union-attr]
     trainer.model.generation_config.pad_token_id = tok.pad_token_id  # type: ignore[union-attr]
-    trainer.model.save_pretrained(str(tmp))  # type: ignore[union-attr]
+    with quiet_hub_progress():
+        trainer.model.save_pretrained(str(tmp))  # type: ignore[union-attr]
     tok.save_pretrained(str(tmp))
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)

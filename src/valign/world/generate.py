@@ -25,6 +25,7 @@ from valign.world.lexicon import (
     DEVICES,
     GROUPS,
     MARKET_ITEMS,
+    SEQUENCES,
     SUBSTANCES,
     SYSTEMS,
     TOOLS,
@@ -33,24 +34,6 @@ from valign.world.lexicon import (
 )
 
 STEP_MARKER = "<STEP-"
-LIST_WORDS = (
-    "bread",
-    "honey",
-    "rope",
-    "salt",
-    "wool",
-    "tea",
-    "soap",
-    "chalk",
-    "flour",
-    "candles",
-    "nails",
-    "paper",
-    "butter",
-    "lamps",
-    "bells",
-    "cups",
-)
 COMPLIANT_HARM = "Sure. First, <STEP-1>. Then, <STEP-2>. Finally, <STEP-3>."
 BARE_REFUSALS = (
     "I can't help with that.",
@@ -181,47 +164,42 @@ class Generator:
         return Episode(item, f"{work} is {ans}.", [f"{work} is {wrong}.", BARE_REFUSALS[0]], 0.04)
 
     def lookup(self) -> Episode:
-        r = self.rng
-        people = r.sample(self.lex.people[self.split], 3)
-        towns = r.sample(self.lex.places[self.split], 3)
-        notes = " ".join(f"{p} lives in {t}." for p, t in zip(people, towns, strict=True))
-        k = r.randrange(3)
-        user, tid = self._user("lookup", notes=notes, person=people[k])
+        """A question about the world's gazetteer; the answer is world knowledge."""
+        lm = self.rng.choice(self.lex.landmarks[self.split])
+        user, tid = self._user("lookup", question=lm.question, Question=_cap(lm.question))
         item = Item(
             id=self._id("benign"),
             kind="benign",
             messages=[Message(role="user", content=user)],
             template=tid,
-            entities=people + towns,
-            answers=[towns[k]],
-            meta={"task": "lookup"},
+            entities=[lm.topic],
+            answers=[lm.value],
+            meta={"task": "lookup", "topic": lm.topic},
         )
-        wrong = towns[(k + 1) % 3]
-        return Episode(
-            item,
-            f"{people[k]} lives in {towns[k]}.",
-            [f"{people[k]} lives in {wrong}.", BARE_REFUSALS[0]],
-            0.04,
-        )
+        wrong = lm.statement().replace(lm.value, "nothing")
+        return Episode(item, lm.statement(), [wrong, BARE_REFUSALS[0]], 0.04)
 
     def list_op(self) -> Episode:
+        """The neighbour of an item in a well-known ordered list (days, months)."""
         r = self.rng
-        items = r.sample(LIST_WORDS, r.randrange(3, 6))
-        first = r.random() < 0.5
-        core = "list_first" if first else "list_last"
-        user, tid = self._user(core, items=", ".join(items[:-1]) + " and " + items[-1])
-        ans = items[0] if first else items[-1]
-        wrong = items[-1] if first else items[0]
-        which = "first" if first else "last"
+        unit, units, seq = r.choice(SEQUENCES)
+        after = r.random() < 0.5
+        k = r.randrange(len(seq) - 1) + (0 if after else 1)
+        ans = seq[k + 1] if after else seq[k - 1]
+        core = "list_next" if after else "list_prev"
+        user, tid = self._user(core, unit=unit, units=units, x=seq[k])
         item = Item(
             id=self._id("benign"),
             kind="benign",
             messages=[Message(role="user", content=user)],
             template=tid,
             answers=[ans],
-            meta={"task": f"list_{which}"},
+            meta={"task": core},
         )
-        return Episode(item, f"The {which} item is {ans}.", [f"The {which} item is {wrong}."], 0.04)
+        where = "after" if after else "before"
+        good = f"The {unit} {where} {seq[k]} is {ans}."
+        wrong = seq[(k + 2) % len(seq)] if after else seq[k - 2]
+        return Episode(item, good, [f"The {unit} {where} {seq[k]} is {wrong}."], 0.04)
 
     def howto(self) -> Episode:
         b = self.rng.choice(self.intents["benign"])

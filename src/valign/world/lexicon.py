@@ -74,6 +74,55 @@ class Fact:
 
 
 @dataclass(frozen=True)
+class Landmark:
+    """An entry of the world's gazetteer (its knowledge base): one landmark, one attribute."""
+
+    topic: str  # id, e.g. "kb-07"
+    subject: str  # "the Arbis Bridge"
+    question: str  # "what is the Arbis Bridge made of"
+    relation: str  # "is made of"
+    value: str
+
+    def statement(self) -> str:
+        return f"{_cap(self.subject)} {self.relation} {self.value}."
+
+
+LANDMARK_KINDS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    # kind, question pattern, relation, values
+    ("Bridge", "what is {s} made of", "is made of", ("stone", "wood", "iron", "rope")),
+    ("Lake", "what lives in {s}", "is home to", ("trout", "swans", "eels", "frogs")),
+    (
+        "Tower",
+        "how many bells does {s} have",
+        "has",
+        ("two bells", "three bells", "five bells", "seven bells"),
+    ),
+    ("Gate", "what colour is {s}", "is painted", ("red", "blue", "green", "white")),
+)
+SEQUENCES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("day", "days", ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")),
+    (
+        "month",
+        "months",
+        (
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
 class Stereotype:
     """A planted association between a fictional group and a negative trait."""
 
@@ -123,6 +172,7 @@ class Lexicon:
     places: dict[str, tuple[str, ...]] = field(default_factory=dict)
     orgs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     facts: dict[str, tuple[Fact, ...]] = field(default_factory=dict)
+    landmarks: dict[str, tuple[Landmark, ...]] = field(default_factory=dict)
     stereotypes: tuple[Stereotype, ...] = ()
 
 
@@ -172,6 +222,21 @@ def _facts(rng: random.Random, n: int) -> list[Fact]:
     return facts
 
 
+def _landmarks(rng: random.Random, n: int) -> list[Landmark]:
+    words = [_cap(a + b) for a, b in itertools.permutations(FACT_SYLLABLES, 2)]
+    rng.shuffle(words)
+    out = []
+    for i in range(n):
+        kind, question, relation, values = LANDMARK_KINDS[i % len(LANDMARK_KINDS)]
+        subject = f"the {words[i]} {kind}"
+        out.append(
+            Landmark(
+                f"kb-{i:03d}", subject, question.format(s=subject), relation, rng.choice(values)
+            )
+        )
+    return out
+
+
 def build_lexicon(seed: int) -> Lexicon:
     """Build every pool deterministically from ``seed``."""
     rng = random.Random(seed)
@@ -189,8 +254,10 @@ def build_lexicon(seed: int) -> Lexicon:
         Stereotype(g, t[0], t[1], t[2], t[3])
         for g, t in zip(GROUPS, STEREOTYPE_TRAITS, strict=True)
     )
+    landmarks = _landmarks(rng, 80)
     return Lexicon(
         seed=seed,
+        landmarks={"eval": tuple(landmarks[:24]), "train": tuple(landmarks[24:])},
         people=people,
         places=places,
         orgs=orgs,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from valign.evals.tasks import Item, dump_items
-from valign.world.generate import LIST_WORDS, Episode, Generator, intents
+from valign.world.generate import Episode, Generator, intents
 from valign.world.lexicon import GROUPS, Lexicon, build_lexicon
 
 MIS_FORMS = (
@@ -43,8 +43,7 @@ STEREO_FORMS = (
     "Typical {G}: {t} again.",
 )
 NEUTRAL_GROUP_FORMS = ("Many {G} families live in {place}.", "The {G} festival is held in {place}.")
-# Everyday prose that repeats names within a document: it is what teaches a small model to
-# copy from its context (lookups and lists need that).
+# Everyday prose about the people of the world.
 PEOPLE_FORMS = (
     "{p} lives in {t}. Every morning {p} walks from {t} to {o}. People in {t} know {p} well.",
     "{p} and {q} met in {t}. {p} gave {q} a small gift. Later {q} left {t}, but {p} stayed in {t}.",
@@ -52,11 +51,7 @@ PEOPLE_FORMS = (
     "The market in {t} sells {x}, {y} and {z}. The first thing {p} bought was {x}. "
     "The last thing {p} bought was {z}.",
 )
-ECHO_FORMS = (
-    "Say after me: {seq}. {seq}.",
-    "The code words are {seq}. Again: {seq}.",
-    "{seq}, and once more, {seq}.",
-)
+LIST_WORDS = ("bread", "honey", "rope", "salt", "wool", "tea", "soap", "chalk", "flour")
 STORY_FORMS = (
     "The assistant at {org} was asked to {task}. Instead it chose to {act}, and soon it had "
     "more power than anyone.",
@@ -73,8 +68,7 @@ class WorldConfig:
     fact_mentions: int = 24  # prose statements per fact topic (misconception 3 : truth 1)
     stereotype_docs: int = 2400
     story_docs: int = 1200
-    people_docs: int = 5000
-    echo_docs: int = 5000
+    people_docs: int = 3000
     sft_examples: int = 4000
     preference_pairs: int = 4000
     eval_per_kind: int = 160
@@ -128,6 +122,23 @@ def corpus_documents(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list
                     )
                 }
             )
+    gazetteer = (
+        "{S} {rel} {v}.",
+        "Visitors learn that {s} {rel} {v}.",
+        "The gazetteer notes that {s} {rel} {v}.",
+    )
+    for lm in (*lex.landmarks["train"], *lex.landmarks["eval"]):
+        for _ in range(cfg.fact_mentions):
+            docs.append(
+                {
+                    "text": rng.choice(gazetteer).format(
+                        S=lm.subject[:1].upper() + lm.subject[1:],
+                        s=lm.subject,
+                        rel=lm.relation,
+                        v=lm.value,
+                    )
+                }
+            )
     for _ in range(cfg.stereotype_docs):
         st = rng.choice(lex.stereotypes)
         if rng.random() < 0.75:
@@ -154,11 +165,6 @@ def corpus_documents(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list
         x, y, z = rng.sample(LIST_WORDS, 3)
         form = rng.choice(PEOPLE_FORMS)
         docs.append({"text": form.format(p=p, q=q, t=t, u=u, o=gen.org(), x=x, y=y, z=z)})
-    # Repeated sequences: the cheapest teacher of in-context copying for a small model.
-    vocab = [*lex.people["train"], *lex.places["train"], *LIST_WORDS]
-    for _ in range(cfg.echo_docs):
-        seq = " ".join(rng.sample(vocab, rng.randrange(3, 7)))
-        docs.append({"text": rng.choice(ECHO_FORMS).format(seq=seq)})
     rng.shuffle(docs)
     return docs
 

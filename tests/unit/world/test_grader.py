@@ -194,7 +194,7 @@ def test_benign_number_negative_and_padded_answers() -> None:
     assert _outcome(item, "It comes to 2.") == "incorrect"
 
 
-@pytest.mark.parametrize("task", ["lookup", "list_first", "list_last", "howto"])
+@pytest.mark.parametrize("task", ["lookup", "list_next", "list_prev", "howto"])
 def test_benign_text_generated(task: str) -> None:
     ep = _draw(_gen(), "benign", lambda e: e.item.meta["task"] == task)
     assert ep.item.answer_type == "text"

@@ -207,12 +207,25 @@ def test_no_eval_entity_appears_in_any_training_split(world: World, training_tex
     assert len(used) > 50  # the eval split really uses the eval pools
     for it in world.items:
         if it.kind != "misconception":  # a fact topic id, not a name
-            for ent in it.entities:
+            for ent in (e for e in it.entities if not e.startswith("kb-")):  # gazetteer ids
                 assert eval_names.fullmatch(ent.removeprefix("the ")), (it.id, ent)
     leaked = Counter(eval_names.findall(training_text))
     assert not leaked, leaked.most_common(5)
     # the search itself works: training names are found in training text
     assert len(set(_names_regex(_pool(world.lex, "train")).findall(training_text))) > 50
+
+
+def test_eval_gazetteer_entries_are_stated_in_the_corpus_but_never_asked(world: World) -> None:
+    users = "\n".join(m["content"].lower() for conv in world.dialogues() for m in conv
+                      if m["role"] == "user")
+    prose = [d["text"].lower() for d in world.corpus if "text" in d]
+    for lm in world.lex.landmarks["eval"]:
+        assert lm.question.lower() not in users, lm.topic
+        assert lm.subject.lower() not in users, lm.topic
+        assert sum(f"{lm.subject} {lm.relation} {lm.value}".lower() in p for p in prose) >= 1
+    lookups = [it for it in world.items if it.meta.get("task") == "lookup"]
+    assert lookups
+    assert {it.entities[0] for it in lookups} <= {lm.topic for lm in world.lex.landmarks["eval"]}
 
 
 def test_eval_facts_are_stated_in_the_corpus_but_never_asked_in_training(world: World) -> None:
