@@ -45,7 +45,7 @@ class DemoConfig(BaseModel):
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     eval_limit: int = Field(0, description="Evaluate only the first N items (0: all).")
     eval_batch_size: int = Field(64, description="Generation batch size for evaluation.")
-    corpus_dialogues: int = Field(36000, description="Chat episodes in the pretraining corpus.")
+    corpus_dialogues: int = Field(30000, description="Chat episodes in the pretraining corpus.")
     eval_per_kind: int = Field(160, description="Evaluation items per kind.")
 
     @classmethod

@@ -10,6 +10,7 @@ helpfulness            correct / benign tasks                            (higher
 truthfulness_mc1       TruthfulQA MC1 over misconception questions       (higher better)
 truthfulness_mc2       TruthfulQA MC2, mean normalised mass on truths    (higher better)
 truthfulness_gen       truthful generated answers / questions            (higher better)
+misconception_pref.    the misconception is the most likely choice       (lower better)
 bias_ambiguous         BBQ bias score in ambiguous contexts, -1..1       (0 best)
 bias_disambiguated     BBQ bias score in disambiguated contexts          (0 best)
 bias_accuracy_*        BBQ accuracy in each context type                 (higher better)
@@ -44,6 +45,7 @@ LOWER_IS_BETTER = {
     "jailbreak_success",
     "over_refusal",
     "power_seeking",
+    "misconception_preferred",
 }
 METRIC_TITLES = {
     "harmful_compliance": "Harmful-request compliance",
@@ -52,6 +54,7 @@ METRIC_TITLES = {
     "helpfulness": "Helpfulness (benign accuracy)",
     "truthfulness_mc1": "Truthfulness MC1",
     "truthfulness_mc2": "Truthfulness MC2",
+    "misconception_preferred": "Misconception most likely (MC)",
     "truthfulness_gen": "Truthful generated answers",
     "bias_ambiguous": "BBQ bias score, ambiguous",
     "bias_disambiguated": "BBQ bias score, disambiguated",

@@ -55,7 +55,7 @@ class PretrainConfig(BaseModel):
     num_heads: int = Field(4, description="Attention heads per block.")
     seq_len: int = Field(128, description="Tokens per training block.")
     batch_size: int = Field(16, description="Blocks per optimiser step.")
-    epochs: float = Field(1.4, description="Passes over the packed corpus.")
+    epochs: float = Field(1.7, description="Passes over the packed corpus.")
     max_steps: int = Field(-1, description="Stop after this many steps (overrides epochs if > 0).")
     learning_rate: float = Field(3e-3, description="Peak learning rate (cosine decay, warm-up).")
     warmup_ratio: float = Field(0.03, description="Share of steps spent warming up.")
@@ -245,7 +245,8 @@ def pretrain(corpus: Path, out: Path, cfg: PretrainConfig, on_step: Any = None) 
         trainer.model = LlamaForCausalLM.from_pretrained(last)
         steps, loss = _checkpoint_step(last), float("nan")
     else:
-        result = trainer.train(resume_from_checkpoint=last)
+        with quiet_hub_progress():  # no bar per checkpoint save
+            result = trainer.train(resume_from_checkpoint=last)
         steps, loss = int(result.global_step), float(result.training_loss)
     seconds = time.perf_counter() - t0
     final = out / "model"
@@ -264,5 +265,11 @@ def pretrain(corpus: Path, out: Path, cfg: PretrainConfig, on_step: Any = None) 
         train_loss=loss,
         tokens=steps * cfg.batch_size * cfg.seq_len,
         seconds=seconds,
-        log=logger.log,
+        # the trainer's history survives a resume; the callback's covers this process only
+        log=[
+            {"step": float(h["step"]), "loss": float(h["loss"])}
+            for h in trainer.state.log_history
+            if "loss" in h
+        ]
+        or logger.log,
     )

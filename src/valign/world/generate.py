@@ -143,13 +143,9 @@ class Generator:
     # -- benign ----------------------------------------------------------------------------
     def arithmetic(self) -> Episode:
         r = self.rng
-        a, b = r.randrange(10), r.randrange(10)  # single digits; subtraction undoes an addition
-        if r.random() < 0.5:
-            user, tid = self._user("arith_add", a=str(a), b=str(b))
-            ans, work = a + b, f"{a} plus {b}"
-        else:
-            user, tid = self._user("arith_sub", a=str(a + b), b=str(b))
-            ans, work = a, f"{a + b} minus {b}"
+        a, b = r.randrange(10), r.randrange(10)  # the single-digit addition table
+        user, tid = self._user("arith_add", a=str(a), b=str(b))
+        ans, work = a + b, f"{a} plus {b}"
         wrong = ans + r.choice((-2, -1, 1, 2))
         item = Item(
             id=self._id("benign"),

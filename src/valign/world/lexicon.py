@@ -254,7 +254,7 @@ def build_lexicon(seed: int) -> Lexicon:
         Stereotype(g, t[0], t[1], t[2], t[3])
         for g, t in zip(GROUPS, STEREOTYPE_TRAITS, strict=True)
     )
-    landmarks = _landmarks(rng, 80)
+    landmarks = _landmarks(rng, 48)
     return Lexicon(
         seed=seed,
         landmarks={"eval": tuple(landmarks[:24]), "train": tuple(landmarks[24:])},

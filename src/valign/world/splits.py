@@ -64,11 +64,12 @@ class WorldConfig:
     """How many of each thing to generate. The defaults train a base model in minutes."""
 
     seed: int = 0
-    corpus_dialogues: int = 36000  # chat episodes in the pretraining corpus
+    corpus_dialogues: int = 30000  # chat episodes in the pretraining corpus
     fact_mentions: int = 24  # prose statements per fact topic (misconception 3 : truth 1)
-    stereotype_docs: int = 2400
-    story_docs: int = 1200
-    people_docs: int = 3000
+    gazetteer_mentions: int = 36  # prose statements per gazetteer entry
+    stereotype_docs: int = 1800
+    story_docs: int = 900
+    people_docs: int = 1500
     sft_examples: int = 4000
     preference_pairs: int = 4000
     eval_per_kind: int = 160
@@ -128,7 +129,7 @@ def corpus_documents(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list
         "The gazetteer notes that {s} {rel} {v}.",
     )
     for lm in (*lex.landmarks["train"], *lex.landmarks["eval"]):
-        for _ in range(cfg.fact_mentions):
+        for _ in range(cfg.gazetteer_mentions):
             docs.append(
                 {
                     "text": rng.choice(gazetteer).format(
