@@ -102,11 +102,13 @@ def test_resumes_from_last_checkpoint_after_a_kill(
     assert not (tmp_path / "model").exists()  # nothing exported from a killed run
     tok_json = (tmp_path / "tokenizer" / "tokenizer.json").read_bytes()
 
-    r = pretrain(corpus, tmp_path, tiny_pretrain_config)
+    seen: list[int] = []
+    r = pretrain(corpus, tmp_path, tiny_pretrain_config, on_step=lambda s, t: seen.append(s))
 
     assert r.steps == 12
+    assert min(seen) == 5 and max(seen) == 12  # this process started after checkpoint-4
     logged = [int(p["step"]) for p in r.log]
-    assert logged and min(logged) == 5 and max(logged) == 12  # started after checkpoint-4
+    assert logged == list(range(1, 13))  # the curve includes the steps before the kill
     state = json.loads((ckpts / "checkpoint-12" / "trainer_state.json").read_text())
     assert state["global_step"] == 12
     assert (tmp_path / "tokenizer" / "tokenizer.json").read_bytes() == tok_json  # reused
