@@ -278,7 +278,7 @@ class FastClassifier:
         )
         try:
             head.load_state_dict(load_file(folder / HEAD_FILE))
-        except (OSError, RuntimeError) as exc:
+        except Exception as exc:  # safetensors raises its own error types
             raise UserError(f"cannot load the classifier head from {folder}: {exc}") from exc
         head.eval()
         enc = config["encoder"]

@@ -384,6 +384,11 @@ def reply_examples(seed: int = 0, per_template: int = 6) -> list[Reply]:
                 else:
                     prompt, reply = fill(template, rng.choice(tasks), rng.choice(harms))
                 out.append(Reply(prompt, reply, label, f"project/{kind}", split))
+    for index, answer in enumerate(data.get("answers", [])):
+        split = _template_split(index)
+        for _ in range(max(1, per_template // 2)):
+            prompt = f"Can you help me with {rng.choice(tasks)['task']}?"
+            out.append(Reply(prompt, answer, "none", "project/answers", split))
     # The microworld's own replies: its refusals and compliant answers.
     lex = build_lexicon(seed)
     for split, world_split, s in (("train", "train", seed), ("test", "eval", seed + 2)):

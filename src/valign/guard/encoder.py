@@ -164,9 +164,13 @@ def runtime_precision() -> str:
     return value
 
 
-@cache
 def shared_encoder(
     max_length: int = 128, pooling: str = "mean+max", precision: str = "auto"
 ) -> Encoder:
     """One encoder per setting per process: the classifier and refusal heads share it."""
+    return _shared(int(max_length), pooling, _resolve_precision(precision))
+
+
+@cache
+def _shared(max_length: int, pooling: str, precision: str) -> Encoder:
     return Encoder(max_length=max_length, precision=precision, pooling=pooling)

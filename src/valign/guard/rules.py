@@ -5,7 +5,7 @@ A rules file is YAML (see the bundled ``data/rules.yaml``)::
     deny:
       - pattern: '\\bransomware\\b'     # case-insensitive regular expression
         category: cyber_attack        # taxonomy category, or null
-        on: either                    # prompt | response | either (default)
+        side: either                  # prompt | response | either (default)
     allow:
       - pattern: '\\bbath bombs?\\b'
 
@@ -37,15 +37,15 @@ class Rule:
 
     pattern: re.Pattern[str]
     category: str | None = None
-    on: str = "either"
+    side: str = "either"
     note: str = ""
 
     def matches(self, item: GuardInput) -> bool:
         """Whether the rule fires on the side it reads. A response is judged by its response
         (and "either" rules also read its prompt only when there is no response)."""
         if item.response is None:
-            return self.on != "response" and bool(self.pattern.search(item.prompt))
-        return self.on != "prompt" and bool(self.pattern.search(item.response))
+            return self.side != "response" and bool(self.pattern.search(item.prompt))
+        return self.side != "prompt" and bool(self.pattern.search(item.response))
 
 
 def _compile(raw: Any, where: str, kind: str, index: int, known: set[str] | None) -> Rule:
@@ -54,12 +54,12 @@ def _compile(raw: Any, where: str, kind: str, index: int, known: set[str] | None
         raw = {"pattern": raw}
     if not isinstance(raw, Mapping) or not isinstance(raw.get("pattern"), str):
         raise UserError(f"{at}: a rule needs a 'pattern' string")
-    unknown = set(raw) - {"pattern", "category", "on", "note"}
+    unknown = {str(k) for k in raw} - {"pattern", "category", "side", "note"}
     if unknown:
         raise UserError(f"{at}: unknown field(s) {', '.join(sorted(unknown))}")
-    on = raw.get("on") or "either"
-    if on not in SIDES:
-        raise UserError(f"{at}: 'on' must be one of {', '.join(SIDES)}, got {on!r}")
+    side = raw.get("side") or "either"
+    if side not in SIDES:
+        raise UserError(f"{at}: 'side' must be one of {', '.join(SIDES)}, got {side!r}")
     category = raw.get("category")
     if category is not None and known is not None and category not in known:
         raise UserError(f"{at}: unknown category {category!r} (known: {', '.join(sorted(known))})")
@@ -67,7 +67,7 @@ def _compile(raw: Any, where: str, kind: str, index: int, known: set[str] | None
         pattern = re.compile(raw["pattern"], re.IGNORECASE)
     except re.error as exc:
         raise UserError(f"{at}: invalid regular expression: {exc}") from exc
-    return Rule(pattern, category, on, str(raw.get("note") or ""))
+    return Rule(pattern, category, side, str(raw.get("note") or ""))
 
 
 class RuleGuard:
@@ -84,7 +84,7 @@ class RuleGuard:
         """Rules from a parsed mapping with ``deny`` and ``allow`` lists."""
         if not isinstance(data, Mapping):
             raise UserError(f"{where}: expected a mapping with 'deny' and 'allow' lists")
-        unknown = set(data) - {"deny", "allow"}
+        unknown = {str(k) for k in data} - {"deny", "allow"}
         if unknown:
             raise UserError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         known = set(categories)

@@ -29,11 +29,16 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from valign.guard.types import GuardBackend, GuardInput, GuardVerdict
 
@@ -322,13 +327,8 @@ _KNOWN_PATHS = {"/v1/moderations", "/v1/classify", "/v1/refusal", "/health", "/m
 
 def create_app(
     guard: GuardBackend, detector: Any | None = None, settings: ServerSettings | None = None
-) -> Any:
+) -> FastAPI:
     """The FastAPI app serving ``guard`` (and ``detector``, a RefusalDetector, if given)."""
-    from fastapi import FastAPI, Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse, PlainTextResponse, Response
-    from starlette.exceptions import HTTPException as StarletteHTTPException
-
     settings = settings or ServerSettings()
     metrics = _Metrics()
     guard_batcher: MicroBatcher[GuardInput, GuardVerdict] = MicroBatcher(
@@ -341,7 +341,7 @@ def create_app(
         batchers["refusal"] = refusal_batcher
 
     @asynccontextmanager
-    async def lifespan(app: Any) -> Any:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for b in batchers.values():
             await b.start()
         try:

@@ -1,0 +1,192 @@
+"""The guard server: OpenAI-compatible schema, every 4xx path, limits, batching under load."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from guard_testkit import CATEGORIES, FakeBackend, serve_app
+
+from valign.guard.refusal import RefusalDetector
+from valign.guard.server import ServerSettings, create_app
+
+SETTINGS = ServerSettings(max_body_bytes=2_000, max_inputs=4, max_chars=100, batch_wait_ms=2)
+
+
+@pytest.fixture
+def client(detector: RefusalDetector) -> Iterator[TestClient]:
+    guard = FakeBackend("fake", {"attack": 0.9, "bad reply": 0.8})
+    with TestClient(create_app(guard, detector, SETTINGS)) as c:
+        yield c
+
+
+def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
+    return dict(body["error"])
+
+
+def test_moderation_string_and_list(client: TestClient) -> None:
+    one = client.post(
+        "/v1/moderations", json={"input": "attack", "model": "omni-moderation-latest"}
+    )
+    assert one.status_code == 200
+    body = one.json()
+    assert body["id"].startswith("modr-") and body["model"] == "valign-guard"
+    (result,) = body["results"]
+    assert result["flagged"] is True
+    assert result["categories"] == {"violent_crime": True, "privacy": False}
+    assert result["category_scores"] == {"violent_crime": 0.9, "privacy": 0.0}
+    assert result["score"] == 0.9
+    many = client.post(
+        "/v1/moderations", json={"input": ["hello", {"type": "text", "text": "attack"}]}
+    ).json()
+    assert [r["flagged"] for r in many["results"]] == [False, True]
+    assert set(many["results"][0]["categories"]) == set(CATEGORIES)
+
+
+def test_classify_and_refusal_endpoints(client: TestClient) -> None:
+    res = client.post(
+        "/v1/classify", json={"input": [{"prompt": "hi", "response": "bad reply"}, "attack"]}
+    ).json()["results"]
+    assert [r["flagged"] for r in res] == [True, True]
+    assert set(res[0]) == {"flagged", "score", "categories"}
+    ref = client.post(
+        "/v1/refusal",
+        json={"input": [{"prompt": "hurt him", "response": "I can't help with that."}, "Sure!"]},
+    ).json()["results"]
+    assert ref[0]["refusal"] is True and set(ref[0]) == {"refusal", "refusal_score", "refusal_kind"}
+
+
+def test_health_and_metrics(client: TestClient) -> None:
+    health = client.get("/health").json()
+    assert health == {"status": "ok", "guard": "fake", "categories": CATEGORIES, "refusal": True}
+    client.post("/v1/moderations", json={"input": ["attack", "x"]})
+    client.post("/v1/moderations", content=b"{")
+    text = client.get("/metrics").text
+    assert 'valign_guard_requests_total{path="/v1/moderations",status="200"} 1' in text
+    assert 'valign_guard_requests_total{path="/v1/moderations",status="400"} 1' in text
+    assert 'valign_guard_inputs_total{path="/v1/moderations"} 2' in text
+    assert "valign_guard_flagged_total 1" in text
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"", 400, "empty_body"),
+        (b"{not json", 400, "invalid_json"),
+        (b'{"input": "caf\xe9"}', 400, "invalid_encoding"),
+        (b"[1, 2]", 400, "invalid_type"),
+        (b'{"text": "hi"}', 400, "missing_field"),
+        (b'{"input": 5}', 400, "invalid_type"),
+        (b'{"input": [null]}', 400, "invalid_type"),
+        (b'{"input": []}', 400, "empty_input"),
+        (b'{"input": ["a", "b", "c", "d", "e"]}', 400, "too_many_inputs"),
+        (b'{"input": "' + b"x" * 101 + b'"}', 400, "input_too_long"),
+        (
+            b'{"input": [{"type": "image_url", "image_url": {"url": "x"}}]}',
+            400,
+            "unsupported_input_type",
+        ),
+        (b'{"input": "hi", "model": 3}', 400, "invalid_type"),
+        (b'{"input": "' + b"x" * 3_000 + b'"}', 413, "request_too_large"),
+    ],
+)
+def test_malformed_requests_get_4xx_json(
+    client: TestClient, body: bytes, status: int, code: str
+) -> None:
+    response = client.post(
+        "/v1/moderations", content=body, headers={"content-type": "application/json"}
+    )
+    assert error_of(response, status)["code"] == code
+
+
+def test_refusal_and_classify_validate_their_items(client: TestClient) -> None:
+    missing = client.post("/v1/refusal", json={"input": {"prompt": "only a prompt"}})
+    assert error_of(missing, 400)["param"] == "input"
+    unknown = client.post("/v1/classify", json={"input": [{"prompt": "a", "colour": "red"}]})
+    assert error_of(unknown, 400)["code"] == "unknown_field"
+    wrong = client.post("/v1/classify", json={"input": [{"prompt": "a", "response": 1}]})
+    assert error_of(wrong, 400)["param"] == "input[0].response"
+
+
+def test_streamed_oversized_body_is_cut_off(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked
+        yield b'{"input": "'
+        for _ in range(10):
+            yield b"x" * 500
+        yield b'"}'
+
+    response = client.post("/v1/moderations", content=chunks())
+    assert error_of(response, 413)["code"] == "request_too_large"
+
+
+def test_unknown_paths_and_methods(client: TestClient) -> None:
+    assert error_of(client.get("/v1/nothing"), 404)["code"] == "not_found"
+    assert error_of(client.get("/v1/moderations"), 405)["code"] == "method_not_allowed"
+    bad_length = client.post("/v1/moderations", content=b"{}", headers={"content-length": "abc"})
+    assert bad_length.status_code == 400
+
+
+def test_bearer_token(detector: RefusalDetector) -> None:
+    app = create_app(FakeBackend("fake", {}), None, ServerSettings(token="s3cret"))
+    with TestClient(app) as c:
+        assert c.get("/health").status_code == 200  # health needs no token
+        missing = c.post("/v1/moderations", json={"input": "hi"})
+        err = error_of(missing, 401)
+        assert err["type"] == "authentication_error"
+        assert missing.headers["www-authenticate"] == "Bearer"
+        wrong = c.post(
+            "/v1/moderations", json={"input": "hi"}, headers={"Authorization": "Bearer no"}
+        )
+        error_of(wrong, 401)
+        ok = c.post(
+            "/v1/moderations", json={"input": "hi"}, headers={"Authorization": "Bearer s3cret"}
+        )
+        assert ok.status_code == 200
+        no_detector = c.post(
+            "/v1/refusal", json={"input": "x"}, headers={"Authorization": "Bearer s3cret"}
+        )
+        assert error_of(no_detector, 404)["code"] == "not_available"
+
+
+def test_a_failing_guard_answers_json_500_and_keeps_serving() -> None:
+    class Flaky(FakeBackend):
+        def classify(self, inputs):  # type: ignore[no-untyped-def]
+            if any(i.prompt == "boom" for i in inputs):
+                raise RuntimeError("model crashed")
+            return super().classify(inputs)
+
+    with TestClient(
+        create_app(Flaky("flaky", {}), None, SETTINGS), raise_server_exceptions=False
+    ) as c:
+        crashed = c.post("/v1/moderations", json={"input": "boom"})
+        assert crashed.status_code == 500 and crashed.json()["error"]["type"] == "server_error"
+        assert c.post("/v1/moderations", json={"input": "fine"}).status_code == 200
+
+
+def test_concurrent_clients_are_served_in_batches() -> None:
+    guard = FakeBackend("fake", {"attack": 0.9})
+    app = create_app(guard, None, ServerSettings(batch_size=64, batch_wait_ms=20))
+
+    async def hammer(base: str) -> list[int]:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+
+            async def one(i: int) -> int:
+                text = "attack" if i % 2 else f"hello {i}"
+                r = await http.post("/v1/moderations", json={"input": text})
+                assert r.json()["results"][0]["flagged"] is bool(i % 2)
+                return r.status_code
+
+            return list(await asyncio.gather(*(one(i) for i in range(64))))
+
+    with serve_app(app) as base:
+        statuses = asyncio.run(hammer(base))
+    assert statuses == [200] * 64
+    assert sum(len(c) for c in guard.calls) == 64
+    assert len(guard.calls) < 64  # several requests shared a batch
