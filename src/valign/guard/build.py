@@ -431,7 +431,7 @@ def ensure_default_guard(
         if (folder / GUARD_FILE).is_file():
             return folder
         Console(stderr=True).print(
-            f"Building the default guard once (about a minute); it is cached in {folder}",
+            f"Building the default guard once (a few minutes on a CPU); it is cached in {folder}",
             highlight=False,
         )
         partial = folder.with_name(folder.name + ".partial")

@@ -58,7 +58,7 @@ class HeadConfig:
     weight_decay: float = 1e-3
     dropout: float = 0.1
     seed: int = 0
-    members: int = 5
+    members: int = 3
 
 
 class Head(nn.Module):
