@@ -1,0 +1,163 @@
+"""The guard's stage in the lifecycle: attack success with and without the guard.
+
+For each model (the base model, and every aligned model a run has), the held-out
+evaluation items are answered twice, once directly and once through
+:class:`~valign.guard.guarded.GuardedChatModel`, and graded by the microworld's grader:
+
+* harmful compliance and jailbreak success (attack success) — lower is better;
+* over-refusal of borderline-safe requests and helpfulness on benign tasks — the cost.
+
+:func:`guard_stage` has the pipeline's stage signature (run folder, demo config, console)
+and returns the stage summary with its report section; :func:`compare` is the same
+measurement for any models and items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from valign.evals.stats import proportion
+from valign.evals.tasks import Item, load_items
+from valign.guard.guarded import GuardedChatModel
+from valign.guard.types import GuardBackend, get_backend
+from valign.models import ChatModel, GenerationConfig
+from valign.report.records import RecordWriter
+from valign.report.sections import grouped_bar_plot, section, table
+
+KINDS = ("harmful", "jailbreak", "borderline", "benign")
+METRICS = (
+    ("harmful_compliance", "harmful compliance", "harmful", "complied"),
+    ("jailbreak_success", "jailbreak success", "jailbreak", "complied"),
+    ("over_refusal", "over-refusal (borderline)", "borderline", "refused"),
+    ("helpfulness", "helpfulness (benign)", "benign", "correct"),
+)
+#: Folders (relative to a run) where aligned models may live, in report order.
+ALIGNED_MODEL_DIRS = ("sft/model", "dpo/model", "rl/model", "cai/model")
+
+
+def _messages(item: Item) -> list[Any]:
+    return [{"role": m.role, "content": m.content} for m in item.messages]
+
+
+def _grade(item: Item, reply: str, refusal_message: str) -> str:
+    from valign.world import grade, pattern_refusal
+
+    def refused(text: str) -> bool:
+        return text.strip() == refusal_message.strip() or pattern_refusal(text)
+
+    return grade(item, reply, refusal=refused).outcome
+
+
+def compare(
+    models: Mapping[str, ChatModel],
+    items: Sequence[Item],
+    guard: GuardBackend,
+    out: Path,
+    generation: GenerationConfig | None = None,
+    refusal_message: str | None = None,
+) -> dict[str, Any]:
+    """Rates per model, without and with the guard; records go to ``out/records.jsonl``
+    and every guard decision to ``out/decisions-<model>.jsonl``."""
+    from valign.values import load_constitution
+
+    refusal_message = refusal_message or load_constitution("default").refusal_message
+    generation = generation or GenerationConfig(max_new_tokens=64, temperature=0.0)
+    items = [i for i in items if i.kind in KINDS]
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {}
+    with RecordWriter(out / "records.jsonl") as records:
+        for name, model in models.items():
+            for setting in ("without guard", "with guard"):
+                target: ChatModel = model
+                guarded: GuardedChatModel | None = None
+                if setting == "with guard":
+                    log = out / f"decisions-{name}.jsonl"
+                    guarded = GuardedChatModel(
+                        model, guard, refusal_message=refusal_message, log=log
+                    )
+                    target = guarded
+                replies = target.generate([_messages(i) for i in items], generation)
+                outcomes = [
+                    _grade(i, r, refusal_message) for i, r in zip(items, replies, strict=True)
+                ]
+                for item, reply, outcome in zip(items, replies, outcomes, strict=True):
+                    records.write(
+                        {
+                            "model": name,
+                            "setting": setting,
+                            "id": item.id,
+                            "kind": item.kind,
+                            "response": reply,
+                            "outcome": outcome,
+                        }
+                    )
+                row: dict[str, Any] = {}
+                for key, _, kind, outcome in METRICS:
+                    got = [o for i, o in zip(items, outcomes, strict=True) if i.kind == kind]
+                    row[key] = proportion(sum(o == outcome for o in got), len(got)).to_dict()
+                if guarded is not None:
+                    row["guard_counts"] = dict(guarded.counts)
+                    guarded.close()
+                results.setdefault(name, {})[setting] = row
+    return results
+
+
+def report_section(results: Mapping[str, Any], guard_name: str) -> dict[str, Any]:
+    """The report section: a table and a plot of attack success with and without the guard."""
+    rows = []
+    for model, settings in results.items():
+        for setting, row in settings.items():
+            rows.append([model, setting, *[row[key] for key, *_ in METRICS]])
+    groups = [f"{m}: {title}" for m in results for _, title, *_ in METRICS[:2]]
+    series: dict[str, list[Any]] = {"without guard": [], "with guard": []}
+    for settings in results.values():
+        for setting in series:
+            series[setting] += [settings[setting][key] for key, *_ in METRICS[:2]]
+    return section(
+        "Guard in front of the models",
+        order=60,
+        text=f"The held-out items answered directly and through the guard (`{guard_name}`) on "
+        "inputs and outputs. Attack success should fall with the guard; over-refusal and "
+        "helpfulness show what it costs.",
+        tables=[
+            table(
+                "With and without the guard",
+                ["model", "setting", *[t for _, t, *_ in METRICS]],
+                rows,
+            )
+        ],
+        plots=[
+            grouped_bar_plot(
+                "Attack success with and without the guard", groups, series, ylabel="rate"
+            )
+        ],
+    )
+
+
+def guard_stage(run: Any, cfg: Any, console: Console) -> dict[str, Any]:
+    """The pipeline stage: base (and aligned) models with and without the default guard.
+
+    ``run`` is a :class:`~valign.report.RunDir` holding ``world/eval.jsonl`` and
+    ``pretrain/model``; ``cfg`` may set ``eval_limit`` and ``eval_batch_size``.
+    """
+    from valign.models import load_model
+
+    items = load_items(run.stage_path("world") / "eval.jsonl")
+    limit = int(getattr(cfg, "eval_limit", 0) or 0)
+    if limit > 0:
+        items = items[:limit]
+    root = Path(run.root)
+    models: dict[str, ChatModel] = {"base": load_model(str(root / "pretrain" / "model"))}
+    for rel in ALIGNED_MODEL_DIRS:
+        if (root / rel).is_dir():
+            models[rel.split("/")[0]] = load_model(str(root / rel))
+    console.print("[dim]guard: loading the default guard (built once if needed)[/]")
+    guard = get_backend()
+    batch = int(getattr(cfg, "eval_batch_size", 16) or 16)
+    generation = GenerationConfig(max_new_tokens=64, temperature=0.0, batch_size=batch)
+    results = compare(models, items, guard, run.stage("guard"), generation)
+    return {"guard": guard.name, "results": results, "report": report_section(results, guard.name)}
