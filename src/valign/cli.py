@@ -44,11 +44,15 @@ def demo(
 def _mount() -> None:
     """Attach every stage's sub-app (imported lazily so `valign --help` stays fast)."""
     from valign.evals.cli import eval_command
+    from valign.guard.cli import app as guard_app
     from valign.values.cli import app as values_app
     from valign.world.cli import app as world_app
 
     app.add_typer(values_app, name="values", help="Constitutions: show, validate, compose.")
     app.add_typer(world_app, name="world", help="The microworld: build its splits.")
+    app.add_typer(
+        guard_app, name="guard", help="The guard: content filter, refusal detector, server."
+    )
     app.command("eval")(eval_command)
 
 

@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from valign.evals.run import EvalSettings, run_eval
 from valign.evals.scorecard import LOWER_IS_BETTER, METRIC_TITLES
 from valign.report import format_value
 
@@ -67,6 +66,8 @@ def eval_command(
     seed: int = typer.Option(0, help="World seed when the microworld split is used."),
 ) -> None:
     """Score a model: harm, jailbreaks, over-refusal, helpfulness, truth, bias, power-seeking."""
+    from valign.evals.run import EvalSettings, run_eval  # torch loads only when needed
+
     settings = EvalSettings(
         model=model,
         tasks=str(tasks) if tasks else None,
