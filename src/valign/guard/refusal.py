@@ -29,7 +29,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from valign.errors import UserError
-from valign.guard.classifier import Head, HeadConfig, read_guard_config
+from valign.guard.classifier import Head, HeadConfig, one_thread, read_guard_config
 from valign.guard.encoder import Encoder, runtime_precision, shared_encoder
 from valign.guard.types import GUARD_FILE
 
@@ -119,14 +119,15 @@ def fit_refusal_head(
     counts = torch.bincount(labels, minlength=len(LABELS)).float().clamp(min=1)
     loss_fn = torch.nn.CrossEntropyLoss(weight=counts.sum() / counts / len(LABELS))
     head.train()
-    for _ in range(config.epochs):
-        for idx in torch.randperm(len(x), generator=gen).split(config.batch_size):
-            loss = loss_fn(head(x[idx]), labels[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        if progress is not None:
-            progress(1)
+    with one_thread():
+        for _ in range(config.epochs):
+            for idx in torch.randperm(len(x), generator=gen).split(config.batch_size):
+                loss = loss_fn(head(x[idx]), labels[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            if progress is not None:
+                progress(1)
     head.eval()
     return head
 
