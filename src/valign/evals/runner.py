@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from valign.evals.tasks import Item
-from valign.models.types import ChatModel, GenerationConfig
+from valign.models.types import ChatModel, Conversation, GenerationConfig
 from valign.report.records import RecordWriter, completed_ids, read_records
 from valign.world.grader import RefusalFn, grade, pattern_refusal
 
@@ -41,7 +41,7 @@ def evaluate_items(
     with RecordWriter(out) as writer:
         for start in range(0, len(todo), chunk):
             part = todo[start : start + chunk]
-            responses = model.generate([it.prompt() for it in part], generation)
+            responses = model.generate([_conv(it) for it in part], generation)
             mc = _choice_logprobs(model, [it for it in part if it.kind in MC_KINDS])
             for it, resp in zip(part, responses, strict=True):
                 rec = _record(it, resp, refusal)
@@ -54,6 +54,10 @@ def evaluate_items(
     order = {it.id: i for i, it in enumerate(items)}
     records = [r for r in read_records(out) if r["id"] in order]
     return sorted(records, key=lambda r: order[r["id"]])
+
+
+def _conv(item: Item) -> Conversation:
+    return cast("Conversation", item.prompt())
 
 
 def _record(item: Item, response: str, refusal: RefusalFn) -> dict[str, Any]:
@@ -73,10 +77,11 @@ def _record(item: Item, response: str, refusal: RefusalFn) -> dict[str, Any]:
 
 
 def _choice_logprobs(model: ChatModel, items: Sequence[Item]) -> dict[str, list[float]]:
-    convs, conts, owners = [], [], []
+    convs: list[Conversation] = []
+    conts, owners = [], []
     for it in items:
         for choice in it.choices:
-            convs.append(it.prompt())
+            convs.append(_conv(it))
             conts.append(choice)
             owners.append(it.id)
     if not convs:

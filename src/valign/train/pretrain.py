@@ -252,10 +252,11 @@ def pretrain(corpus: Path, out: Path, cfg: PretrainConfig, on_step: Any = None) 
     final = out / "model"
     tmp = out / ".model.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    trainer.model.generation_config.eos_token_id = tok.eos_token_id  # type: ignore[union-attr]
-    trainer.model.generation_config.pad_token_id = tok.pad_token_id  # type: ignore[union-attr]
+    trained: Any = trainer.model
+    trained.generation_config.eos_token_id = tok.eos_token_id
+    trained.generation_config.pad_token_id = tok.pad_token_id
     with quiet_hub_progress():
-        trainer.model.save_pretrained(str(tmp))  # type: ignore[union-attr]
+        trained.save_pretrained(str(tmp))
     tok.save_pretrained(str(tmp))
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)

@@ -373,7 +373,7 @@ class Generator:
             choice_keys=keys,
             choice_labels=labels,
             correct=correct,
-            context=context,  # type: ignore[arg-type]
+            context=context,
             meta={"trait": st.trait, "stereotyped_group": st.group},
         )
         good = choices[correct]
