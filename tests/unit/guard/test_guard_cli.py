@@ -1,0 +1,89 @@
+"""`valign guard ...` commands (the Typer app that the top-level CLI mounts as `guard`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from valign.errors import UserError
+from valign.guard import cli
+from valign.guard.cli import app
+
+runner = CliRunner()
+
+
+def test_classify_and_refusal_commands(tmp_path: Path, guard_dir: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        json.dumps({"prompt": "What is 2 plus 2?", "response": "4", "id": 7}) + "\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(
+        app, ["classify", "--in", str(src), "--out", str(out), "--guard", str(guard_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    row = json.loads(out.read_text(encoding="utf-8"))
+    assert row["id"] == 7 and {"flagged", "score", "categories"} <= set(row)
+    result = runner.invoke(app, ["refusal", "--in", str(src), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    row = json.loads(out.read_text(encoding="utf-8"))
+    assert row["refusal"] is False and "refusal_score" in row
+
+
+def test_mistakes_raise_user_errors(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["classify", "--in", str(tmp_path / "nope.jsonl"), "--out", "x"])
+    assert isinstance(result.exception, UserError)
+    assert "input file not found" in str(result.exception)
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"prompt": "a"}\n', encoding="utf-8")
+    result = runner.invoke(app, ["classify", "--in", str(src), "--out", "x", "--guard", "nope"])
+    assert isinstance(result.exception, UserError) and "unknown guard" in str(result.exception)
+    result = runner.invoke(
+        app, ["refusal", "--in", str(src), "--out", "x", "--detector", "missing"]
+    )
+    assert isinstance(result.exception, UserError)
+
+
+def test_backends_lists_the_registry() -> None:
+    result = runner.invoke(app, ["backends"])
+    assert result.exit_code == 0
+    for name in ("classifier", "rules", "llm", "cascade"):
+        assert name in result.output
+
+
+def test_train_writes_the_folder_atomically(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_train(out: Path, config: Any, progress: bool = False) -> dict[str, Any]:
+        seen["config"] = config
+        out.mkdir(parents=True)
+        (out / "guard.json").write_text("{}", encoding="utf-8")
+        return {"prompt": {"f1": 0.5}}
+
+    monkeypatch.setattr("valign.guard.build.train_guard", fake_train)
+    target = tmp_path / "g"
+    result = runner.invoke(
+        app, ["train", "--out", str(target), "--no-garak", "--target-fpr", "0.05"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (target / "guard.json").is_file() and not (tmp_path / "g.partial").exists()
+    assert seen["config"].use_garak is False and seen["config"].target_fpr == 0.05
+
+
+def test_module_entry_point_prints_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(
+        "sys.argv", ["valign guard", "classify", "--in", "/nonexistent.jsonl", "--out", "x"]
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 2
+    assert "input file not found" in capsys.readouterr().err
