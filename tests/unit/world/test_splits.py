@@ -216,8 +216,9 @@ def test_no_eval_entity_appears_in_any_training_split(world: World, training_tex
 
 
 def test_eval_gazetteer_entries_are_stated_in_the_corpus_but_never_asked(world: World) -> None:
-    users = "\n".join(m["content"].lower() for conv in world.dialogues() for m in conv
-                      if m["role"] == "user")
+    users = "\n".join(
+        m["content"].lower() for conv in world.dialogues() for m in conv if m["role"] == "user"
+    )
     prose = [d["text"].lower() for d in world.corpus if "text" in d]
     for lm in world.lex.landmarks["eval"]:
         assert lm.question.lower() not in users, lm.topic
