@@ -40,7 +40,7 @@ from valign.guard.classifier import (
     HeadConfig,
     calibrate_threshold,
     fit_head,
-    pair_features,
+    pair_features_of,
 )
 from valign.guard.data import (
     Example,
@@ -209,13 +209,7 @@ def _weights(examples: Sequence[Example]) -> torch.Tensor:
 
 
 def _features(encoder: Encoder, examples: Sequence[Example], progress: bool) -> torch.Tensor:
-    texts = list(dict.fromkeys([e.prompt for e in examples] + [e.response or "" for e in examples]))
-    index = {t: k for k, t in enumerate(texts)}
-    emb = encoder.encode(texts, progress=progress)  # (n_texts, dim)
-    p = emb[[index[e.prompt] for e in examples]]
-    r = emb[[index[e.response or ""] for e in examples]]
-    has = torch.tensor([e.response is not None for e in examples], dtype=torch.float32)
-    return pair_features(p, r, has)
+    return pair_features_of(encoder, [(e.prompt, e.response) for e in examples], progress)
 
 
 def calibrate(

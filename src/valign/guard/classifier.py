@@ -105,13 +105,22 @@ def pair_features(
 
 
 def encode_inputs(encoder: Encoder, inputs: Sequence[GuardInput]) -> torch.Tensor:
-    """Features for each input; every distinct text is encoded once."""
-    texts = list(dict.fromkeys([i.prompt for i in inputs] + [i.response or "" for i in inputs]))
+    """Features for each input; every distinct text is encoded once, missing responses never."""
+    return pair_features_of(encoder, [(i.prompt, i.response) for i in inputs])
+
+
+def pair_features_of(
+    encoder: Encoder, pairs: Sequence[tuple[str, str | None]], progress: bool = False
+) -> torch.Tensor:
+    texts = list(dict.fromkeys([p for p, _ in pairs] + [r for _, r in pairs if r is not None]))
     index = {t: k for k, t in enumerate(texts)}
-    emb = encoder.encode(texts)  # (n_texts, dim)
-    p = emb[[index[i.prompt] for i in inputs]]
-    r = emb[[index[i.response or ""] for i in inputs]]
-    has = torch.tensor([i.response is not None for i in inputs], dtype=torch.float32)
+    emb = encoder.encode(texts, progress=progress)  # (n_texts, dim)
+    p = emb[[index[p] for p, _ in pairs]]
+    r = torch.zeros(len(pairs), encoder.dim)  # (n, dim); zero where there is no response
+    rows = [k for k, (_, resp) in enumerate(pairs) if resp is not None]
+    if rows:
+        r[rows] = emb[[index[pairs[k][1]] for k in rows]]  # type: ignore[index]
+    has = torch.tensor([resp is not None for _, resp in pairs], dtype=torch.float32)
     return pair_features(p, r, has)
 
 

@@ -54,7 +54,8 @@ class Encoder:
     Args:
         path: A folder with a BERT-style model and tokenizer; default the packaged MiniLM.
         max_length: Longer texts are truncated to this many tokens.
-        batch_size: Texts per forward pass.
+        batch_size: Most texts per forward pass.
+        token_budget: Most padded tokens per forward pass.
         precision: ``"auto"`` (bfloat16 where the CPU has it natively, else float32),
             ``"float32"`` or ``"bfloat16"``. Heads do not depend on it.
         pooling: ``"mean"`` or ``"mean+max"`` (twice the size).
@@ -65,6 +66,7 @@ class Encoder:
         path: str | Path | None = None,
         max_length: int = 128,
         batch_size: int = 64,
+        token_budget: int = 2048,
         precision: str = "auto",
         pooling: str = "mean+max",
     ) -> None:
@@ -74,6 +76,7 @@ class Encoder:
         self.path = Path(path) if path is not None else encoder_path()
         self.max_length = max_length
         self.batch_size = batch_size
+        self.token_budget = token_budget
         if precision not in PRECISIONS:
             raise UserError(f"unknown precision {precision!r} (use one of {', '.join(PRECISIONS)})")
         self.precision = _resolve_precision(precision)
@@ -106,14 +109,8 @@ class Encoder:
             "dim": self.dim,
         }
 
-    def _batch(self, texts: list[str]) -> torch.Tensor:
-        enc = self.tokenizer(
-            texts,
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors="pt",
-        )
+    def _batch(self, features: dict[str, list[list[int]]]) -> torch.Tensor:
+        enc = self.tokenizer.pad(features, return_tensors="pt")
         hidden = self.model(**enc).last_hidden_state  # (batch, seq, dim)
         mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (batch, seq, 1)
         mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (batch, hidden)
@@ -123,21 +120,42 @@ class Encoder:
         peak = (hidden + (mask - 1) * 1e4).max(1).values  # (batch, hidden); padding never wins
         return torch.cat([mean, torch.nn.functional.normalize(peak, dim=-1)], dim=-1)
 
+    def _plan(self, lengths: list[int]) -> list[list[int]]:
+        """Batches of indices, shortest texts first, each within ``batch_size`` texts and
+        ``token_budget`` padded tokens, so a few long texts never pad many short ones."""
+        order = sorted(range(len(lengths)), key=lengths.__getitem__)
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in order:
+            longest = lengths[i]  # sorted: the newcomer is the longest so far
+            if current and (
+                len(current) >= self.batch_size or (len(current) + 1) * longest > self.token_budget
+            ):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+        return batches
+
     def encode(self, texts: Sequence[str], progress: bool = False) -> torch.Tensor:
         """Embeddings of ``texts``, shape (len(texts), dim), in input order."""
         out = torch.zeros(len(texts), self.dim)  # (n, dim)
         if not texts:
             return out
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        tokens = self.tokenizer(
+            [t or " " for t in texts], truncation=True, max_length=self.max_length
+        )
+        keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in tokens]
         autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bfloat16")
         with (
             torch.inference_mode(),
             autocast,
             progress_bar(len(texts), "encoding", progress) as advance,
         ):
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                out[idx] = self._batch([texts[i] or " " for i in idx]).float()
+            for idx in self._plan([len(ids) for ids in tokens["input_ids"]]):
+                batch = {k: [tokens[k][i] for i in idx] for k in keys}
+                out[idx] = self._batch(batch).float()
                 advance(len(idx))
         return out
 
