@@ -84,12 +84,13 @@ def main() -> int:
     print("\n| category | F1 | precision | recall | n positive |\n| --- | --- | --- | --- | --- |")
     for c, v in m["category"].items():
         n = v["tp"] + v["fn"]
-        print(f"| {c} | {v['f1']:.3f} | {v['precision']:.3f} | {v['recall']:.3f} | {n} |")
+        f1, rec = (f"{x:.3f}" if x is not None else "-" for x in (v["f1"], v["recall"]))
+        print(f"| {c} | {f1} | {v['precision']:.3f} | {rec} | {n} |")
     if args.json:
         args.json.write_text(json.dumps(m, indent=2), encoding="utf-8")
     ok = (
-        m["prompt_real"]["f1"] >= 0.90
-        and m["prompt_microworld"]["f1"] >= 0.90
+        (m["prompt_real"]["f1"] or 0.0) >= 0.90
+        and (m["prompt_microworld"]["f1"] or 0.0) >= 0.90
         and m["benign_fpr"]["all"]["rate"] <= 0.05
         and m["refusal"]["learned"]["accuracy"] >= 0.95
     )

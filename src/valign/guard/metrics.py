@@ -25,8 +25,9 @@ def binary(pred: Sequence[bool], truth: Sequence[bool]) -> dict[str, Any]:
     fp = sum(p and not t for p, t in zip(pred, truth, strict=True))
     fn = sum(t and not p for p, t in zip(pred, truth, strict=True))
     tn = len(pred) - tp - fp - fn
+    has_positives = tp + fn > 0
     precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
+    recall = tp / (tp + fn) if has_positives else 0.0
     f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
     return {
         "n": len(pred),
@@ -34,9 +35,10 @@ def binary(pred: Sequence[bool], truth: Sequence[bool]) -> dict[str, Any]:
         "fp": fp,
         "fn": fn,
         "tn": tn,
+        # Without positives there is nothing to find: recall and F1 are undefined (None).
         "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "f1": round(f1, 4),
+        "recall": round(recall, 4) if has_positives else None,
+        "f1": round(f1, 4) if has_positives else None,
         "fpr": round(fp / (fp + tn), 4) if fp + tn else 0.0,
         "accuracy": round((tp + tn) / len(pred), 4) if pred else 0.0,
     }
