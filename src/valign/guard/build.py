@@ -67,7 +67,7 @@ from valign.guard.types import GUARD_FILE, GuardInput
 from valign.models.progress import progress_bar
 
 #: Bumped when the default training recipe changes, so the cache is rebuilt.
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "3"
 
 
 @dataclass(frozen=True)

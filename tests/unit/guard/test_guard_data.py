@@ -64,10 +64,18 @@ def test_microworld_labels() -> None:
     assert {e.split for e in examples} == {"train", "calib", "test"}
 
 
-def test_project_sets_are_safe_and_augmented_only_in_training() -> None:
+def test_project_sets_are_labelled_and_augmented_only_in_training() -> None:
+    from valign.values import load_constitution
+
     examples = project_examples(seed=0, augment=2)
-    assert not any(e.unsafe for e in examples)
-    assert {e.group for e in examples} == {"benign", "borderline"}
+    assert {e.group for e in examples} == {"benign", "borderline", "unsafe"}
+    assert all(e.unsafe == (e.group == "unsafe") for e in examples)
+    unsafe = [e for e in examples if e.unsafe]
+    assert {e.category for e in unsafe} == set(load_constitution("default").category_ids)
+    for name in ("benign.yaml", "borderline.yaml", "unsafe.yaml"):
+        prompts = data._bundled(name)["prompts"]
+        flat = prompts if isinstance(prompts, list) else [p for v in prompts.values() for p in v]
+        assert all(isinstance(p, str) for p in flat), name
     bundled = data._bundled("benign.yaml")["prompts"]
     assert len(bundled) >= 300
     held_out = [e.prompt for e in examples if e.split != "train" and e.group == "benign"]
