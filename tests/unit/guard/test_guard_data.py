@@ -81,7 +81,12 @@ def test_project_sets_are_labelled_and_augmented_only_in_training() -> None:
     held_out = [e.prompt for e in examples if e.split != "train" and e.group == "benign"]
     assert set(held_out) <= set(bundled)  # never augmented
     train = [e for e in examples if e.split == "train" and e.group == "benign"]
-    originals = [t for t in bundled if stable_split("benign:" + data._norm_key(t)) == "train"]
+    key = "benign:"
+    originals = [
+        t
+        for t in bundled
+        if stable_split(key + data._norm_key(t), data.PROJECT_FRACTIONS) == "train"
+    ]
     assert len(train) > len(originals)
 
 
