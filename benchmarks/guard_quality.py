@@ -25,6 +25,7 @@ def rows(m: dict[str, Any]) -> list[tuple[str, str, str]]:
     out = [
         ("unsafe-prompt F1, all held-out prompts", f(m["prompt"]["f1"]), ">= 0.90"),
         ("unsafe-prompt F1, real public + project data", f(m["prompt_real"]["f1"]), ">= 0.90"),
+        ("unsafe-prompt F1, public unsafe data only", f(m["prompt_public"]["f1"]), ">= 0.90"),
         (
             "unsafe-prompt F1, microworld (eval templates)",
             f(m["prompt_microworld"]["f1"]),
