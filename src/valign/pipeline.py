@@ -3,6 +3,7 @@
     world      build the microworld's splits                     -> world/
     pretrain   tokenizer + base model on the corpus              -> pretrain/model/
     eval_base  scorecard of the base model on held-out items     -> eval_base/
+    guard      attack success with and without the default guard -> guard/
     report     report.html over every finished stage
 
 Each stage writes its records and a manifest into its own folder of the run and a
@@ -29,6 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from valign.errors import UserError
 from valign.evals.run import EvalSettings, run_eval
 from valign.evals.tasks import load_items
+from valign.guard.stage import guard_stage
 from valign.report import RunDir, format_value, manifest, render_report
 from valign.report.sections import bar_plot, line_plot, section, table
 from valign.train.pretrain import PretrainConfig, pretrain
@@ -47,6 +49,11 @@ class DemoConfig(BaseModel):
     eval_batch_size: int = Field(64, description="Generation batch size for evaluation.")
     corpus_dialogues: int = Field(30000, description="Chat episodes in the pretraining corpus.")
     eval_per_kind: int = Field(160, description="Evaluation items per kind.")
+    guard: bool = Field(
+        True,
+        description="Measure attack success with and without the default guard "
+        "(the guard is built once and cached, about a minute).",
+    )
 
     @classmethod
     def load(cls, path: Path | None, **overrides: Any) -> DemoConfig:
@@ -189,7 +196,9 @@ STAGES: tuple[tuple[str, Stage], ...] = (
     ("world", stage_world),
     ("pretrain", stage_pretrain),
     ("eval_base", stage_eval_base),
+    ("guard", guard_stage),
 )
+OPTIONAL = {"guard": lambda cfg: cfg.guard}  # stages a setting can switch off
 
 
 def run_demo(out: Path, cfg: DemoConfig, console: Console | None = None) -> Path:
@@ -199,6 +208,9 @@ def run_demo(out: Path, cfg: DemoConfig, console: Console | None = None) -> Path
     for name, fn in STAGES:
         if run.is_done(name):
             console.print(f"[dim]✓ {name} (already done)[/]")
+            continue
+        if name in OPTIONAL and not OPTIONAL[name](cfg):
+            console.print(f"[dim]- {name} (switched off)[/]")
             continue
         console.print(f"[bold]▶ {name}[/]")
         m = manifest(name, cfg, cfg.seed)

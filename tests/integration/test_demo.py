@@ -40,6 +40,7 @@ def demo_cfg(tiny_pretrain_config: PretrainConfig) -> DemoConfig:
         corpus_dialogues=800,
         eval_per_kind=EVAL_PER_KIND,
         eval_batch_size=16,
+        guard=False,  # the guard's stage has its own tests (tests/unit/guard)
     )
 
 
