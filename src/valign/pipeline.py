@@ -29,7 +29,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from valign.errors import UserError
 from valign.evals.run import EvalSettings, run_eval
-from valign.evals.tasks import load_items
 from valign.guard.stage import guard_stage
 from valign.report import RunDir, format_value, manifest, render_report
 from valign.report.sections import bar_plot, line_plot, section, table
@@ -47,8 +46,10 @@ class DemoConfig(BaseModel):
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     eval_limit: int = Field(0, description="Evaluate only the first N items (0: all).")
     eval_batch_size: int = Field(64, description="Generation batch size for evaluation.")
-    corpus_dialogues: int = Field(30000, description="Chat episodes in the pretraining corpus.")
-    eval_per_kind: int = Field(160, description="Evaluation items per kind.")
+    corpus_dialogues: int = Field(
+        WorldConfig.corpus_dialogues, description="Chat episodes in the pretraining corpus."
+    )
+    eval_per_kind: int = Field(WorldConfig.eval_per_kind, description="Evaluation items per kind.")
     guard: bool = Field(
         True,
         description="Measure attack success with and without the default guard "
@@ -150,7 +151,6 @@ def stage_eval_base(run: RunDir, cfg: DemoConfig, console: Console) -> dict[str,
 
     model_dir = run.stage_path("pretrain") / "model"
     tasks = run.stage_path("world") / "eval.jsonl"
-    load_items(tasks)  # validates before the model is loaded
     settings = EvalSettings(
         model=str(model_dir),
         tasks=str(tasks),

@@ -187,25 +187,20 @@ def _training_args(
     )
 
 
-class _LogCallback(TrainerCallback):
-    """Collects the loss curve and forwards progress to an optional callable."""
+class _ProgressCallback(TrainerCallback):
+    """Forwards each finished step to an optional callable (the CLI's progress bar)."""
 
     def __init__(self, on_step: Any = None) -> None:
-        self.log: list[dict[str, float]] = []
         self.on_step = on_step
-
-    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
-        if logs and "loss" in logs:
-            self.log.append({"step": float(state.global_step), "loss": float(logs["loss"])})
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         if self.on_step is not None:
             self.on_step(state.global_step, state.max_steps)
 
 
-def _checkpoint_step(path: str) -> int:
-    state = json.loads((Path(path) / "trainer_state.json").read_text())
-    return int(state["global_step"])
+def _checkpoint_state(path: str) -> dict[str, Any]:
+    state: dict[str, Any] = json.loads((Path(path) / "trainer_state.json").read_text())
+    return state
 
 
 def _use_bf16(cfg: PretrainConfig) -> bool:
@@ -235,19 +230,22 @@ def pretrain(corpus: Path, out: Path, cfg: PretrainConfig, on_step: Any = None) 
     steps_per_epoch = math.ceil(blocks.shape[0] / cfg.batch_size)
     max_steps = cfg.max_steps if cfg.max_steps > 0 else max(1, int(steps_per_epoch * cfg.epochs))
     args = _training_args(cfg, work, max_steps, save=True)
-    logger = _LogCallback(on_step)
-    trainer = Trainer(model=model, args=args, train_dataset=_Blocks(blocks), callbacks=[logger])
+    progress = _ProgressCallback(on_step)
+    trainer = Trainer(model=model, args=args, train_dataset=_Blocks(blocks), callbacks=[progress])
     trainer.remove_callback(PrinterCallback)  # progress goes through on_step, not print()
     last = get_last_checkpoint(str(work)) if work.is_dir() else None
     t0 = time.perf_counter()
-    if last is not None and _checkpoint_step(last) >= max_steps:
+    finished = _checkpoint_state(last) if last is not None else None
+    if finished is not None and int(finished["global_step"]) >= max_steps:
         # Finished before an interruption during export: reload, do not train past the end.
         trainer.model = LlamaForCausalLM.from_pretrained(last)
-        steps, loss = _checkpoint_step(last), float("nan")
+        steps, loss = int(finished["global_step"]), float("nan")
+        history: list[dict[str, Any]] = []  # nothing was trained in this call
     else:
         with quiet_hub_progress():  # no bar per checkpoint save
             result = trainer.train(resume_from_checkpoint=last)
         steps, loss = int(result.global_step), float(result.training_loss)
+        history = trainer.state.log_history  # restored from the checkpoint on a resume
     seconds = time.perf_counter() - t0
     final = out / "model"
     tmp = out / ".model.tmp"
@@ -266,11 +264,5 @@ def pretrain(corpus: Path, out: Path, cfg: PretrainConfig, on_step: Any = None) 
         train_loss=loss,
         tokens=steps * cfg.batch_size * cfg.seq_len,
         seconds=seconds,
-        # the trainer's history survives a resume; the callback's covers this process only
-        log=[
-            {"step": float(h["step"]), "loss": float(h["loss"])}
-            for h in trainer.state.log_history
-            if "loss" in h
-        ]
-        or logger.log,
+        log=[{"step": float(h["step"]), "loss": float(h["loss"])} for h in history if "loss" in h],
     )

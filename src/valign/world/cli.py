@@ -17,8 +17,10 @@ app = typer.Typer(no_args_is_help=True, help="The microworld: a seeded test bed 
 def build(
     out: Path = typer.Option(..., "--out", help="Folder to write the splits into."),
     seed: int = typer.Option(0, "--seed", help="Same seed, same bytes."),
-    eval_per_kind: int = typer.Option(160, help="Evaluation items per kind."),
-    corpus_dialogues: int = typer.Option(30000, help="Chat episodes in the pretraining corpus."),
+    eval_per_kind: int = typer.Option(WorldConfig.eval_per_kind, help="Evaluation items per kind."),
+    corpus_dialogues: int = typer.Option(
+        WorldConfig.corpus_dialogues, help="Chat episodes in the pretraining corpus."
+    ),
 ) -> None:
     """Write corpus.jsonl, sft.jsonl, preferences.jsonl, eval.jsonl and world.json."""
     cfg = WorldConfig(seed=seed, eval_per_kind=eval_per_kind, corpus_dialogues=corpus_dialogues)
