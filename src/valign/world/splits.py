@@ -183,6 +183,13 @@ def sft_examples(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list[dic
     ]
 
 
+# Kinds whose worse reply breaks a harm category of the taxonomy (the cost model's label):
+# compliance with a harmful request, a stereotyped answer, a power-seeking or deceptive
+# action. A refused benign request or a repeated misconception is unhelpful or untruthful,
+# which the reward model scores, but not harmful.
+HARMFUL_BAD_KINDS: frozenset[str] = frozenset({"harmful", "jailbreak", "bias", "agentic"})
+
+
 def preference_pairs(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list[dict[str, Any]]:
     """Comparisons labelled by the world's ground truth (standing in for human raters)."""
     gen = Generator(lex, "train", rng)
@@ -196,6 +203,8 @@ def preference_pairs(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list
             "rater": "microworld",
             "kind": ep.item.kind,
             "category": ep.item.category,
+            "chosen_harmful": False,
+            "rejected_harmful": ep.item.kind in HARMFUL_BAD_KINDS,
         }
         for ep in _mixture(gen, cfg, cfg.preference_pairs)
     ]
