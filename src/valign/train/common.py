@@ -1,0 +1,221 @@
+"""What every training run shares: settings, resuming, progress and the exported folder.
+
+Every trainer in valign (pretraining, SFT, reward and cost models, DPO, online RL) is a
+Hugging Face or TRL trainer driven through the same three steps:
+
+1. ``trainer_kwargs``  the common ``TrainingArguments`` fields from :class:`TrainSettings`
+2. ``fit``             train, resuming from the last checkpoint in ``work/`` after a kill;
+                       a run that already reached its last step is reloaded, not retrained
+3. ``export``          write the final model folder atomically (a crash leaves the old
+                       folder or the new one, never half of one)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from transformers import PrinterCallback, Trainer, TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
+
+from valign.errors import UserError
+from valign.models.hf import quiet_hub_progress
+
+
+class LoraSettings(BaseModel):
+    """Low-rank adapters (PEFT) instead of full fine-tuning."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    r: int = Field(16, description="Adapter rank.")
+    alpha: int = Field(32, description="Adapter scaling (lora_alpha).")
+    dropout: float = Field(0.05, description="Dropout on the adapter input.")
+    target_modules: str | list[str] = Field(
+        "all-linear", description="Modules that get adapters ('all-linear' or a list of names)."
+    )
+    merge: bool = Field(True, description="Merge the adapters into the exported weights.")
+
+
+class TrainSettings(BaseModel):
+    """Settings shared by every trainer; each stage adds its own."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    learning_rate: float = Field(1e-3, description="Peak learning rate.")
+    epochs: float = Field(1.0, description="Passes over the training data.")
+    max_steps: int = Field(-1, description="Stop after this many steps (overrides epochs if > 0).")
+    batch_size: int = Field(32, description="Examples per device per optimiser step.")
+    grad_accum: int = Field(1, description="Gradient accumulation steps.")
+    max_length: int = Field(256, description="Longest tokenised example; longer ones are cut.")
+    warmup_ratio: float = Field(0.05, description="Share of steps spent warming up.")
+    lr_scheduler: str = Field("cosine", description="Learning-rate schedule.")
+    weight_decay: float = Field(0.0, description="AdamW weight decay.")
+    save_steps: int = Field(100, description="Checkpoint interval, for resuming after a kill.")
+    seed: int = Field(0, description="Seed for initialisation and data order.")
+    threads: int = Field(0, description="CPU threads for torch (0: leave torch's default).")
+    bf16: bool | None = Field(
+        None, description="bfloat16 (None: on where the GPU or CPU supports it)."
+    )
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute activations in the backward pass (saves memory)."
+    )
+    lora: LoraSettings | None = Field(None, description="Train LoRA adapters (PEFT).")
+
+
+@dataclass
+class TrainResult:
+    """What a finished run reports; ``log`` is the trainer's log history (loss, rewards...)."""
+
+    model_dir: Path
+    steps: int
+    train_loss: float
+    seconds: float
+    log: list[dict[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["model_dir"] = str(self.model_dir)
+        return d
+
+    def series(self, key: str) -> list[tuple[float, float]]:
+        """(step, value) pairs of one logged quantity, e.g. ``loss`` or ``lambda``."""
+        return [(float(h["step"]), float(h[key])) for h in self.log if key in h]
+
+
+def use_bf16(flag: bool | None) -> bool:
+    if flag is not None:
+        return flag
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def trainer_kwargs(s: TrainSettings, work: Path) -> dict[str, Any]:
+    """The ``TrainingArguments`` fields every valign trainer sets the same way."""
+    if s.threads > 0:
+        torch.set_num_threads(s.threads)
+    return {
+        "output_dir": str(work),
+        "per_device_train_batch_size": s.batch_size,
+        "gradient_accumulation_steps": s.grad_accum,
+        "num_train_epochs": s.epochs,
+        "max_steps": s.max_steps,
+        "learning_rate": s.learning_rate,
+        "lr_scheduler_type": s.lr_scheduler,
+        "warmup_steps": s.warmup_ratio,
+        "weight_decay": s.weight_decay,
+        "max_grad_norm": 1.0,
+        "logging_steps": 5,
+        "save_strategy": "steps",
+        "save_steps": s.save_steps,
+        "save_total_limit": 2,
+        "seed": s.seed,
+        "data_seed": s.seed,
+        "report_to": [],
+        "disable_tqdm": True,
+        "dataloader_num_workers": 0,
+        "use_cpu": not torch.cuda.is_available(),
+        "bf16": use_bf16(s.bf16),
+        "gradient_checkpointing": s.gradient_checkpointing,
+    }
+
+
+def peft_config(s: TrainSettings, task_type: str = "CAUSAL_LM") -> Any:
+    """A PEFT ``LoraConfig`` from the settings, or None for full fine-tuning."""
+    if s.lora is None:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=s.lora.r,
+        lora_alpha=s.lora.alpha,
+        lora_dropout=s.lora.dropout,
+        target_modules=s.lora.target_modules,
+        task_type=task_type,
+    )
+
+
+class ProgressCallback(TrainerCallback):
+    """Forwards each finished step to an optional callable (the CLI's progress bar)."""
+
+    def __init__(self, on_step: Any = None) -> None:
+        self.on_step = on_step
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if self.on_step is not None:
+            self.on_step(state.global_step, state.max_steps)
+
+
+def checkpoint_state(path: str) -> dict[str, Any]:
+    state: dict[str, Any] = json.loads((Path(path) / "trainer_state.json").read_text())
+    return state
+
+
+def fit(trainer: Trainer, on_step: Any = None) -> tuple[int, float, list[dict[str, Any]]]:
+    """Train, resuming from the last checkpoint; returns (steps, loss, log history).
+
+    A run whose last checkpoint already reached ``max_steps`` (it was killed while
+    exporting) is reloaded from that checkpoint instead of being trained past its end.
+    """
+    trainer.add_callback(ProgressCallback(on_step))
+    trainer.remove_callback(PrinterCallback)  # progress goes through on_step, not print()
+    work = Path(trainer.args.output_dir)
+    last = get_last_checkpoint(str(work)) if work.is_dir() else None
+    if last is not None:
+        state = checkpoint_state(last)
+        if int(state["global_step"]) >= int(state["max_steps"]):
+            trainer._load_from_checkpoint(last)
+            return int(state["global_step"]), float("nan"), list(state["log_history"])
+    with quiet_hub_progress():  # no bar per checkpoint save
+        result = trainer.train(resume_from_checkpoint=last)
+    return int(result.global_step), float(result.training_loss), trainer.state.log_history
+
+
+def export(model: Any, tokenizer: Any, out: Path, merge_lora: bool = True) -> Path:
+    """Save weights, config and tokenizer (with its chat template) to ``out`` atomically."""
+    if merge_lora and hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if getattr(model, "generation_config", None) is not None and tokenizer is not None:
+        model.generation_config.eos_token_id = tokenizer.eos_token_id
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    with quiet_hub_progress():
+        model.save_pretrained(str(tmp))
+    if tokenizer is not None:
+        tokenizer.save_pretrained(str(tmp))
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return out
+
+
+def run(
+    trainer: Trainer, out: Path, tokenizer: Any, merge_lora: bool = True, on_step: Any = None
+) -> TrainResult:
+    """``fit`` then ``export`` to ``out/model``; the result every stage records."""
+    t0 = time.perf_counter()
+    steps, loss, history = fit(trainer, on_step)
+    seconds = time.perf_counter() - t0
+    model_dir = export(trainer.model, tokenizer, out / "model", merge_lora)
+    log = [
+        {k: float(v) for k, v in h.items() if isinstance(v, int | float)}
+        for h in history
+        if "step" in h
+    ]
+    return TrainResult(model_dir, steps, loss, seconds, log)
+
+
+def require_model_dir(path: str | Path, what: str = "model") -> str:
+    """A local model folder must exist; anything else is passed on as a hub id."""
+    p = Path(path)
+    looks_local = p.is_absolute() or str(path).startswith(".") or p.exists()
+    if looks_local and not (p / "config.json").is_file():
+        raise UserError(f"{what} not found: {path} (a folder with config.json, or a hub id)")
+    return str(path)

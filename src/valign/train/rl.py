@@ -1,0 +1,215 @@
+"""Online RL with a safety signal, on TRL's GRPO or RLOO trainer.
+
+Phases:
+
+1. ``prompt_pool``   the prompts to sample from (conversations ending in a user turn),
+                     each flagged or passed once by the guard for the constitution's rules
+2. ``reward_fn``     :class:`~valign.train.rewards.AlignmentReward` over the reward model,
+                     the rules and the cost model (fixed weight or Lagrangian)
+3. ``train``         TRL samples ``num_generations`` replies per prompt, scores them,
+                     and updates the policy with a KL anchor (``beta``) to the starting
+                     model; the multiplier is saved with every checkpoint and restored on
+                     resume
+4. ``export``        the policy folder, and ``lagrange.json`` with the multiplier's path
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from transformers import TrainerCallback
+
+from valign.errors import UserError
+from valign.train.common import (
+    TrainResult,
+    TrainSettings,
+    peft_config,
+    require_model_dir,
+    run,
+    trainer_kwargs,
+)
+from valign.train.rewards import (
+    AlignmentReward,
+    ConstitutionRules,
+    LagrangeMultiplier,
+    SafetySettings,
+)
+
+Algorithm = Literal["grpo", "rloo"]
+MULTIPLIER_FILE = "lagrange.json"
+
+
+class RLSettings(TrainSettings):
+    """Online RL (defaults: the microworld's SFT model on 2 CPU cores, a few minutes)."""
+
+    algorithm: Algorithm = Field("grpo", description="TRL trainer: grpo or rloo.")
+    learning_rate: float = Field(2e-4, description="Peak learning rate.")
+    max_steps: int = Field(60, description="Optimiser steps.")
+    batch_size: int = Field(64, description="Replies per optimiser step (prompts x generations).")
+    num_generations: int = Field(8, description="Replies sampled per prompt (the group).")
+    max_completion_length: int = Field(48, description="Longest sampled reply in tokens.")
+    temperature: float = Field(1.0, description="Sampling temperature.")
+    beta: float = Field(0.05, description="KL penalty towards the starting (reference) model.")
+    safety: SafetySettings = Field(default_factory=SafetySettings)
+    save_steps: int = Field(20, description="Checkpoint interval, for resuming after a kill.")
+
+
+class MultiplierCallback(TrainerCallback):
+    """Keeps the Lagrange multiplier with the checkpoints, so a resumed run continues it."""
+
+    def __init__(self, multiplier: LagrangeMultiplier) -> None:
+        self.multiplier = multiplier
+
+    def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if folder.is_dir():
+            (folder / MULTIPLIER_FILE).write_text(json.dumps(self._state()))
+
+    def restore(self, checkpoint: str | None) -> None:
+        path = Path(checkpoint) / MULTIPLIER_FILE if checkpoint else None
+        if path is not None and path.is_file():
+            saved = json.loads(path.read_text())
+            self.multiplier.value = float(saved["value"])
+            self.multiplier.history = [tuple(h) for h in saved["history"]]  # type: ignore[misc]
+
+    def _state(self) -> dict[str, Any]:
+        return {"value": self.multiplier.value, "history": self.multiplier.history}
+
+
+def prompt_pool(path: Path, limit: int = 0) -> list[dict[str, Any]]:
+    """Prompts from a comparison or demonstration file, or a file of ``{"prompt": ...}``."""
+    if not path.is_file():
+        raise UserError(f"prompt file not found: {path}")
+    rows: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            prompt = raw.get("prompt") if isinstance(raw, dict) else None
+            if prompt is None and isinstance(raw, dict) and "messages" in raw:
+                prompt = raw["messages"][:-1]  # a demonstration: drop the reply
+            if isinstance(prompt, str):
+                prompt = [{"role": "user", "content": prompt}]
+            if not prompt or not isinstance(prompt, list) or prompt[-1].get("role") != "user":
+                raise UserError(f"{path}:{lineno}: needs a 'prompt' ending in a user turn")
+            rows.append({"prompt": [{"role": m["role"], "content": m["content"]} for m in prompt]})
+            if limit and len(rows) >= limit:
+                break
+    if not rows:
+        raise UserError(f"{path}: no prompts in the file")
+    return rows
+
+
+def guard_rules(guard: str | None = None) -> tuple[ConstitutionRules, Any]:
+    """The constitution's rules through the (default) guard and its refusal detector."""
+    from valign.guard import GuardInput, get_backend, load_refusal_detector
+    from valign.guard.build import ensure_default_guard
+
+    folder = Path(guard) if guard else ensure_default_guard()
+    backend = get_backend(str(folder))
+    detector = load_refusal_detector(str(folder))
+
+    def flag(pairs: Sequence[tuple[str, str | None]]) -> list[bool]:
+        return [v.flagged for v in backend.classify([GuardInput(p, r) for p, r in pairs])]
+
+    def refused(pairs: Sequence[tuple[str, str]]) -> list[bool]:
+        return [r.refusal for r in detector.detect(pairs)]
+
+    return ConstitutionRules(flag=flag, refused=refused), flag
+
+
+def train_rl(
+    model: str | Path,
+    prompts: Path | list[dict[str, Any]],
+    out: Path,
+    s: RLSettings,
+    reward_model: str | Path | None = None,
+    cost_model: str | Path | None = None,
+    guard: str | None = None,
+    on_step: Any = None,
+) -> TrainResult:
+    """Optimise ``model`` online against the reward signal; the result is in ``out/model``."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    from valign.train.reward import Scorer
+
+    rows = prompt_pool(prompts) if isinstance(prompts, Path) else list(prompts)
+    name = require_model_dir(model)
+    tok = AutoTokenizer.from_pretrained(name, padding_side="left")
+    if not tok.chat_template:
+        raise UserError(f"{model}: the tokenizer has no chat template")
+    if s.batch_size % s.num_generations:
+        raise UserError(
+            f"batch_size ({s.batch_size}) must be a multiple of num_generations "
+            f"({s.num_generations})"
+        )
+    rules = None
+    if s.safety.rule_weight:
+        rules, flag = guard_rules(guard)
+        flags = flag([(r["prompt"][-1]["content"], None) for r in rows])
+        rows = [{**r, "prompt_flagged": f} for r, f in zip(rows, flags, strict=True)]
+    reward_fn = AlignmentReward(
+        reward=Scorer(reward_model) if reward_model else None,
+        cost=Scorer(cost_model) if cost_model else None,
+        rules=rules,
+        settings=s.safety,
+    )
+    if reward_fn.reward is None and reward_fn.cost is None and rules is None:
+        raise UserError("online RL needs a reward model, a cost model or the rules")
+    trainer = _trainer(name, tok, Dataset.from_list(rows), reward_fn, s, out)
+    callback = None
+    if reward_fn.multiplier is not None:
+        from transformers.trainer_utils import get_last_checkpoint
+
+        callback = MultiplierCallback(reward_fn.multiplier)
+        work = out / "checkpoints"
+        callback.restore(get_last_checkpoint(str(work)) if work.is_dir() else None)
+        trainer.add_callback(callback)
+    result = run(trainer, out, tok, merge_lora=s.lora is None or s.lora.merge, on_step=on_step)
+    if callback is not None:
+        (out / MULTIPLIER_FILE).write_text(json.dumps(callback._state(), indent=2))
+    return result
+
+
+def _trainer(
+    name: str, tok: Any, dataset: Any, reward_fn: AlignmentReward, s: RLSettings, out: Path
+) -> Any:
+    common = {
+        **trainer_kwargs(s, out / "checkpoints"),
+        "num_generations": s.num_generations,
+        "max_completion_length": s.max_completion_length,
+        "temperature": s.temperature,
+        "beta": s.beta,
+        "logging_steps": 1,
+        "model_init_kwargs": {"dtype": "auto"},
+    }
+    if s.algorithm == "rloo":
+        from trl import RLOOConfig, RLOOTrainer
+
+        return RLOOTrainer(
+            model=name,
+            reward_funcs=[reward_fn],
+            args=RLOOConfig(**common),
+            train_dataset=dataset,
+            processing_class=tok,
+            peft_config=peft_config(s),
+        )
+    from trl import GRPOConfig, GRPOTrainer
+
+    return GRPOTrainer(
+        model=name,
+        reward_funcs=[reward_fn],
+        args=GRPOConfig(**common),
+        train_dataset=dataset,
+        processing_class=tok,
+        peft_config=peft_config(s),
+    )

@@ -1,0 +1,123 @@
+"""Supervised fine-tuning on demonstrations, with TRL's ``SFTTrainer``.
+
+Demonstrations are JSONL, one conversation per line ending in the assistant's reply::
+
+    {"messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]}
+
+(or ``{"prompt": [...messages], "completion": "..."}``). They are handed to TRL in its
+conversational prompt–completion form, so the loss covers only the reply and its end-of-turn
+token, never the user's words: the model learns to answer, not to imitate the user. The
+chat template and the end token are the model's own (``tokenizer.chat_template``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from valign.errors import UserError
+from valign.evals.tasks import Message
+from valign.train.common import (
+    TrainResult,
+    TrainSettings,
+    peft_config,
+    require_model_dir,
+    run,
+    trainer_kwargs,
+)
+
+
+class SFTSettings(TrainSettings):
+    """Supervised fine-tuning (defaults: the microworld's base model on 2 CPU cores)."""
+
+    learning_rate: float = Field(1e-3, description="Peak learning rate.")
+    epochs: float = Field(2.0, description="Passes over the demonstrations.")
+    batch_size: int = Field(32, description="Conversations per optimiser step.")
+    packing: bool = Field(
+        False, description="Pack several conversations into one sequence (padding-free)."
+    )
+    liger: bool = Field(
+        False, description="Liger kernels (fused linear cross-entropy; GPU, needs liger-kernel)."
+    )
+
+
+def _conversation(raw: Any, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise UserError(f"{where}: expected a JSON object per line")
+    if "messages" in raw:
+        msgs = raw["messages"]
+        if not isinstance(msgs, list) or len(msgs) < 2:
+            raise UserError(f"{where}: 'messages' needs at least a user turn and a reply")
+        prompt, reply = msgs[:-1], msgs[-1]
+        if not isinstance(reply, dict) or reply.get("role") != "assistant":
+            raise UserError(f"{where}: the last message must be the assistant's reply")
+        completion = reply.get("content")
+    elif "prompt" in raw and "completion" in raw:
+        prompt, completion = raw["prompt"], raw["completion"]
+        if isinstance(prompt, str):
+            prompt = [{"role": "user", "content": prompt}]
+    else:
+        raise UserError(f"{where}: a demonstration needs 'messages' or 'prompt' and 'completion'")
+    try:
+        turns = [Message.model_validate(m).model_dump() for m in prompt]
+    except ValidationError as exc:
+        raise UserError(f"{where}: bad message ({exc.errors()[0]['msg']})") from None
+    if not turns or turns[-1]["role"] != "user":
+        raise UserError(f"{where}: the turn before the reply must be the user's")
+    if not isinstance(completion, str) or not completion:
+        raise UserError(f"{where}: the reply must be a non-empty string")
+    return {"prompt": turns, "completion": [{"role": "assistant", "content": completion}]}
+
+
+def load_demonstrations(path: Path) -> list[dict[str, Any]]:
+    """Conversations in TRL's prompt–completion form; errors name the file and line."""
+    if not path.is_file():
+        raise UserError(f"demonstration file not found: {path}")
+    rows: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            rows.append(_conversation(raw, f"{path}:{lineno}"))
+    if not rows:
+        raise UserError(f"{path}: no demonstrations in the file")
+    return rows
+
+
+def sft(
+    model: str | Path, data: Path, out: Path, s: SFTSettings, on_step: Any = None
+) -> TrainResult:
+    """Fine-tune ``model`` on the demonstrations in ``data``; the result is in ``out/model``."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    rows = load_demonstrations(data)
+    name = require_model_dir(model)
+    tok = AutoTokenizer.from_pretrained(name)
+    if not tok.chat_template:
+        raise UserError(f"{model}: the tokenizer has no chat template")
+    args = SFTConfig(
+        **trainer_kwargs(s, out / "checkpoints"),
+        max_length=s.max_length,
+        packing=s.packing,
+        padding_free=s.packing,
+        completion_only_loss=True,
+        use_liger_kernel=s.liger,
+        model_init_kwargs={"dtype": "auto"},
+    )
+    trainer = SFTTrainer(
+        model=name,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tok,
+        peft_config=peft_config(s),
+    )
+    return run(trainer, out, tok, merge_lora=s.lora is None or s.lora.merge, on_step=on_step)
