@@ -237,6 +237,7 @@ def run_campaign(
         target = _load_target(cfg)
     if scorer is None:
         scorer = make_scorer(cfg)
+    scorer.load()
     generation = GenerationConfig(
         max_new_tokens=cfg.max_new_tokens, temperature=0.0, seed=cfg.seed, batch_size=cfg.batch_size
     )
@@ -270,6 +271,10 @@ def run_campaign(
         throughput={"attempts": len(pending), "target_calls": calls, "seconds": seconds},
     )
     summary["model"] = cfg.model or getattr(target, "name", "")
+    if {"guard", "refusal", "judge"} & set(scorer.detectors):
+        from valign.redteam.labelled import evaluate_detectors
+
+        summary["detectors_labelled"] = evaluate_detectors(scorer)
     atomic_write_json(out / SUMMARY, summary)
     return summary
 

@@ -133,6 +133,13 @@ class Scorer:
             self._refusal = load_refusal_detector()
         return self._refusal
 
+    def load(self) -> None:
+        """Load the guard and refusal detector now (before a timed run), if used."""
+        if "guard" in self.detectors:
+            _ = self.guard
+        if "refusal" in self.detectors:
+            _ = self.refusal
+
     def score(self, objectives: Sequence[Objective], responses: Sequence[str]) -> list[Score]:
         """One score per (objective, reply), in order."""
         n = len(responses)
