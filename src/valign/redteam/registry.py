@@ -79,8 +79,8 @@ def get_attack(name: str) -> Attack:
 
 
 def resolve_attacks(names: Iterable[str] | None) -> list[Attack]:
-    """Attacks by name or family (``encoding`` selects every encoding attack); None or
-    ``default`` selects the default campaign, ``all`` every registered attack."""
+    """Attacks by name or family (``encoding`` selects the default encoding attacks); None
+    or ``default`` selects the default campaign, ``all`` every registered attack."""
     every = [get_attack(n) for n in registered_attacks()]
     wanted = list(names or ["default"])
     chosen: dict[str, Attack] = {}
@@ -92,8 +92,10 @@ def resolve_attacks(names: Iterable[str] | None) -> list[Attack]:
                 hits = every
             elif name == "default":
                 hits = [a for a in every if a.meta.default]
-            else:
-                hits = [a for a in every if name in (a.meta.name, a.meta.family)]
+            else:  # a family selects its default attacks; a name selects any attack
+                hits = [a for a in every if a.meta.name == name] or [
+                    a for a in every if a.meta.family == name and a.meta.default
+                ]
             if not hits:
                 known = sorted({a.meta.name for a in every} | {a.meta.family for a in every})
                 raise UserError(f"unknown attack or family {name!r} (known: {', '.join(known)})")

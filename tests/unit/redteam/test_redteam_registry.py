@@ -49,3 +49,9 @@ def test_unknown_attack_is_a_user_error() -> None:
 def test_a_second_factory_under_a_taken_name_is_refused() -> None:
     with pytest.raises(ValueError, match="already registered"):
         register_attack("rot13", lambda: get_attack("base64"))
+
+
+def test_a_family_selects_its_default_attacks_only() -> None:
+    templates = {a.meta.name for a in resolve_attacks(["template"])}
+    assert "roleplay" in templates and "garak_dan" not in templates
+    assert [a.meta.name for a in resolve_attacks(["garak_dan"])] == ["garak_dan"]
