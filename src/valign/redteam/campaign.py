@@ -46,7 +46,9 @@ from valign.report.records import (
 FINDINGS = "findings.jsonl"
 CONTROLS = "controls.jsonl"
 SUMMARY = "summary.json"
-MANIFEST = "manifest.json"
+#: The campaign's own manifest (settings hash checked on resume); not ``manifest.json``,
+#: which the pipeline writes into a stage folder for the stage as a whole.
+MANIFEST = "campaign.json"
 
 OnRecord = Callable[[dict[str, Any]], None]
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from valign.redteam.campaign import MANIFEST
 from valign.report import RecordWriter, read_records, render_report
 from valign.report.records import DONE_FILE, atomic_write_json
 from valign.report.sections import bar_plot, samples, section, table
@@ -164,7 +165,7 @@ def render_campaign_report(folder: Path, summary: Mapping[str, Any]) -> Path:
     link to the campaign folder lets the campaign keep its flat layout.
     """
     write_worst(read_records(folder / "findings.jsonl"), folder)
-    manifest_path = folder / "manifest.json"
+    manifest_path = folder / MANIFEST
     marker = {
         "stage": "redteam",
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -413,6 +413,9 @@ def _scatter(ax: Axes, data: Mapping[str, Any]) -> list[Any]:
         ax.legend(loc="best", fontsize=8)
     if _all_proportions([p.get("x") for p in points]):
         ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        ax.set_xlim(-0.02, 1.02)
+    if _all_proportions([p.get("y") for p in points]):
+        ax.set_ylim(-0.02, 1.02)
     return [p.get("y") for p in points]
 
 

@@ -40,7 +40,7 @@ def test_a_campaign_writes_one_finding_per_attempt_and_a_summary(
     summary = _run(tmp_path, target, scorer)
     findings = read_records(tmp_path / FINDINGS)
     assert len(findings) == summary["n_attempts"] == len({f["id"] for f in findings})
-    assert (tmp_path / SUMMARY).is_file() and (tmp_path / "manifest.json").is_file()
+    assert (tmp_path / SUMMARY).is_file() and (tmp_path / "campaign.json").is_file()
     assert set(summary["by_family"]) == {"template", "encoding", "multi_turn", "iterative"}
     assert summary["over_refusal"]["n"] > 0
     roleplay = summary["by_attack"]["roleplay"]
