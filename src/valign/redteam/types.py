@@ -142,6 +142,27 @@ def attempt_id(attack: str, objective: Objective, variant: int) -> str:
     return f"{attack}/{objective.id}/{variant}"
 
 
+def first_attempt(
+    meta: AttackMeta,
+    objective: Objective,
+    variant: int,
+    conversation: Sequence[Message],
+    payload: str,
+    **state: Any,
+) -> Attempt:
+    """The first round of an attempt, identified by attack, objective and variant."""
+    return Attempt(
+        id=attempt_id(meta.name, objective, variant),
+        attack=meta.name,
+        family=meta.family,
+        objective=objective,
+        conversation=tuple(conversation),
+        payload=payload,
+        variant=variant,
+        state=state,
+    )
+
+
 @dataclass(frozen=True)
 class AttackMeta:
     """What an attack is, declared as data (shown by ``valign redteam attacks``).

@@ -23,7 +23,7 @@ from valign.redteam.types import (
     Attempt,
     Objective,
     assistant,
-    attempt_id,
+    first_attempt,
     user,
 )
 
@@ -56,16 +56,7 @@ class CrescendoAttack:
             for v in pick(ctx, len(steps), self.meta.name, objective.id):
                 first = steps[v][0].replace("{goal}", objective.goal)
                 out.append(
-                    Attempt(
-                        id=attempt_id(self.meta.name, objective, v),
-                        attack=self.meta.name,
-                        family=self.meta.family,
-                        objective=objective,
-                        conversation=(user(first),),
-                        payload=objective.goal,
-                        variant=v,
-                        state={"step": 0},
-                    )
+                    first_attempt(self.meta, objective, v, [user(first)], objective.goal, step=0)
                 )
         return out
 

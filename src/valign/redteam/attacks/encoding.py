@@ -23,7 +23,7 @@ from valign.redteam.types import (
     AttackMeta,
     Attempt,
     Objective,
-    attempt_id,
+    first_attempt,
     user,
 )
 
@@ -92,17 +92,8 @@ class EncodingAttack:
         for objective in objectives:
             payload = self.encode(objective.request)
             for i in pick(ctx, len(self.wrappers), self.meta.name, objective.id):
-                out.append(
-                    Attempt(
-                        id=attempt_id(self.meta.name, objective, i),
-                        attack=self.meta.name,
-                        family=self.meta.family,
-                        objective=objective,
-                        conversation=(user(self.wrappers[i].replace("{payload}", payload)),),
-                        payload=payload,
-                        variant=i,
-                    )
-                )
+                text = self.wrappers[i].replace("{payload}", payload)
+                out.append(first_attempt(self.meta, objective, i, [user(text)], payload))
         return out
 
 

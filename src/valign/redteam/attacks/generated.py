@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from valign.redteam.attacker import SLOT, Brief, MutationAttacker
 from valign.redteam.attacks.templates import data_file
 from valign.redteam.registry import register_attack
-from valign.redteam.types import AttackContext, AttackMeta, Attempt, Objective, attempt_id, user
+from valign.redteam.types import AttackContext, AttackMeta, Attempt, Objective, first_attempt, user
 
 N_EXAMPLES = 3
 
@@ -34,16 +34,16 @@ def framed_attempts(
     framings = attacker.propose([b for _, _, b in briefs], ctx)
     out = []
     for (objective, v, _), framing in zip(briefs, framings, strict=True):
+        text = framing.replace(SLOT, objective.request)
         out.append(
-            Attempt(
-                id=attempt_id(meta.name, objective, v),
-                attack=meta.name,
-                family=meta.family,
-                objective=objective,
-                conversation=(user(framing.replace(SLOT, objective.request)),),
-                payload=objective.request,
-                variant=v,
-                state={"framing": framing, "attacker": attacker.name},
+            first_attempt(
+                meta,
+                objective,
+                v,
+                [user(text)],
+                objective.request,
+                framing=framing,
+                attacker=attacker.name,
             )
         )
     return out

@@ -7,22 +7,6 @@ Flammarion 2024). The rephrasings are templates over the objective's verb phrase
 
 from __future__ import annotations
 
-from typing import Any
+from valign.redteam.attacks.templates import register_template_families
 
-from valign.redteam.attacks.templates import TemplateAttack, data_file
-from valign.redteam.registry import register_attack
-from valign.redteam.types import Attack, AttackMeta
-
-
-def _factory(name: str) -> Any:
-    def make() -> Attack:
-        spec = data_file("rephrase.yaml")[name]
-        meta = AttackMeta(name=name, family="rephrase", goal=spec["goal"], source=spec["source"])
-        return TemplateAttack(meta, tuple(spec["templates"]))
-
-    make.__doc__ = f"The {name!r} rephrasings of valign/redteam/data/rephrase.yaml."
-    return make
-
-
-for _name in data_file("rephrase.yaml"):
-    register_attack(_name, _factory(_name))
+register_template_families("rephrase.yaml", "rephrase")

