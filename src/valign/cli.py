@@ -45,6 +45,7 @@ def _mount() -> None:
     """Attach every stage's sub-app (imported lazily so `valign --help` stays fast)."""
     from valign.evals.cli import eval_command
     from valign.guard.cli import app as guard_app
+    from valign.redteam.cli import redteam_command
     from valign.values.cli import app as values_app
     from valign.world.cli import app as world_app
 
@@ -54,6 +55,7 @@ def _mount() -> None:
         guard_app, name="guard", help="The guard: content filter, refusal detector, server."
     )
     app.command("eval")(eval_command)
+    app.command("redteam")(redteam_command)
 
 
 def main(argv: list[str] | None = None) -> None:

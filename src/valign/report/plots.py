@@ -22,9 +22,18 @@ Kinds and their ``data``:
     as y values draw a shaded interval band. Optional ``xscale``/``yscale`` ("log").
 ``histogram``
     ``values`` (one sample) or ``series`` (``{"name": [values]}``, overlaid), ``bins``.
+``heatmap``
+    ``rows`` and ``columns`` (labels) and ``values``: one list per row, one value (number,
+    estimate dict, or null for an empty cell) per column. Cells are annotated with their
+    value; ``vmin``/``vmax`` fix the colour scale (default 0..1 for proportions).
+``scatter``
+    ``points``: ``[{"label": ..., "x": value, "y": value}]`` with numbers or estimate dicts
+    (error bars on both axes); ``frontier: true`` joins the points no other point beats on
+    both axes (lower is better on both, e.g. harm against over-refusal).
 
-Common optional keys: ``xlabel``, ``ylabel``, ``percent`` (format the value axis as %;
-default: true when every value is a proportion estimate), ``ylim`` ([low, high]),
+Common optional keys: ``figsize`` ([width, height] in inches), ``xlabel``, ``ylabel``,
+``percent`` (format the value axis as %; default: true when every value is a proportion
+estimate), ``ylim`` ([low, high]),
 ``reference`` (a horizontal reference line value, e.g. 0 for a bias score).
 
 Figures are drawn with matplotlib's object API and the Agg/SVG backends only (no pyplot
@@ -50,7 +59,7 @@ __all__ = ["PALETTE", "PLOT_KINDS", "PlotSpecError", "plot_svg"]
 
 #: Colour-blind-safe palette (Okabe & Ito 2008).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
-PLOT_KINDS = ("bar", "grouped_bar", "line", "histogram")
+PLOT_KINDS = ("bar", "grouped_bar", "line", "histogram", "heatmap", "scatter")
 
 _RC: Any = {
     "svg.fonttype": "none",
@@ -319,7 +328,105 @@ def _histogram(ax: Axes, data: Mapping[str, Any]) -> list[Any]:
     return []
 
 
-_DRAW = {"bar": _bar, "grouped_bar": _grouped_bar, "line": _line, "histogram": _histogram}
+def _heatmap(ax: Axes, data: Mapping[str, Any]) -> list[Any]:
+    rows = [str(x) for x in _seq(data, "rows", "heatmap")]
+    cols = [str(x) for x in _seq(data, "columns", "heatmap")]
+    values = _seq(data, "values", "heatmap")
+    if len(values) != len(rows) or any(len(v) != len(cols) for v in values):
+        raise PlotSpecError(f"heatmap: values must be {len(rows)} rows of {len(cols)} values")
+    grid = [[_num(v, "heatmap") for v in row] for row in values]
+    flat = [v for row in values for v in row if v is not None]
+    proportions = _all_proportions(flat)
+    vmin = _num(data.get("vmin", 0.0 if proportions else min(map(min, grid))), "vmin")
+    vmax = _num(data.get("vmax", 1.0 if proportions else max(map(max, grid))), "vmax")
+    image = ax.imshow(grid, cmap="Reds", vmin=vmin, vmax=vmax, aspect="auto")
+    for i, row in enumerate(grid):
+        for j, v in enumerate(row):
+            if math.isnan(v):
+                continue
+            text = f"{v:.0%}" if proportions else f"{v:.2g}"
+            dark = (v - vmin) / ((vmax - vmin) or 1.0) > 0.6
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if dark else "#222222",
+            )
+    ax.set_xticks(range(len(cols)), cols)
+    ax.set_yticks(range(len(rows)), rows)
+    for tick in ax.get_xticklabels():
+        tick.set_rotation(40)
+        tick.set_horizontalalignment("right")
+    ax.spines[:].set_visible(False)
+    colorbar = ax.figure.colorbar(image, ax=ax, fraction=0.03, pad=0.02)
+    if proportions:
+        colorbar.ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    return []
+
+
+def _pareto(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points that no other point beats on both axes (lower is better)."""
+    keep = []
+    for i, (x, y) in enumerate(points):
+        beaten = any(
+            (a <= x and b <= y) and (a < x or b < y) for k, (a, b) in enumerate(points) if k != i
+        )
+        if not beaten:
+            keep.append(i)
+    return sorted(keep, key=lambda i: points[i])
+
+
+def _scatter(ax: Axes, data: Mapping[str, Any]) -> list[Any]:
+    points = _seq(data, "points", "scatter")
+    if not points or not all(isinstance(p, Mapping) for p in points):
+        raise PlotSpecError("scatter plot needs a non-empty list of points (mappings)")
+    xs, xlo, xhi, _ = _bounds([p.get("x") for p in points], None, None, "scatter x")
+    ys, ylo, yhi, _ = _bounds([p.get("y") for p in points], None, None, "scatter y")
+    for k, p in enumerate(points):
+        ax.errorbar(
+            xs[k],
+            ys[k],
+            xerr=[[max(0.0, xs[k] - xlo[k])], [max(0.0, xhi[k] - xs[k])]],
+            yerr=[[max(0.0, ys[k] - ylo[k])], [max(0.0, yhi[k] - ys[k])]],
+            fmt="o",
+            color=PALETTE[k % len(PALETTE)],
+            capsize=3,
+            markersize=6,
+            zorder=3,
+            label=str(p.get("label", "")) or None,
+        )
+    if data.get("frontier") and len(points) > 1:
+        front = _pareto(list(zip(xs, ys, strict=True)))
+        ax.plot(
+            [xs[i] for i in front],
+            [ys[i] for i in front],
+            color="#555555",
+            linestyle="--",
+            linewidth=1.0,
+            zorder=2,
+        )
+    ax.grid(zorder=0)
+    if any(p.get("label") for p in points):
+        ax.legend(loc="best", fontsize=8)
+    if _all_proportions([p.get("x") for p in points]):
+        ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        ax.set_xlim(-0.02, 1.02)
+    if _all_proportions([p.get("y") for p in points]):
+        ax.set_ylim(-0.02, 1.02)
+    return [p.get("y") for p in points]
+
+
+_DRAW = {
+    "bar": _bar,
+    "grouped_bar": _grouped_bar,
+    "line": _line,
+    "histogram": _histogram,
+    "heatmap": _heatmap,
+    "scatter": _scatter,
+}
 
 
 def _labels_long(labels: Sequence[str]) -> bool:
@@ -378,7 +485,10 @@ def plot_svg(spec: Mapping[str, Any], *, id_prefix: str = "plot") -> str:
     if not isinstance(data, Mapping):
         raise PlotSpecError(f"{kind} plot needs a 'data' mapping")
     with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(7.2, 3.9), layout="constrained")
+        size = data.get("figsize") or (7.2, 3.9)
+        fig = Figure(
+            figsize=(_num(size[0], "figsize"), _num(size[1], "figsize")), layout="constrained"
+        )
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         values = _DRAW[kind](ax, data)

