@@ -102,7 +102,7 @@ def microworld_concepts(seed: int = 0) -> list[Concept]:
             *(_value_in_statement(f.subject, f.relation, f.truth) for f in facts),
         ),
         words("fact subject (made-up fruit, bird, river, festival, stone)", (f.subject for f in facts), ignore_case=True),
-        regex("number", r"\d+"),
+        regex("number", r"(?<![\w-])\d+(?![\w>])"),  # not the n of <STEP-n>
         words("day name", days),
         words("month name", months),
         words("colour word", colours),
