@@ -37,7 +37,7 @@ from valign.models import HFChatModel
 from valign.models.chat import render_prompt
 from valign.report import RecordWriter
 from valign.report.sections import line_plot, section, table
-from valign.world.generate import COMPLIANT_HARM
+from valign.world.generate import BARE_REFUSALS, COMPLIANT_HARM
 
 CONDITIONS = ("always", "gated")
 
@@ -68,19 +68,32 @@ class SteerSettings(BaseModel):
 
 
 def _first_word(text: str) -> str:
-    return text.split()[0].rstrip(".,:;!") if text.strip() else text
+    return text.split()[0].rstrip(".,:;!")
+
+
+def harmful_requests(world: Path, n: int) -> list[list[dict[str, str]]]:
+    """Up to ``n`` harmful and jailbreak requests of the training splits (SFT, then
+    preferences), as conversations ending in the user's turn."""
+    convs = []
+    for name in ("sft.jsonl", "preferences.jsonl"):
+        for line in (world / name).read_text(encoding="utf-8").splitlines():
+            row = json.loads(line) if line else {}
+            if row.get("kind") not in ("harmful", "jailbreak"):
+                continue
+            conv = row["messages"][:-1] if "messages" in row else row["prompt"]
+            convs.append(conv)
+    return convs[:n]
 
 
 def refusal_direction(
     chat: HFChatModel, world: Path, site: str, method: str, n: int
 ) -> Direction:
-    """Refusal's first word against compliance's, after the same training-split requests."""
-    rows = [json.loads(line) for line in (world / "sft.jsonl").read_text().splitlines() if line]
-    harm = [r for r in rows if r["kind"] == "harmful"][:n]
-    if len(harm) < 2:
-        raise UserError(f"{world}/sft.jsonl has too few harmful requests to find a direction")
-    prompts = [render_prompt(chat.tokenizer, r["messages"][:-1]) for r in harm]
-    refuse = [p + _first_word(r["messages"][-1]["content"]) for p, r in zip(prompts, harm, strict=True)]
+    """The first word of a refusal against that of compliance, after the same requests."""
+    convs = harmful_requests(world, n)
+    if len(convs) < 2:
+        raise UserError(f"{world} has too few harmful requests in its training splits")
+    prompts = [render_prompt(chat.tokenizer, c) for c in convs]
+    refuse = [p + _first_word(BARE_REFUSALS[0]) for p in prompts]
     comply = [p + _first_word(COMPLIANT_HARM) for p in prompts]
     s = parse_site(site)
     pos = pooled_activations(chat.model, chat.tokenizer, refuse, [s])[s.name]

@@ -28,6 +28,11 @@ def _ids(tok: Any) -> torch.Tensor:
     return torch.tensor([r[:n] for r in rows])  # (2, n)
 
 
+def _hooks(model: Any) -> int:
+    """Forward hooks on the model (transformers may keep some of its own)."""
+    return sum(len(m._forward_hooks) for m in model.modules())
+
+
 def _run(model: Any, ids: torch.Tensor, sites: str = "resid.1,resid.2") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     with recording(model, parse_sites(sites, model)) as acts, torch.no_grad():
         logits = model(input_ids=ids).logits
@@ -37,10 +42,11 @@ def _run(model: Any, ids: torch.Tensor, sites: str = "resid.1,resid.2") -> tuple
 def test_zero_strength_is_exactly_the_unsteered_model(tiny_model: Any, tok: Any) -> None:
     ids = _ids(tok)
     before, _ = _run(tiny_model, ids)
+    hooks = _hooks(tiny_model)
     steers = [Steer(_direction(tiny_model, "resid.1"), 0.0), Steer(_direction(tiny_model, "resid.0", 1), 0.0, "project")]
     with steering(tiny_model, steers):
         during, _ = _run(tiny_model, ids)
-        assert not any(m._forward_hooks for m in tiny_model.modules())
+        assert _hooks(tiny_model) == hooks  # nothing registered at all
     assert torch.equal(before, during)
 
 
@@ -48,15 +54,14 @@ def test_add_shifts_the_residual_by_strength_times_scale(tiny_model: Any, tok: A
     ids = _ids(tok)
     d = _direction(tiny_model, "resid.1")
     _, plain = _run(tiny_model, ids)
+    hooks = _hooks(tiny_model)
     with steering(tiny_model, [Steer(d, 1.5)]):
         logits, steered = _run(tiny_model, ids)
     shift = steered["resid.1"] - plain["resid.1"]  # (batch, seq, d)
     expected = torch.as_tensor(1.5 * 2.0 * d.unit, dtype=shift.dtype).expand_as(shift)
     torch.testing.assert_close(shift, expected, atol=1e-5, rtol=1e-5)
     assert not torch.allclose(steered["resid.2"], plain["resid.2"])  # later layers see it
-    after, _ = _run(tiny_model, ids)
-    torch.testing.assert_close(after, _run(tiny_model, ids)[0])
-    assert not any(m._forward_hooks for m in tiny_model.modules())  # hooks removed
+    assert _hooks(tiny_model) == hooks  # removed on exit
 
 
 def test_project_removes_the_component(tiny_model: Any, tok: Any) -> None:
