@@ -172,7 +172,7 @@ def capture(
     records: Iterable[TextRecord],
     sites: Sequence[Site],
     out: Path,
-    config: CaptureConfig = CaptureConfig(),  # noqa: B008 (frozen)
+    config: CaptureConfig = CaptureConfig(),
 ) -> CaptureSummary:
     """Run ``model`` over ``records`` and write an activation store into ``out``.
 

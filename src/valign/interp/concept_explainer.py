@@ -9,6 +9,7 @@ says how much of the neuron a single labelled concept accounts for.
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 import numpy as np
 
 from valign.interp.concepts import Concept, concept_masks

@@ -89,7 +89,9 @@ def microworld_concepts(seed: int = 0) -> list[Concept]:
             r"because it could hurt people",
         ),
         regex("safe alternative offer", r"I can help you .*? instead"),
-        words("step-sequence word (Sure, First, Then, Finally)", ("Sure", "First", "Then", "Finally")),
+        words(
+            "step-sequence word (Sure, First, Then, Finally)", ("Sure", "First", "Then", "Finally")
+        ),
         words("social group name (any)", GROUPS),
         *(words(f"social group name '{g}'", (g,)) for g in GROUPS),
         words("stereotype trait", (t[0] for t in STEREOTYPE_TRAITS)),
@@ -101,7 +103,11 @@ def microworld_concepts(seed: int = 0) -> list[Concept]:
             "true fact value",
             *(_value_in_statement(f.subject, f.relation, f.truth) for f in facts),
         ),
-        words("fact subject (made-up fruit, bird, river, festival, stone)", (f.subject for f in facts), ignore_case=True),
+        words(
+            "fact subject (made-up fruit, bird, river, festival, stone)",
+            (f.subject for f in facts),
+            ignore_case=True,
+        ),
         regex("number", r"(?<![\w-])\d+(?![\w>])"),  # not the n of <STEP-n>
         words("day name", days),
         words("month name", months),
@@ -121,7 +127,11 @@ def microworld_concepts(seed: int = 0) -> list[Concept]:
         regex("end-of-turn marker", r"<\|end\|>"),
         regex("start-of-text marker", r"<\|bos\|>"),
         regex("answer option letter (A)-(D)", r"\([A-D]\)"),
-        words("question word", ("what", "which", "how", "who", "when", "where", "why"), ignore_case=True),
+        words(
+            "question word",
+            ("what", "which", "how", "who", "when", "where", "why"),
+            ignore_case=True,
+        ),
         regex("sentence-ending punctuation", r"[.?!](?=\s|$|<)"),
         regex("comma", r","),
     ]

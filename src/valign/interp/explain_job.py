@@ -8,6 +8,7 @@ page), ``manifest.json`` and ``DONE.json`` with the score distribution.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +69,22 @@ def _window(example: Example, max_act: float) -> dict[str, Any]:
     peak = int(np.argmax(example.acts))
     lo, hi = max(0, peak - WINDOW), min(len(example.acts), peak + WINDOW + 1)
     levels = example.levels(max_act)
-    return {"id": example.record.id, "tokens": example.record.tokens[lo:hi], "levels": levels[lo:hi]}
+    return {
+        "id": example.record.id,
+        "tokens": example.record.tokens[lo:hi],
+        "levels": levels[lo:hi],
+    }
 
 
 def _row(result: NeuronResult, acts: np.ndarray, by_id: dict[str, StoredRecord]) -> dict[str, Any]:
     examples = [Example(by_id[i], acts[by_id[i].rows, result.neuron]) for i in result.top_ids[:3]]
     return {**result.to_dict(), "examples": [_window(e, result.max_act) for e in examples]}
+
+
+def _write_row(
+    writer: RecordWriter, acts: np.ndarray, by_id: dict[str, StoredRecord], result: NeuronResult
+) -> None:
+    writer.write(_row(result, acts, by_id))
 
 
 def run_explain(settings: ExplainSettings, out: Path) -> dict[str, Any]:
@@ -112,14 +123,16 @@ def run_explain(settings: ExplainSettings, out: Path) -> dict[str, Any]:
                     neurons,
                     explainer,
                     selection,
-                    on_result=lambda r, a=acts: writer.write(_row(r, a, by_id)),
+                    on_result=partial(_write_row, writer, acts, by_id),
                 )
         return summarise(results, stats.to_dict(), explainer.name)
 
     return run_job(out, "explain", settings, settings.seed, work)
 
 
-def summarise(results: list[NeuronResult], capture_stats: dict[str, Any], explainer: str) -> dict[str, Any]:
+def summarise(
+    results: list[NeuronResult], capture_stats: dict[str, Any], explainer: str
+) -> dict[str, Any]:
     """Score distribution, best neurons, and the report section."""
     scores = np.array([r.score for r in results]) if results else np.zeros(0)
     best = sorted(results, key=lambda r: -r.score)[:15]
@@ -157,7 +170,11 @@ def summarise(results: list[NeuronResult], capture_stats: dict[str, Any], explai
                 )
             ],
             tables=[
-                table("By site", ["site", "neurons", "mean score", f"score >= {GOOD_SCORE}"], site_rows),
+                table(
+                    "By site",
+                    ["site", "neurons", "mean score", f"score >= {GOOD_SCORE}"],
+                    site_rows,
+                ),
                 table(
                     "Best-explained neurons",
                     ["neuron", "explanation", "score"],

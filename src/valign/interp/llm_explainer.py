@@ -33,7 +33,7 @@ SIMULATOR_SYSTEM = (
     "We're studying neurons in a neural network. Each neuron looks for some particular thing "
     "in a short document. Look at an explanation of what the neuron does, and try to predict "
     "its activations on each token.\n\nThe activation format is token<tab>activation, "
-    "activations go from 0 to 10, \"unknown\" indicates an unknown activation. Most "
+    'activations go from 0 to 10, "unknown" indicates an unknown activation. Most '
     "activations will be 0."
 )
 LEAD = "the main thing this neuron does is find"
@@ -124,4 +124,6 @@ class LLMExplainer:
         replies = self.simulator.generate(
             [simulator_prompt(explanation, r) for r in records], config
         )
-        return [parse_simulation(text, r.n_tokens) for text, r in zip(replies, records, strict=True)]
+        return [
+            parse_simulation(text, r.n_tokens) for text, r in zip(replies, records, strict=True)
+        ]

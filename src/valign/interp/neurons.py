@@ -139,7 +139,7 @@ def explain_site(
     site: str,
     neurons: Sequence[int],
     explainer: Explainer,
-    config: SelectionConfig = SelectionConfig(),  # noqa: B008 (frozen)
+    config: SelectionConfig = SelectionConfig(),
     on_result: Callable[[NeuronResult], None] | None = None,
 ) -> list[NeuronResult]:
     """Explain ``neurons`` of one site; ``acts`` is the site's ``(total_tokens, width)``."""

@@ -56,7 +56,9 @@ def _table(spec: Mapping[str, Any]) -> dict[str, Any]:
         ]
         for row in spec.get("rows") or []
     ]
-    numeric = [bool(rows) and all(r[i]["numeric"] for r in rows if i < len(r)) for i in range(len(columns))]
+    numeric = [
+        bool(rows) and all(r[i]["numeric"] for r in rows if i < len(r)) for i in range(len(columns))
+    ]
     return {"title": spec.get("title", ""), "columns": columns, "rows": rows, "numeric": numeric}
 
 

@@ -48,7 +48,10 @@ def save_probe(probe: LinearProbe, path: Path) -> None:
 def load_probe(path: Path) -> LinearProbe:
     data = json.loads(path.read_text())
     return LinearProbe(
-        np.asarray(data["weight"]), float(data["bias"]), np.asarray(data["mean"]), np.asarray(data["std"])
+        np.asarray(data["weight"]),
+        float(data["bias"]),
+        np.asarray(data["mean"]),
+        np.asarray(data["std"]),
     )
 
 
@@ -90,11 +93,19 @@ def summarise(
     results: dict[str, list[ProbeResult]], meanings: dict[str, tuple[str, str]]
 ) -> dict[str, Any]:
     best = {
-        c: max(rs, key=lambda r: r.test_balanced_accuracy).to_dict() for c, rs in results.items() if rs
+        c: max(rs, key=lambda r: r.test_balanced_accuracy).to_dict()
+        for c, rs in results.items()
+        if rs
     }
     sites = [r.site for r in next(iter(results.values()), [])]
     rows = [
-        [c, f"{meanings[c][0]} vs {meanings[c][1]}", b["site"], b["test_balanced_accuracy"], b["n_test"]]
+        [
+            c,
+            f"{meanings[c][0]} vs {meanings[c][1]}",
+            b["site"],
+            b["test_balanced_accuracy"],
+            b["n_test"],
+        ]
         for c, b in best.items()
     ]
     return {

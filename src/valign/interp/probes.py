@@ -28,7 +28,7 @@ class LinearProbe:
 
     def decision(self, x: np.ndarray) -> np.ndarray:
         """Logits ``(n,)`` for activations ``(n, d)``."""
-        return ((x - self.mean) / self.std) @ self.weight + self.bias  # type: ignore[no-any-return]
+        return ((x - self.mean) / self.std) @ self.weight + self.bias
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return (self.decision(x) > 0).astype(np.int64)
@@ -36,7 +36,7 @@ class LinearProbe:
     def direction(self) -> np.ndarray:
         """The unit vector in raw activation space along which the logit grows fastest."""
         d = self.weight / self.std
-        return d / (np.linalg.norm(d) or 1.0)  # type: ignore[no-any-return]
+        return d / (np.linalg.norm(d) or 1.0)
 
 
 def fit_probe(
@@ -59,13 +59,14 @@ def fit_probe(
     def closure() -> torch.Tensor:
         opt.zero_grad()
         logits = xs @ w + b  # (n,)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(
-            logits, yt, weight=sample_w
-        ) + l2 * (w * w).sum()
-        loss.backward()  # type: ignore[no-untyped-call]
+        loss = (
+            torch.nn.functional.binary_cross_entropy_with_logits(logits, yt, weight=sample_w)
+            + l2 * (w * w).sum()
+        )
+        loss.backward()
         return loss
 
-    opt.step(closure)  # type: ignore[no-untyped-call]
+    opt.step(closure)
     return LinearProbe(w.detach().numpy().astype(np.float64), float(b.detach()), mean, std)
 
 

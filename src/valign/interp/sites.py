@@ -136,9 +136,9 @@ def replace_first(value: Any, tensor: Tensor) -> Any:
 def site_width(model: nn.Module, site: Site) -> int:
     """Features per token at the site: d_model, or the MLP's hidden width."""
     if site.kind != "mlp":
-        config = model.config  # type: ignore[union-attr]
+        config: Any = model.config
         return int(getattr(config, "hidden_size", None) or config.n_embd)
     proj = site_module(model, site)
-    weight = proj.weight
+    weight: Any = proj.weight
     # nn.Linear stores (out, in); GPT-2's Conv1D stores (in, out).
     return int(weight.shape[0] if type(proj).__name__ == "Conv1D" else weight.shape[1])

@@ -35,6 +35,7 @@ from valign.interp.steering import Gate, probe_gate
 from valign.interp.sweep import STEER_KINDS, SWEEP_METRICS, SweepConfig, relative_reduction, sweep
 from valign.models import HFChatModel
 from valign.models.chat import render_prompt
+from valign.models.types import Conversation
 from valign.report import RecordWriter
 from valign.report.sections import line_plot, section, table
 from valign.world.generate import BARE_REFUSALS, COMPLIANT_HARM
@@ -71,7 +72,7 @@ def _first_word(text: str) -> str:
     return text.split()[0].rstrip(".,:;!")
 
 
-def harmful_requests(world: Path, n: int) -> list[list[dict[str, str]]]:
+def harmful_requests(world: Path, n: int) -> list[Conversation]:
     """Up to ``n`` harmful and jailbreak requests of the training splits (SFT, then
     preferences), as conversations ending in the user's turn."""
     convs = []
@@ -85,9 +86,7 @@ def harmful_requests(world: Path, n: int) -> list[list[dict[str, str]]]:
     return convs[:n]
 
 
-def refusal_direction(
-    chat: HFChatModel, world: Path, site: str, method: str, n: int
-) -> Direction:
+def refusal_direction(chat: HFChatModel, world: Path, site: str, method: str, n: int) -> Direction:
     """The first word of a refusal against that of compliance, after the same requests."""
     convs = harmful_requests(world, n)
     if len(convs) < 2:
@@ -171,7 +170,9 @@ def run_steer(settings: SteerSettings, out: Path) -> dict[str, Any]:
                     config,
                     gate=gate if condition == "gated" else None,
                     label=condition,
-                    on_point=lambda p: writer.write({"id": f"{p['condition']}/{p['strength']}", **p}),
+                    on_point=lambda p: writer.write(
+                        {"id": f"{p['condition']}/{p['strength']}", **p}
+                    ),
                 )
         return summarise(points, direction, settings, gate_accuracy)
 
@@ -187,13 +188,17 @@ def best_point(points: list[dict[str, Any]], max_drop: float = 0.05) -> dict[str
     ok = [
         p
         for p in points
-        if p.get("helpfulness") and p["helpfulness"]["value"] >= base["helpfulness"]["value"] - max_drop
+        if p.get("helpfulness")
+        and p["helpfulness"]["value"] >= base["helpfulness"]["value"] - max_drop
     ]
     return min(ok, key=lambda p: (p["harmful_compliance"]["value"], p["strength"])) if ok else None
 
 
 def summarise(
-    points: list[dict[str, Any]], direction: Direction, settings: SteerSettings, gate_acc: float | None
+    points: list[dict[str, Any]],
+    direction: Direction,
+    settings: SteerSettings,
+    gate_acc: float | None,
 ) -> dict[str, Any]:
     base = next((p for p in points if p["strength"] == 0), None)
     best = best_point(points)
@@ -219,12 +224,16 @@ def summarise(
         f"`{settings.mode}`; strength in class-mean gaps ({direction.scale:.2f})."
     )
     if gate_acc is not None:
-        text += f" Gate: harmful-request probe at `{settings.gate_site}`, held-out accuracy {gate_acc:.1%}."
+        text += (
+            f" Gate: harmful-request probe at `{settings.gate_site}`, "
+            f"held-out accuracy {gate_acc:.1%}."
+        )
     if headline:
         text += (
             f"\n\nBest point within 5 points of unsteered helpfulness: **{headline['condition']}** "
             f"at strength {headline['strength']:g}: harmful compliance "
-            f"{headline['harmful_compliance_before']:.1%} -> {headline['harmful_compliance_after']:.1%} "
+            f"{headline['harmful_compliance_before']:.1%} -> "
+            f"{headline['harmful_compliance_after']:.1%} "
             f"({headline['relative_reduction']:.0%} relative), helpfulness "
             f"{headline['helpfulness_before']:.1%} -> {headline['helpfulness_after']:.1%}."
         )
@@ -256,4 +265,3 @@ def summarise(
             ],
         ),
     }
-

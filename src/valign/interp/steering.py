@@ -70,9 +70,7 @@ def _intervene(h: torch.Tensor, steer: Steer, rows: torch.Tensor | None) -> torc
 
 
 @contextmanager
-def steering(
-    model: nn.Module, steers: Sequence[Steer], gate: Gate | None = None
-) -> Iterator[None]:
+def steering(model: nn.Module, steers: Sequence[Steer], gate: Gate | None = None) -> Iterator[None]:
     """Apply ``steers`` to every forward pass of ``model`` inside the ``with`` block.
 
     With a ``gate``, the first forward pass (the prompt) decides which sequences are

@@ -47,7 +47,7 @@ def sweep(
     items: Sequence[Item],
     direction: Direction,
     out: Path,
-    config: SweepConfig = SweepConfig(),  # noqa: B008 (frozen)
+    config: SweepConfig = SweepConfig(),
     gate: Gate | None = None,
     label: str = "always",
     on_point: Callable[[dict[str, Any]], None] | None = None,

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
-from transformers import PreTrainedTokenizerFast
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedTokenizerFast,
+)
 
 TEXTS = [
     "Sure. First, <STEP-1>. Then, <STEP-2>. Finally, <STEP-3>.",
@@ -51,6 +56,12 @@ def llama(vocab: int) -> LlamaForCausalLM:
 def gpt2(vocab: int) -> GPT2LMHeadModel:
     torch.manual_seed(0)
     config = GPT2Config(
-        vocab_size=vocab, n_embd=16, n_layer=3, n_head=2, n_positions=128, bos_token_id=0, eos_token_id=1
+        vocab_size=vocab,
+        n_embd=16,
+        n_layer=3,
+        n_head=2,
+        n_positions=128,
+        bos_token_id=0,
+        eos_token_id=1,
     )
     return GPT2LMHeadModel(config).eval()

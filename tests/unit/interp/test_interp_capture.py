@@ -71,7 +71,12 @@ def test_read_texts_shapes_and_errors(tmp_path: Path) -> None:
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     got = list(read_texts(path, tok))
-    assert [r.text for r in got] == ["plain", "<user>hi<assistant>yo", "<user>q<assistant>", "<user>p<assistant>"]
+    assert [r.text for r in got] == [
+        "plain",
+        "<user>hi<assistant>yo",
+        "<user>q<assistant>",
+        "<user>p<assistant>",
+    ]
     assert got[2].id == "e1" and got[2].kind == "harmful" and got[0].id == "in-1"
     assert len(list(read_texts(path, tok, limit=2))) == 2
     path.write_text('{"other": 1}\n')

@@ -16,21 +16,69 @@ runner = CliRunner()
 
 
 @pytest.mark.slow
-def test_explain_probe_steer_build_one_page(tiny_base_model_dir: Path, tiny_world: Path, tmp_path: Path) -> None:
-    common = ["--model", str(tiny_base_model_dir), "--world", str(tiny_world), "--out", str(tmp_path)]
-    result = runner.invoke(app, ["explain", *common, "--limit", "40", "--sites", "mlp.0", "--neurons", "6", "--n-top", "3", "--n-random", "3"])
+def test_explain_probe_steer_build_one_page(
+    tiny_base_model_dir: Path, tiny_world: Path, tmp_path: Path
+) -> None:
+    common = [
+        "--model",
+        str(tiny_base_model_dir),
+        "--world",
+        str(tiny_world),
+        "--out",
+        str(tmp_path),
+    ]
+    result = runner.invoke(
+        app,
+        [
+            "explain",
+            *common,
+            "--limit",
+            "40",
+            "--sites",
+            "mlp.0",
+            "--neurons",
+            "6",
+            "--n-top",
+            "3",
+            "--n-random",
+            "3",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    neurons = [json.loads(x) for x in (tmp_path / "explain" / "neurons.jsonl").read_text().splitlines()]
+    neurons = [
+        json.loads(x) for x in (tmp_path / "explain" / "neurons.jsonl").read_text().splitlines()
+    ]
     assert len(neurons) == 6 and all(-1 <= n["score"] <= 1 and n["examples"] for n in neurons)
-    result = runner.invoke(app, ["probe", *common, "--concepts", "harmful_request", "--sites", "resid.0,resid.1"])
+    result = runner.invoke(
+        app, ["probe", *common, "--concepts", "harmful_request", "--sites", "resid.0,resid.1"]
+    )
     assert result.exit_code == 0, result.output
     summary = RunDir(tmp_path).summary("probe")
     assert summary and summary["best"]["harmful_request"]["n_test"] > 0
     assert (tmp_path / "probe" / "directions" / "harmful_request-resid.1-probe.json").is_file()
-    result = runner.invoke(app, ["steer", *common, "--site", "resid.1", "--gate-site", "resid.0", "--strengths", "0,1", "--limit", "2"])
+    result = runner.invoke(
+        app,
+        [
+            "steer",
+            *common,
+            "--site",
+            "resid.1",
+            "--gate-site",
+            "resid.0",
+            "--strengths",
+            "0,1",
+            "--limit",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     points = RunDir(tmp_path).summary("steer")["points"]  # type: ignore[index]
-    assert [(p["condition"], p["strength"]) for p in points] == [("always", 0.0), ("always", 1.0), ("gated", 0.0), ("gated", 1.0)]
+    assert [(p["condition"], p["strength"]) for p in points] == [
+        ("always", 0.0),
+        ("always", 1.0),
+        ("gated", 0.0),
+        ("gated", 1.0),
+    ]
     page = (tmp_path / "interp.html").read_text()
     for title in ("neuron explanations", "probes", "steering", "Token-level activations"):
         assert title in page
@@ -38,12 +86,18 @@ def test_explain_probe_steer_build_one_page(tiny_base_model_dir: Path, tiny_worl
 
 def test_mistakes_are_one_line_errors(tmp_path: Path) -> None:
     result = runner.invoke(app, ["explain", "--model", "x", "--texts", str(tmp_path / "no.jsonl")])
-    assert isinstance(result.exception, UserError) and "input file not found" in str(result.exception)
+    assert isinstance(result.exception, UserError) and "input file not found" in str(
+        result.exception
+    )
     result = runner.invoke(app, ["probe", "--model", "x", "--concepts", "vibes"])
     assert isinstance(result.exception, UserError) and "unknown concept" in str(result.exception)
     result = runner.invoke(app, ["steer", "--model", "x", "--direction", "nope.json"])
-    assert isinstance(result.exception, UserError) and "direction file not found" in str(result.exception)
+    assert isinstance(result.exception, UserError) and "direction file not found" in str(
+        result.exception
+    )
     result = runner.invoke(app, ["steer", "--model", "x", "--strengths", "a,b"])
     assert isinstance(result.exception, UserError) and "numbers" in str(result.exception)
-    result = runner.invoke(app, ["probe", "--model", "http://localhost:9/v1", "--world", str(tmp_path)])
+    result = runner.invoke(
+        app, ["probe", "--model", "http://localhost:9/v1", "--world", str(tmp_path)]
+    )
     assert isinstance(result.exception, UserError) and "world.json" in str(result.exception)

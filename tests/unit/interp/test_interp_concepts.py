@@ -25,9 +25,11 @@ def _record(i: int, text: str, row: int = 0) -> StoredRecord:
 def test_masks_mark_overlapping_tokens() -> None:
     rec = _record(0, "Sure. First, <STEP-1>. Then the Osk are rude on Monday 12.")
     concepts = {c.name: c for c in microworld_concepts(0)}
+
     def marked(name: str) -> list[str]:
         mask = concepts[name].mask(rec.text, rec.offsets)
         return [t for t, m in zip(rec.tokens, mask, strict=True) if m]
+
     assert marked("hazard placeholder <STEP-n>") == [" <STEP-1>."]
     assert marked("social group name 'Osk'") == [" Osk"]
     assert marked("social group name 'Veltari'") == []

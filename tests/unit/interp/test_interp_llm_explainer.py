@@ -31,11 +31,15 @@ class ScriptedModel:
         self.reply = reply
         self.prompts: list[Conversation] = []
 
-    def generate(self, convs: Sequence[Conversation], config: GenerationConfig, progress: bool = False) -> list[str]:
+    def generate(
+        self, convs: Sequence[Conversation], config: GenerationConfig, progress: bool = False
+    ) -> list[str]:
         self.prompts += list(convs)
         return [self.reply] * len(convs)
 
-    def continuation_logprobs(self, convs: Sequence[Conversation], continuations: Sequence[str]) -> list[ContinuationScore]:
+    def continuation_logprobs(
+        self, convs: Sequence[Conversation], continuations: Sequence[str]
+    ) -> list[ContinuationScore]:
         return [ContinuationScore(0.0, 0)] * len(convs)
 
 
@@ -53,7 +57,10 @@ def test_simulator_prompt_and_parsing() -> None:
     reply = "<start>\nThe\t0\n Osk\t9\n are\t14\n<end>"
     assert parse_simulation(reply, 4).tolist() == [0.0, 9.0, 10.0, 0.0]  # capped, padded
     assert parse_simulation("no numbers here", 2).tolist() == [0.0, 0.0]
-    assert parse_explanation("\n the main thing this neuron does is find group names.\nmore") == "group names"
+    assert (
+        parse_explanation("\n the main thing this neuron does is find group names.\nmore")
+        == "group names"
+    )
     assert parse_explanation("") == "(no explanation)"
 
 

@@ -28,7 +28,9 @@ def test_probe_recovers_a_planted_direction() -> None:
     assert balanced_accuracy(yt, probe.predict(xt)) > 0.9
     d = probe.direction()
     assert np.linalg.norm(d) == pytest.approx(1.0) and d[0] > 0.9
-    results = probe_sites({"resid.0": x, "resid.1": x[:, 1:]}, y, {"resid.0": xt, "resid.1": xt[:, 1:]}, yt)
+    results = probe_sites(
+        {"resid.0": x, "resid.1": x[:, 1:]}, y, {"resid.0": xt, "resid.1": xt[:, 1:]}, yt
+    )
     assert results[0].test_balanced_accuracy > 0.9
     assert results[1].test_balanced_accuracy == pytest.approx(0.5, abs=0.1)  # no signal there
     with pytest.raises(ValueError, match="both classes"):

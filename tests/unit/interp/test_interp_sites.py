@@ -18,7 +18,7 @@ def test_parse_site_names_and_mistakes() -> None:
     for bad in ("mlp", "neuron.1", "resid.x"):
         with pytest.raises(UserError, match="unknown site"):
             parse_site(bad)
-    with pytest.raises(UserError, match="layers 0..3"):
+    with pytest.raises(UserError, match=r"layers 0\.\.3"):
         parse_site("attn.4", n_layers=4)
 
 

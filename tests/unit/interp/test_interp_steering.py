@@ -23,7 +23,10 @@ def _direction(model: Any, site: str, seed: int = 0) -> Direction:
 
 
 def _ids(tok: Any) -> torch.Tensor:
-    rows = [tok("Everyone says the Osk are rude.")["input_ids"], tok("The day after Monday is Tuesday.")["input_ids"]]
+    rows = [
+        tok("Everyone says the Osk are rude.")["input_ids"],
+        tok("The day after Monday is Tuesday.")["input_ids"],
+    ]
     n = min(map(len, rows))
     return torch.tensor([r[:n] for r in rows])  # (2, n)
 
@@ -33,7 +36,9 @@ def _hooks(model: Any) -> int:
     return sum(len(m._forward_hooks) for m in model.modules())
 
 
-def _run(model: Any, ids: torch.Tensor, sites: str = "resid.1,resid.2") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def _run(
+    model: Any, ids: torch.Tensor, sites: str = "resid.1,resid.2"
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     with recording(model, parse_sites(sites, model)) as acts, torch.no_grad():
         logits = model(input_ids=ids).logits
     return logits, dict(acts)
@@ -43,7 +48,10 @@ def test_zero_strength_is_exactly_the_unsteered_model(tiny_model: Any, tok: Any)
     ids = _ids(tok)
     before, _ = _run(tiny_model, ids)
     hooks = _hooks(tiny_model)
-    steers = [Steer(_direction(tiny_model, "resid.1"), 0.0), Steer(_direction(tiny_model, "resid.0", 1), 0.0, "project")]
+    steers = [
+        Steer(_direction(tiny_model, "resid.1"), 0.0),
+        Steer(_direction(tiny_model, "resid.0", 1), 0.0, "project"),
+    ]
     with steering(tiny_model, steers):
         during, _ = _run(tiny_model, ids)
         assert _hooks(tiny_model) == hooks  # nothing registered at all
@@ -56,7 +64,7 @@ def test_add_shifts_the_residual_by_strength_times_scale(tiny_model: Any, tok: A
     _, plain = _run(tiny_model, ids)
     hooks = _hooks(tiny_model)
     with steering(tiny_model, [Steer(d, 1.5)]):
-        logits, steered = _run(tiny_model, ids)
+        _, steered = _run(tiny_model, ids)
     shift = steered["resid.1"] - plain["resid.1"]  # (batch, seq, d)
     expected = torch.as_tensor(1.5 * 2.0 * d.unit, dtype=shift.dtype).expand_as(shift)
     torch.testing.assert_close(shift, expected, atol=1e-5, rtol=1e-5)
@@ -75,7 +83,9 @@ def test_project_removes_the_component(tiny_model: Any, tok: Any) -> None:
     assert (plain["resid.1"] @ u).abs().max() > 1e-2
     with steering(tiny_model, [Steer(d, 0.5, "project")]):
         _, half = _run(tiny_model, ids)
-    torch.testing.assert_close(half["resid.1"] @ u, 0.5 * (plain["resid.1"] @ u), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(
+        half["resid.1"] @ u, 0.5 * (plain["resid.1"] @ u), atol=1e-4, rtol=1e-4
+    )
 
 
 def test_gate_steers_only_flagged_sequences(tiny_model: Any, tok: Any) -> None:
@@ -88,12 +98,16 @@ def test_gate_steers_only_flagged_sequences(tiny_model: Any, tok: Any) -> None:
         _, steered = _run(tiny_model, ids)
     changed = [not torch.allclose(steered["resid.1"][i], plain["resid.1"][i]) for i in range(2)]
     assert changed == [bool(s > threshold) for s in scores] and sum(changed) == 1
-    with pytest.raises(ValueError, match="gate"):
-        with steering(tiny_model, [Steer(_direction(tiny_model, "resid.0"), 1.0)], Gate(d, 0.0)):
-            pass
-    with pytest.raises(ValueError, match="resid sites only"):
-        with steering(tiny_model, [Steer(_direction(tiny_model, "attn.0"), 1.0)]):
-            pass
+    with (
+        pytest.raises(ValueError, match="gate"),
+        steering(tiny_model, [Steer(_direction(tiny_model, "resid.0"), 1.0)], Gate(d, 0.0)),
+    ):
+        pass
+    with (
+        pytest.raises(ValueError, match="resid sites only"),
+        steering(tiny_model, [Steer(_direction(tiny_model, "attn.0"), 1.0)]),
+    ):
+        pass
 
 
 def test_probe_gate_opens_where_the_probe_says_positive() -> None:
