@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -232,13 +233,8 @@ def capture(
 
 
 def _batches(records: Iterable[TextRecord], size: int) -> Iterator[list[TextRecord]]:
-    batch: list[TextRecord] = []
-    for r in records:
-        batch.append(r)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
+    it = iter(records)
+    while batch := list(islice(it, size)):
         yield batch
 
 

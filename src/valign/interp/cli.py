@@ -26,6 +26,12 @@ WORLD_HELP = "Microworld folder (default: the seed-0 world, built on demand)."
 OUT_HELP = "Run folder; the stage goes in a subfolder and <out>/interp.html is re-rendered."
 THREADS_HELP = "Torch CPU threads (0: torch's default; 1 on a shared machine)."
 
+# Options every command takes (Typer reads them as metadata, so they can be shared).
+MODEL = typer.Option(..., "--model", help=MODEL_HELP)
+OUT = typer.Option(Path("runs/interp"), "--out", help=OUT_HELP)
+WORLD = typer.Option(None, "--world", help=WORLD_HELP)
+THREADS = typer.Option(0, min=0, help=THREADS_HELP)
+
 
 def _floats(spec: str) -> tuple[float, ...]:
     try:
@@ -48,9 +54,9 @@ def _done(out: Path, line: str) -> None:
 
 @app.command("explain")
 def explain(
-    model: str = typer.Option(..., "--model", help=MODEL_HELP),
-    out: Path = typer.Option(Path("runs/interp"), "--out", help=OUT_HELP),
-    world: str | None = typer.Option(None, "--world", help=WORLD_HELP),
+    model: str = MODEL,
+    out: Path = OUT,
+    world: str | None = WORLD,
     texts: Path | None = typer.Option(
         None, "--texts", help="JSONL with text, messages or prompt per line (default: corpus)."
     ),
@@ -64,7 +70,7 @@ def explain(
     n_top: int = typer.Option(10, min=1, help="Top records to explain from (as many to score)."),
     n_random: int = typer.Option(10, min=0, help="Random records in the scoring set."),
     seed: int = typer.Option(0, help="Seed of the random scoring records."),
-    threads: int = typer.Option(0, min=0, help=THREADS_HELP),
+    threads: int = THREADS,
 ) -> None:
     """Capture MLP neuron activations, explain each neuron, score explanations by simulation."""
     from valign.interp.explain_job import ExplainSettings, run_explain
@@ -96,16 +102,16 @@ def explain(
 
 @app.command("probe")
 def probe(
-    model: str = typer.Option(..., "--model", help=MODEL_HELP),
-    out: Path = typer.Option(Path("runs/interp"), "--out", help=OUT_HELP),
-    world: str | None = typer.Option(None, "--world", help=WORLD_HELP),
+    model: str = MODEL,
+    out: Path = OUT,
+    world: str | None = WORLD,
     concepts: str = typer.Option(
         "harmful_request,misconception,stereotype", help="Comma-separated concept datasets."
     ),
     sites: str = typer.Option("resid.*", help="Sites to probe: resid.*, or e.g. resid.1,mlp.2."),
     l2: float = typer.Option(1e-3, min=0.0, help="L2 weight decay of the probes."),
     limit: int = typer.Option(0, min=0, help="At most N texts per split (0: all)."),
-    threads: int = typer.Option(0, min=0, help=THREADS_HELP),
+    threads: int = THREADS,
 ) -> None:
     """Fit a linear probe per site for each concept; report held-out accuracy by layer."""
     from valign.interp.datasets import DATASETS
@@ -127,9 +133,9 @@ def probe(
 
 @app.command("steer")
 def steer(
-    model: str = typer.Option(..., "--model", help=MODEL_HELP),
-    out: Path = typer.Option(Path("runs/interp"), "--out", help=OUT_HELP),
-    world: str | None = typer.Option(None, "--world", help=WORLD_HELP),
+    model: str = MODEL,
+    out: Path = OUT,
+    world: str | None = WORLD,
     site: str = typer.Option("resid.1", help="Residual site to steer."),
     direction: str = typer.Option(
         "refusal", help="'refusal', 'harmful_request', or a direction file from 'interp probe'."
@@ -144,7 +150,7 @@ def steer(
     ),
     gate_site: str = typer.Option("resid.1", help="Site of the harmful-request gate probe."),
     limit: int = typer.Option(0, min=0, help="Evaluation items per kind (0: all)."),
-    threads: int = typer.Option(0, min=0, help=THREADS_HELP),
+    threads: int = THREADS,
 ) -> None:
     """Add or project out a direction at inference and measure the scorecard per strength."""
     from valign.interp.steer_job import SteerSettings, run_steer
