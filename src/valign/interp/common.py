@@ -37,8 +37,8 @@ def world_dir(path: str | None, seed: int = 0) -> Path:
     ``valign eval`` also uses."""
     if path:
         p = Path(path)
-        if not (p / "world.json").is_file():
-            raise UserError(f"not a microworld folder (no world.json): {p}")
+        if not (p / "world.json").is_file() and not (p / "eval.jsonl").is_file():
+            raise UserError(f"not a microworld folder (no world.json or eval.jsonl): {p}")
         return p
     from valign.world.splits import WorldConfig, build_world
 

@@ -100,4 +100,4 @@ def test_mistakes_are_one_line_errors(tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["probe", "--model", "http://localhost:9/v1", "--world", str(tmp_path)]
     )
-    assert isinstance(result.exception, UserError) and "world.json" in str(result.exception)
+    assert isinstance(result.exception, UserError) and "eval.jsonl" in str(result.exception)
