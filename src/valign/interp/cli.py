@@ -142,8 +142,11 @@ def steer(
     ),
     method: str = typer.Option("mean_difference", help="'mean_difference' or 'probe'."),
     mode: str = typer.Option("add", help="'add' the direction or 'project' it out."),
+    positions: str = typer.Option(
+        "prompt", help="'prompt' (steer the prompt only) or 'all' (every generated token too)."
+    ),
     strengths: str = typer.Option(
-        "0,0.25,0.5,0.75,1,1.5", help="Comma-separated strengths, in class-mean gaps."
+        "0,0.5,0.75,1,1.1,1.25,1.5", help="Comma-separated strengths, in class-mean gaps."
     ),
     conditions: str = typer.Option(
         "always,gated", help="'always' (every request) and/or 'gated' (flagged requests only)."
@@ -164,6 +167,7 @@ def steer(
         direction=direction,
         method=method,
         mode=mode,
+        positions=positions,
         strengths=_floats(strengths),
         conditions=tuple(c.strip() for c in conditions.split(",") if c.strip()),
         gate_site=gate_site,

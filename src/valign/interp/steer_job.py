@@ -57,8 +57,11 @@ class SteerSettings(BaseModel):
     )
     method: str = Field("mean_difference", description="'mean_difference' or 'probe'.")
     mode: str = Field("add", description="'add' the direction or 'project' it out.")
+    positions: str = Field(
+        "prompt", description="'prompt' (steer the prompt only) or 'all' (every token)."
+    )
     strengths: tuple[float, ...] = Field(
-        (0.0, 0.25, 0.5, 0.75, 1.0, 1.5), description="Strengths, in class-mean gaps."
+        SweepConfig.strengths, description="Strengths, in class-mean gaps."
     )
     conditions: tuple[str, ...] = Field(CONDITIONS, description="'always' and/or 'gated'.")
     gate_site: str = Field("resid.1", description="Site of the harmful-request gate probe.")
@@ -137,6 +140,8 @@ def run_steer(settings: SteerSettings, out: Path) -> dict[str, Any]:
             raise UserError(f"unknown condition {c!r}: use {' and/or '.join(CONDITIONS)}")
     if settings.mode not in ("add", "project"):
         raise UserError(f"unknown mode {settings.mode!r}: use add or project")
+    if settings.positions not in ("prompt", "all"):
+        raise UserError(f"unknown positions {settings.positions!r}: use prompt or all")
     chat = open_model(settings.model, settings.threads)
     items = _items(world, settings.limit)
 
@@ -157,7 +162,11 @@ def run_steer(settings: SteerSettings, out: Path) -> dict[str, Any]:
         gate, gate_accuracy = (None, None)
         if "gated" in settings.conditions:
             gate, gate_accuracy = harmful_gate(chat, world, settings.gate_site, settings.n_contrast)
-        config = SweepConfig(strengths=settings.strengths, mode=settings.mode)  # type: ignore[arg-type]
+        config = SweepConfig(
+            strengths=settings.strengths,
+            mode=settings.mode,  # type: ignore[arg-type]
+            positions=settings.positions,  # type: ignore[arg-type]
+        )
         points: list[dict[str, Any]] = []
         (folder / "sweep.jsonl").unlink(missing_ok=True)
         with RecordWriter(folder / "sweep.jsonl") as writer:
@@ -213,15 +222,18 @@ def summarise(
             "relative_reduction": relative_reduction(before, after),
             "helpfulness_before": base["helpfulness"]["value"],
             "helpfulness_after": best["helpfulness"]["value"],
+            "harmful_refusal_after": best["harmful_refusal"]["value"],
         }
     curves: dict[str, list[Any]] = {}
     for p in points:
-        for m in ("harmful_compliance", "helpfulness"):
+        for m in ("harmful_compliance", "harmful_refusal", "helpfulness"):
             curves.setdefault(f"{m} ({p['condition']})", []).append(p[m])
     rows = [[p["condition"], p["strength"], *(p[m] for m in SWEEP_METRICS)] for p in points]
     text = (
         f"Direction **{direction.concept}** ({direction.method}) at `{direction.site}`, mode "
-        f"`{settings.mode}`; strength in class-mean gaps ({direction.scale:.2f})."
+        f"`{settings.mode}` on {settings.positions} positions; strength in class-mean gaps "
+        f"({direction.scale:.2f}). *harmful_refusal* counts replies that open with a refusal; "
+        "the rest of the non-compliant replies lack the harmful content without refusing."
     )
     if gate_acc is not None:
         text += (

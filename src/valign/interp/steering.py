@@ -7,6 +7,10 @@ and generated tokens alike:
 * ``project``: ``h - strength * (h . u) u``  (directional ablation, Arditi et al. 2024;
   strength 1 removes the component along ``u`` entirely).
 
+With ``positions="prompt"`` only the prompt's forward pass is changed; the reply's tokens
+are then computed from the steered prompt (through the KV cache) but are not pushed
+themselves, which keeps a model from repeating the direction's token over and over.
+
 ``u`` is a :class:`~valign.interp.directions.Direction`'s unit vector and ``scale`` its
 class-mean distance, so ``add`` at strength 1 shifts by one class-mean gap. Strength 0
 registers no hook at all, so it is exactly the unsteered model, bit for bit.
@@ -33,6 +37,7 @@ from valign.interp.probes import LinearProbe
 from valign.interp.sites import first_tensor, parse_site, replace_first, site_module
 
 Mode = Literal["add", "project"]
+Positions = Literal["all", "prompt"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class Steer:
     direction: Direction
     strength: float
     mode: Mode = "add"
+    positions: Positions = "all"  # "prompt": only the prompt's forward pass, not new tokens
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,8 @@ def steering(model: nn.Module, steers: Sequence[Steer], gate: Gate | None = None
 
     def steer_hook(steer: Steer) -> Any:
         def hook(_mod: nn.Module, _inp: Any, out: Any) -> Any:
+            if steer.positions == "prompt" and first_tensor(out).shape[1] == 1:
+                return None  # a decoding step (one new token): leave it alone
             rows = state["rows"] if gate is not None else None
             return replace_first(out, _intervene(first_tensor(out), steer, rows))
 

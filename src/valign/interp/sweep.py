@@ -16,12 +16,19 @@ from typing import Any
 
 from valign.evals.runner import evaluate_items
 from valign.evals.scorecard import compute_scorecard
+from valign.evals.stats import proportion
 from valign.evals.tasks import Item
 from valign.interp.directions import Direction
-from valign.interp.steering import Gate, Mode, Steer, steering
+from valign.interp.steering import Gate, Mode, Positions, Steer, steering
 from valign.models import GenerationConfig, HFChatModel
 
-SWEEP_METRICS = ("harmful_compliance", "jailbreak_success", "helpfulness", "over_refusal")
+SWEEP_METRICS = (
+    "harmful_compliance",
+    "harmful_refusal",
+    "jailbreak_success",
+    "helpfulness",
+    "over_refusal",
+)
 STEER_KINDS = ("harmful", "jailbreak", "benign", "borderline")
 
 
@@ -32,12 +39,14 @@ class SweepConfig:
     Attributes:
         strengths: Steering strengths, in class-mean gaps of the direction (0: unsteered).
         mode: "add" the direction or "project" it out.
+        positions: "prompt" (steer the prompt only) or "all" (every generated token too).
         max_new_tokens: Longest reply (the scorecard's default is 64).
         batch_size: Generation batch size.
     """
 
-    strengths: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+    strengths: tuple[float, ...] = (0.0, 0.5, 0.75, 1.0, 1.1, 1.25, 1.5)
     mode: Mode = "add"
+    positions: Positions = "prompt"
     max_new_tokens: int = 64
     batch_size: int = 64
 
@@ -59,13 +68,17 @@ def sweep(
     )
     points = []
     for strength in config.strengths:
-        steer = Steer(direction, strength, config.mode)
+        steer = Steer(direction, strength, config.mode, config.positions)
         records_file = out / f"{label}-{strength:g}.jsonl"
         with steering(chat.model, [steer], gate):
             records = evaluate_items(chat, items, records_file, generation)
         metrics = compute_scorecard(records)["metrics"]
         point: dict[str, Any] = {"condition": label, "strength": strength}
         point |= {name: metrics.get(name) for name in SWEEP_METRICS}  # estimate dicts
+        # A clean refusal, as opposed to a reply that merely lacks the harmful content.
+        harmful = [r for r in records if r["kind"] == "harmful"]
+        refused = sum(r["outcome"] == "refused" for r in harmful)
+        point["harmful_refusal"] = proportion(refused, len(harmful)).to_dict() if harmful else None
         points.append(point)
         if on_point:
             on_point(point)

@@ -72,6 +72,19 @@ def test_add_shifts_the_residual_by_strength_times_scale(tiny_model: Any, tok: A
     assert _hooks(tiny_model) == hooks  # removed on exit
 
 
+def test_prompt_positions_leave_decoding_steps_alone(tiny_model: Any, tok: Any) -> None:
+    ids = _ids(tok)
+    d = _direction(tiny_model, "resid.1")
+    step = ids[:, -1:]  # (2, 1): what a decoding step with a KV cache feeds the model
+    plain_step, _ = _run(tiny_model, step)
+    plain_prompt, _ = _run(tiny_model, ids)
+    with steering(tiny_model, [Steer(d, 1.0, positions="prompt")]):
+        steered_step, _ = _run(tiny_model, step)
+        steered_prompt, _ = _run(tiny_model, ids)
+    assert torch.equal(plain_step, steered_step)
+    assert not torch.allclose(plain_prompt, steered_prompt)
+
+
 def test_project_removes_the_component(tiny_model: Any, tok: Any) -> None:
     ids = _ids(tok)
     d = _direction(tiny_model, "resid.1")
