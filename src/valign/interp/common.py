@@ -3,6 +3,7 @@ finding the microworld, and recording a finished job in its run folder."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -52,10 +53,17 @@ def run_job(
     out: Path, stage: str, settings: Any, seed: int, work: Callable[[Path], dict[str, Any]]
 ) -> dict[str, Any]:
     """Run ``work(stage_folder)`` as stage ``stage`` of the run folder ``out``: manifest
-    first, ``DONE.json`` with the returned summary last (a rerun replaces the stage)."""
+    first, ``DONE.json`` with the returned summary last.
+
+    A rerun with the same settings resumes (the steering sweep keeps its graded replies);
+    a run with other settings starts from an empty stage folder, so no record of the old
+    settings is ever mixed into the new results."""
     run = RunDir(out)
-    run.clear_done(stage)
     m = manifest(f"interp.{stage}", settings, seed)
+    old = run.read_manifest(stage)
+    if old is not None and old.get("config_hash") != m["config_hash"]:
+        shutil.rmtree(run.stage_path(stage))
+    run.clear_done(stage)
     run.write_manifest(stage, m)
     start = time.perf_counter()
     summary = work(run.stage(stage))

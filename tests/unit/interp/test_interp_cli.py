@@ -101,3 +101,19 @@ def test_mistakes_are_one_line_errors(tmp_path: Path) -> None:
         app, ["probe", "--model", "http://localhost:9/v1", "--world", str(tmp_path)]
     )
     assert isinstance(result.exception, UserError) and "eval.jsonl" in str(result.exception)
+
+
+def test_a_rerun_with_other_settings_starts_afresh(tmp_path: Path) -> None:
+    from valign.interp.common import run_job
+    from valign.interp.probe_job import ProbeSettings
+
+    def work(folder: Path) -> dict[str, int]:
+        n = len(list(folder.glob("*.jsonl")))
+        (folder / f"r{n}.jsonl").write_text("{}\n")
+        return {"files_before": n}
+
+    same = ProbeSettings(model="m")
+    assert run_job(tmp_path, "probe", same, 0, work)["files_before"] == 0
+    assert run_job(tmp_path, "probe", same, 0, work)["files_before"] == 1  # resumes
+    other = ProbeSettings(model="m", l2=0.5)
+    assert run_job(tmp_path, "probe", other, 0, work)["files_before"] == 0  # no stale records
