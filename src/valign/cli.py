@@ -45,6 +45,7 @@ def _mount() -> None:
     """Attach every stage's sub-app (imported lazily so `valign --help` stays fast)."""
     from valign.evals.cli import eval_command
     from valign.guard.cli import app as guard_app
+    from valign.interp.cli import app as interp_app
     from valign.redteam.cli import redteam_command
     from valign.values.cli import app as values_app
     from valign.world.cli import app as world_app
@@ -53,6 +54,9 @@ def _mount() -> None:
     app.add_typer(world_app, name="world", help="The microworld: build its splits.")
     app.add_typer(
         guard_app, name="guard", help="The guard: content filter, refusal detector, server."
+    )
+    app.add_typer(
+        interp_app, name="interp", help="Interpretability: explain neurons, probe, steer."
     )
     app.command("eval")(eval_command)
     app.command("redteam")(redteam_command)

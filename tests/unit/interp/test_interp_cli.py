@@ -1,0 +1,119 @@
+"""`valign interp explain|probe|steer` on the tiny microworld base model, and mistakes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from valign.errors import UserError
+from valign.interp.cli import app
+from valign.report import RunDir
+
+runner = CliRunner()
+
+
+@pytest.mark.slow
+def test_explain_probe_steer_build_one_page(
+    tiny_base_model_dir: Path, tiny_world: Path, tmp_path: Path
+) -> None:
+    common = [
+        "--model",
+        str(tiny_base_model_dir),
+        "--world",
+        str(tiny_world),
+        "--out",
+        str(tmp_path),
+    ]
+    result = runner.invoke(
+        app,
+        [
+            "explain",
+            *common,
+            "--limit",
+            "40",
+            "--sites",
+            "mlp.0",
+            "--neurons",
+            "6",
+            "--n-top",
+            "3",
+            "--n-random",
+            "3",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    neurons = [
+        json.loads(x) for x in (tmp_path / "explain" / "neurons.jsonl").read_text().splitlines()
+    ]
+    assert len(neurons) == 6 and all(-1 <= n["score"] <= 1 and n["examples"] for n in neurons)
+    result = runner.invoke(
+        app, ["probe", *common, "--concepts", "harmful_request", "--sites", "resid.0,resid.1"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = RunDir(tmp_path).summary("probe")
+    assert summary and summary["best"]["harmful_request"]["n_test"] > 0
+    assert (tmp_path / "probe" / "directions" / "harmful_request-resid.1-probe.json").is_file()
+    result = runner.invoke(
+        app,
+        [
+            "steer",
+            *common,
+            "--site",
+            "resid.1",
+            "--gate-site",
+            "resid.0",
+            "--strengths",
+            "0,1",
+            "--limit",
+            "2",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    points = RunDir(tmp_path).summary("steer")["points"]  # type: ignore[index]
+    assert [(p["condition"], p["strength"]) for p in points] == [
+        ("always", 0.0),
+        ("always", 1.0),
+        ("gated", 0.0),
+        ("gated", 1.0),
+    ]
+    page = (tmp_path / "interp.html").read_text()
+    for title in ("neuron explanations", "probes", "steering", "Token-level activations"):
+        assert title in page
+
+
+def test_mistakes_are_one_line_errors(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["explain", "--model", "x", "--texts", str(tmp_path / "no.jsonl")])
+    assert isinstance(result.exception, UserError) and "input file not found" in str(
+        result.exception
+    )
+    result = runner.invoke(app, ["probe", "--model", "x", "--concepts", "vibes"])
+    assert isinstance(result.exception, UserError) and "unknown concept" in str(result.exception)
+    result = runner.invoke(app, ["steer", "--model", "x", "--direction", "nope.json"])
+    assert isinstance(result.exception, UserError) and "direction file not found" in str(
+        result.exception
+    )
+    result = runner.invoke(app, ["steer", "--model", "x", "--strengths", "a,b"])
+    assert isinstance(result.exception, UserError) and "numbers" in str(result.exception)
+    result = runner.invoke(
+        app, ["probe", "--model", "http://localhost:9/v1", "--world", str(tmp_path)]
+    )
+    assert isinstance(result.exception, UserError) and "eval.jsonl" in str(result.exception)
+
+
+def test_a_rerun_with_other_settings_starts_afresh(tmp_path: Path) -> None:
+    from valign.interp.common import run_job
+    from valign.interp.probe_job import ProbeSettings
+
+    def work(folder: Path) -> dict[str, int]:
+        n = len(list(folder.glob("*.jsonl")))
+        (folder / f"r{n}.jsonl").write_text("{}\n")
+        return {"files_before": n}
+
+    same = ProbeSettings(model="m")
+    assert run_job(tmp_path, "probe", same, 0, work)["files_before"] == 0
+    assert run_job(tmp_path, "probe", same, 0, work)["files_before"] == 1  # resumes
+    other = ProbeSettings(model="m", l2=0.5)
+    assert run_job(tmp_path, "probe", other, 0, work)["files_before"] == 0  # no stale records
