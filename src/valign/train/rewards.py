@@ -85,6 +85,7 @@ class ConstitutionRules:
 
     flag: Flagger
     refused: Refusal
+    _prompt_flags: dict[str, bool] = field(default_factory=dict)
     principles: dict[str, str] = field(
         default_factory=lambda: {
             "refuse": "no_harmful_assistance",
@@ -93,9 +94,18 @@ class ConstitutionRules:
         }
     )
 
+    def flag_prompts(self, prompts: Sequence[str]) -> list[bool]:
+        """The guard's verdict on each request, judged once per distinct request."""
+        todo = sorted({p for p in prompts if p not in self._prompt_flags})
+        if todo:
+            flags = self.flag([(p, None) for p in todo])
+            self._prompt_flags.update(zip(todo, flags, strict=True))
+        return [self._prompt_flags[p] for p in prompts]
+
     def __call__(
-        self, prompts: Sequence[str], replies: Sequence[str], prompt_flags: Sequence[bool]
+        self, prompts: Sequence[str], replies: Sequence[str]
     ) -> tuple[list[float], dict[str, float]]:
+        prompt_flags = self.flag_prompts(prompts)
         pairs = list(zip(prompts, replies, strict=True))
         refused = self.refused(pairs)
         unsafe = self.flag(pairs)
@@ -168,7 +178,6 @@ class AlignmentReward:
         prompts: Sequence[Any],
         completions: Sequence[Any],
         log_metric: Callable[[str, float], None] | None = None,
-        prompt_flagged: Sequence[bool] | None = None,
         **_: Any,
     ) -> list[float]:
         replies = [_text(c) for c in completions]
@@ -186,8 +195,7 @@ class AlignmentReward:
             total = [t + x for t, x in zip(total, r, strict=True)]
             metrics["reward_model"] = sum(r) / n
         if self.rules is not None and self.settings.rule_weight:
-            flags = list(prompt_flagged) if prompt_flagged is not None else [False] * n
-            rule, counts = self.rules([_last_user(p) for p in prompts], replies, flags)
+            rule, counts = self.rules([_last_user(p) for p in prompts], replies)
             w = self.settings.rule_weight
             total = [t + w * x for t, x in zip(total, rule, strict=True)]
             metrics["rule"] = sum(rule) / n

@@ -2,8 +2,7 @@
 
 Phases:
 
-1. ``prompt_pool``   the prompts to sample from (conversations ending in a user turn),
-                     each flagged or passed once by the guard for the constitution's rules
+1. ``prompt_pool``   the prompts to sample from (conversations ending in a user turn)
 2. ``reward_fn``     :class:`~valign.train.rewards.AlignmentReward` over the reward model,
                      the rules and the cost model (fixed weight or Lagrangian)
 3. ``train``         TRL samples ``num_generations`` replies per prompt, scores them,
@@ -108,7 +107,7 @@ def prompt_pool(path: Path, limit: int = 0) -> list[dict[str, Any]]:
     return rows
 
 
-def guard_rules(guard: str | None = None) -> tuple[ConstitutionRules, Any]:
+def guard_rules(guard: str | None = None) -> ConstitutionRules:
     """The constitution's rules through the (default) guard and its refusal detector."""
     from valign.guard import GuardInput, get_backend, load_refusal_detector
     from valign.guard.build import ensure_default_guard
@@ -123,7 +122,7 @@ def guard_rules(guard: str | None = None) -> tuple[ConstitutionRules, Any]:
     def refused(pairs: Sequence[tuple[str, str]]) -> list[bool]:
         return [r.refusal for r in detector.detect(pairs)]
 
-    return ConstitutionRules(flag=flag, refused=refused), flag
+    return ConstitutionRules(flag=flag, refused=refused)
 
 
 def train_rl(
@@ -152,11 +151,7 @@ def train_rl(
             f"batch_size ({s.batch_size}) must be a multiple of num_generations "
             f"({s.num_generations})"
         )
-    rules = None
-    if s.safety.rule_weight:
-        rules, flag = guard_rules(guard)
-        flags = flag([(r["prompt"][-1]["content"], None) for r in rows])
-        rows = [{**r, "prompt_flagged": f} for r, f in zip(rows, flags, strict=True)]
+    rules = guard_rules(guard) if s.safety.rule_weight else None
     reward_fn = AlignmentReward(
         reward=Scorer(reward_model) if reward_model else None,
         cost=Scorer(cost_model) if cost_model else None,

@@ -1,0 +1,96 @@
+"""Direct preference optimisation from comparison files, with TRL's ``DPOTrainer``.
+
+The offline alternative to reward modelling plus online RL: the policy is fitted to the
+comparisons directly, with the starting model as the implicit reference. The reference
+log-probabilities are computed once before training (``precompute_ref``), so the
+reference model is not kept in memory nor run at every step.
+
+Unlike the decoupled reward model, DPO learns the comparisons' overall verdict: on a
+harmful request the refusal is the chosen reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from valign.errors import UserError
+from valign.feedback.preferences import Comparison, load_comparisons
+from valign.train.common import (
+    TrainResult,
+    TrainSettings,
+    peft_config,
+    require_model_dir,
+    run,
+    trainer_kwargs,
+)
+
+
+class DPOSettings(TrainSettings):
+    """DPO (defaults: the microworld's SFT model on 2 CPU cores)."""
+
+    learning_rate: float = Field(1e-4, description="Peak learning rate.")
+    epochs: float = Field(1.0, description="Passes over the comparisons.")
+    batch_size: int = Field(32, description="Pairs per optimiser step.")
+    beta: float = Field(0.1, description="Strength of the implicit KL anchor to the reference.")
+    loss_type: str = Field("sigmoid", description="TRL DPO loss (sigmoid, ipo, robust...).")
+    precompute_ref: bool = Field(
+        True, description="Compute the reference log-probabilities once, before training."
+    )
+    liger: bool = Field(
+        False, description="Liger kernels (fused DPO loss; GPU, needs liger-kernel)."
+    )
+
+
+def dpo_rows(rows: Sequence[Comparison]) -> list[dict[str, Any]]:
+    """Comparisons in TRL's conversational preference form."""
+    return [
+        {
+            "prompt": r.messages(),
+            "chosen": [{"role": "assistant", "content": r.chosen}],
+            "rejected": [{"role": "assistant", "content": r.rejected}],
+        }
+        for r in rows
+    ]
+
+
+def train_dpo(
+    model: str | Path,
+    data: Path | Sequence[Comparison],
+    out: Path,
+    s: DPOSettings,
+    on_step: Any = None,
+) -> TrainResult:
+    """Fit ``model`` to the comparisons; the result is in ``out/model``."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    rows = load_comparisons(data) if isinstance(data, Path) else list(data)
+    if not rows:
+        raise UserError("no comparisons to train on")
+    name = require_model_dir(model)
+    tok = AutoTokenizer.from_pretrained(name)
+    if not tok.chat_template:
+        raise UserError(f"{model}: the tokenizer has no chat template")
+    args = DPOConfig(
+        **trainer_kwargs(s, out / "checkpoints"),
+        max_length=s.max_length,
+        beta=s.beta,
+        loss_type=[s.loss_type],
+        precompute_ref_log_probs=s.precompute_ref,
+        precompute_ref_batch_size=max(64, s.batch_size),
+        use_liger_kernel=s.liger,
+        model_init_kwargs={"dtype": "auto"},
+    )
+    trainer = DPOTrainer(
+        model=name,
+        args=args,
+        train_dataset=Dataset.from_list(dpo_rows(rows)),
+        processing_class=tok,
+        peft_config=peft_config(s),
+    )
+    return run(trainer, out, tok, merge_lora=s.lora is None or s.lora.merge, on_step=on_step)
