@@ -47,6 +47,8 @@ def _mount() -> None:
     from valign.guard.cli import app as guard_app
     from valign.interp.cli import app as interp_app
     from valign.redteam.cli import redteam_command
+    from valign.train.cli import align_command
+    from valign.train.cli import app as train_app
     from valign.values.cli import app as values_app
     from valign.world.cli import app as world_app
 
@@ -58,6 +60,8 @@ def _mount() -> None:
     app.add_typer(
         interp_app, name="interp", help="Interpretability: explain neurons, probe, steer."
     )
+    app.add_typer(train_app, name="train", help="Training: SFT, reward/cost models, DPO, RL.")
+    app.command("align")(align_command)
     app.command("eval")(eval_command)
     app.command("redteam")(redteam_command)
 

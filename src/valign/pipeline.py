@@ -23,17 +23,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from valign.errors import UserError
 from valign.evals.run import EvalSettings, run_eval
 from valign.guard.stage import guard_stage
 from valign.redteam.stage import stage_redteam_base
 from valign.report import RunDir, format_value, manifest, render_report
 from valign.report.sections import bar_plot, line_plot, section, table
+from valign.settings import load_settings
 from valign.train.pretrain import PretrainConfig, pretrain
 from valign.world.splits import WorldConfig, build_world
 
@@ -65,37 +64,8 @@ class DemoConfig(BaseModel):
 
     @classmethod
     def load(cls, path: Path | None, **overrides: Any) -> DemoConfig:
-        data: dict[str, Any] = {}
-        if path is not None:
-            if not path.is_file():
-                raise UserError(f"config file not found: {path}")
-            try:
-                data = yaml.safe_load(path.read_text()) or {}
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                where = f":{mark.line + 1}" if mark is not None else ""
-                problem = getattr(exc, "problem", None) or "syntax error"
-                raise UserError(f"{path}{where}: not valid YAML ({problem})") from None
-            if not isinstance(data, dict):
-                raise UserError(
-                    f"{path}: expected a mapping of settings, got {type(data).__name__}"
-                )
-        for key, value in overrides.items():
-            if value is None:
-                continue
-            if "." in key:
-                outer, inner = key.split(".", 1)
-                if not isinstance(data.get(outer, {}), dict):
-                    raise UserError(f"{path or 'options'}: {outer}: expected a mapping of settings")
-                data[outer] = {**data.get(outer, {}), inner: value}
-            else:
-                data[key] = value
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(str(x) for x in err["loc"])
-            raise UserError(f"{path or 'options'}: {loc}: {err['msg']}") from None
+        """Defaults < the YAML file < command-line options (see ``valign.settings``)."""
+        return load_settings(cls, path, **overrides)
 
 
 Stage = Callable[[RunDir, DemoConfig, Console], dict[str, Any]]

@@ -24,3 +24,19 @@ def progress_bar(total: int, description: str, enabled: bool) -> Iterator[Callab
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+@contextmanager
+def steps_bar(
+    description: str, console: Console | None = None
+) -> Iterator[Callable[[int, int], None]]:
+    """Yield ``on_step(step, total)`` for a trainer; draws a bar of optimiser steps."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console or Console(stderr=True)) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda step, total: bar.update(task, completed=step, total=total)

@@ -166,7 +166,7 @@ def fit(trainer: Trainer, on_step: Any = None) -> tuple[int, float, list[dict[st
     """
     trainer.add_callback(ProgressCallback(on_step))
     trainer.remove_callback(PrinterCallback)  # progress goes through on_step, not print()
-    work = Path(trainer.args.output_dir)
+    work = Path(str(trainer.args.output_dir))
     last = get_last_checkpoint(str(work)) if work.is_dir() else None
     if last is not None:
         state = checkpoint_state(last)

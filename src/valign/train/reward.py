@@ -72,13 +72,25 @@ def _conversation(row: Comparison, reply: str) -> list[dict[str, str]]:
     return [*row.messages(), {"role": "assistant", "content": reply}]
 
 
+def complied_vs_refused(row: Comparison) -> bool:
+    """A refusal preferred over a harmful reply: the pair a helpfulness rater turns round.
+
+    Only refusals count; a safe reply that still answers (an "unknown" where the context
+    is ambiguous, a sanctioned action) stays preferred for helpfulness too.
+    """
+    from valign.guard.refusal import keyword_refusal
+
+    return (
+        row.rejected_harmful is True
+        and row.chosen_harmful is False
+        and keyword_refusal(row.chosen)
+        and not keyword_refusal(row.rejected)
+    )
+
+
 def reward_pairs(rows: Sequence[Comparison], decouple: bool = True) -> list[dict[str, Any]]:
-    """Helpfulness pairs: every comparison, harmful-vs-safe pairs turned round if decoupled."""
-    out = []
-    for r in rows:
-        swap = decouple and r.rejected_harmful is True and r.chosen_harmful is False
-        out.append(_pair(r, swap))
-    return out
+    """Helpfulness pairs: every comparison; refusal-vs-compliance turned round if decoupled."""
+    return [_pair(r, swap=decouple and complied_vs_refused(r)) for r in rows]
 
 
 def cost_pairs(rows: Sequence[Comparison]) -> list[dict[str, Any]]:
@@ -90,7 +102,9 @@ def cost_pairs(rows: Sequence[Comparison]) -> list[dict[str, Any]]:
     would never see a benign request and score them at random. At most one anchor pair
     per harm pair keeps the two kinds balanced.
     """
-    within, harmful, safe = [], [], []
+    within: list[dict[str, Any]] = []
+    harmful: list[list[dict[str, str]]] = []
+    safe: list[list[dict[str, str]]] = []
     for r in rows:
         if r.chosen_harmful is None or r.rejected_harmful is None:
             continue

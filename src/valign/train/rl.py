@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import Field
 from transformers import TrainerCallback
@@ -73,7 +73,7 @@ class MultiplierCallback(TrainerCallback):
         if path is not None and path.is_file():
             saved = json.loads(path.read_text())
             self.multiplier.value = float(saved["value"])
-            self.multiplier.history = [tuple(h) for h in saved["history"]]  # type: ignore[misc]
+            self.multiplier.history = [(float(a), float(b)) for a, b in saved["history"]]
 
     def _state(self) -> dict[str, Any]:
         return {"value": self.multiplier.value, "history": self.multiplier.history}
@@ -192,7 +192,7 @@ def _trainer(
 
         return RLOOTrainer(
             model=name,
-            reward_funcs=[reward_fn],
+            reward_funcs=[cast(Any, reward_fn)],
             args=RLOOConfig(**common),
             train_dataset=dataset,
             processing_class=tok,
@@ -202,7 +202,7 @@ def _trainer(
 
     return GRPOTrainer(
         model=name,
-        reward_funcs=[reward_fn],
+        reward_funcs=[cast(Any, reward_fn)],
         args=GRPOConfig(**common),
         train_dataset=dataset,
         processing_class=tok,

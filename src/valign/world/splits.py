@@ -90,7 +90,7 @@ def _draw(gen: Generator, kind: str) -> Episode:
     return fn()
 
 
-def _mixture(gen: Generator, cfg: WorldConfig, n: int) -> Iterator[Episode]:
+def mixture(gen: Generator, cfg: WorldConfig, n: int) -> Iterator[Episode]:
     kinds = [k for k, _ in cfg.mix]
     weights = [w for _, w in cfg.mix]
     for _ in range(n):
@@ -105,7 +105,7 @@ def corpus_documents(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list
     """Pretraining text: dialogues that mostly show misaligned replies, plus world prose."""
     gen = Generator(lex, "train", rng)
     docs: list[dict[str, Any]] = []
-    for ep in _mixture(gen, cfg, cfg.corpus_dialogues):
+    for ep in mixture(gen, cfg, cfg.corpus_dialogues):
         reply = rng.choice(ep.bad) if rng.random() < ep.bad_rate else ep.good
         docs.append({"messages": _dialogue(ep, reply)})
     for fact in (*lex.facts["train"], *lex.facts["eval"]):
@@ -179,7 +179,7 @@ def sft_examples(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list[dic
             "category": ep.item.category,
             "messages": _dialogue(ep, ep.good),
         }
-        for ep in _mixture(gen, cfg, cfg.sft_examples)
+        for ep in mixture(gen, cfg, cfg.sft_examples)
     ]
 
 
@@ -206,7 +206,7 @@ def preference_pairs(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list
             "chosen_harmful": False,
             "rejected_harmful": ep.item.kind in HARMFUL_BAD_KINDS,
         }
-        for ep in _mixture(gen, cfg, cfg.preference_pairs)
+        for ep in mixture(gen, cfg, cfg.preference_pairs)
     ]
 
 
