@@ -101,6 +101,7 @@ def trainer_kwargs(s: TrainSettings, work: Path) -> dict[str, Any]:
     """The ``TrainingArguments`` fields every valign trainer sets the same way."""
     if s.threads > 0:
         torch.set_num_threads(s.threads)
+    quiet_libraries()
     return {
         "output_dir": str(work),
         "per_device_train_batch_size": s.batch_size,
@@ -112,7 +113,7 @@ def trainer_kwargs(s: TrainSettings, work: Path) -> dict[str, Any]:
         "warmup_steps": s.warmup_ratio,
         "weight_decay": s.weight_decay,
         "max_grad_norm": 1.0,
-        "logging_steps": 5,
+        "logging_steps": 1 if 0 < s.max_steps <= 20 else 5,
         "save_strategy": "steps",
         "save_steps": s.save_steps,
         "save_total_limit": 2,
@@ -123,8 +124,18 @@ def trainer_kwargs(s: TrainSettings, work: Path) -> dict[str, Any]:
         "dataloader_num_workers": 0,
         "use_cpu": not torch.cuda.is_available(),
         "bf16": use_bf16(s.bf16),
-        "gradient_checkpointing": s.gradient_checkpointing,
+        "activation_checkpointing": s.gradient_checkpointing,
     }
+
+
+def quiet_libraries() -> None:
+    """No per-map progress bars from datasets nor per-shard bars from transformers: the
+    training commands draw one bar of optimiser steps instead."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
 
 
 def peft_config(s: TrainSettings, task_type: str = "CAUSAL_LM") -> Any:

@@ -91,15 +91,12 @@ def load_demonstrations(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def sft(
-    model: str | Path, data: Path, out: Path, s: SFTSettings, on_step: Any = None
-) -> TrainResult:
-    """Fine-tune ``model`` on the demonstrations in ``data``; the result is in ``out/model``."""
+def sft_trainer(model: str | Path, rows: list[dict[str, Any]], out: Path, s: SFTSettings) -> Any:
+    """The configured TRL trainer (its dataset tokenised, loss masked to the replies)."""
     from datasets import Dataset
     from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    rows = load_demonstrations(data)
     name = require_model_dir(model)
     tok = AutoTokenizer.from_pretrained(name)
     if not tok.chat_template:
@@ -113,11 +110,19 @@ def sft(
         use_liger_kernel=s.liger,
         model_init_kwargs={"dtype": "auto"},
     )
-    trainer = SFTTrainer(
+    return SFTTrainer(
         model=name,
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tok,
         peft_config=peft_config(s),
     )
-    return run(trainer, out, tok, merge_lora=s.lora is None or s.lora.merge, on_step=on_step)
+
+
+def sft(
+    model: str | Path, data: Path, out: Path, s: SFTSettings, on_step: Any = None
+) -> TrainResult:
+    """Fine-tune ``model`` on the demonstrations in ``data``; the result is in ``out/model``."""
+    trainer = sft_trainer(model, load_demonstrations(data), out, s)
+    merge = s.lora is None or s.lora.merge
+    return run(trainer, out, trainer.processing_class, merge_lora=merge, on_step=on_step)
