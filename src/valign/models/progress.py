@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -26,11 +27,22 @@ def progress_bar(total: int, description: str, enabled: bool) -> Iterator[Callab
         yield lambda n: bar.advance(task, n)
 
 
+def is_main_process() -> bool:
+    """True unless this is a secondary process of a distributed launch."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 @contextmanager
 def steps_bar(
     description: str, console: Console | None = None
 ) -> Iterator[Callable[[int, int], None]]:
-    """Yield ``on_step(step, total)`` for a trainer; draws a bar of optimiser steps."""
+    """Yield ``on_step(step, total)`` for a trainer; draws a bar of optimiser steps.
+
+    Under ``accelerate launch`` only the main process draws it.
+    """
+    if not is_main_process():
+        yield lambda step, total: None
+        return
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

@@ -43,6 +43,10 @@ def _common(
 
 
 def _done(what: str, out: Path, result: Any, extra: dict[str, Any] | None = None) -> None:
+    from valign.models.progress import is_main_process
+
+    if not is_main_process():
+        return
     console = Console(stderr=True)
     console.print(
         f"{what}: {result.steps} steps in {result.seconds:.0f} s -> {result.model_dir}",

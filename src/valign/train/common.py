@@ -78,6 +78,7 @@ class TrainResult:
     train_loss: float
     seconds: float
     log: list[dict[str, float]] = field(default_factory=list)
+    processes: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -210,17 +211,27 @@ def export(model: Any, tokenizer: Any, out: Path, merge_lora: bool = True) -> Pa
 def run(
     trainer: Trainer, out: Path, tokenizer: Any, merge_lora: bool = True, on_step: Any = None
 ) -> TrainResult:
-    """``fit`` then ``export`` to ``out/model``; the result every stage records."""
+    """``fit`` then ``export`` to ``out/model``; the result every stage records.
+
+    Under ``accelerate launch`` every process trains; only the main one writes the model
+    and ``out/train.json``, and the others wait for it, so all return a complete folder.
+    """
     t0 = time.perf_counter()
     steps, loss, history = fit(trainer, on_step)
     seconds = time.perf_counter() - t0
-    model_dir = export(trainer.model, tokenizer, out / "model", merge_lora)
+    model_dir = out / "model"
     log = [
         {k: float(v) for k, v in h.items() if isinstance(v, int | float)}
         for h in history
         if "step" in h
     ]
-    return TrainResult(model_dir, steps, loss, seconds, log)
+    result = TrainResult(model_dir, steps, loss, seconds, log, int(trainer.args.world_size))
+    if trainer.is_world_process_zero():
+        export(trainer.model, tokenizer, model_dir, merge_lora)
+        summary = {k: v for k, v in result.to_dict().items() if k != "log"}
+        (out / "train.json").write_text(json.dumps(summary, indent=2))
+    trainer.accelerator.wait_for_everyone()
+    return result
 
 
 def require_model_dir(path: str | Path, what: str = "model") -> str:

@@ -227,9 +227,11 @@ def train_reward_model(
         peft_config=peft_config(s, task_type="SEQ_CLS"),
     )
     result = run(trainer, out, tok, merge_lora=True, on_step=on_step)
+    stats: dict[str, float] = {"train_pairs": float(len(train))}
+    if not trainer.is_world_process_zero():
+        return result, stats  # the main process measures and calibrates
     scorer = Scorer(result.model_dir)
     test = build_pairs(test_rows, objective, s.decouple) if test_rows else train[:0]
-    stats: dict[str, float] = {"train_pairs": float(len(train))}
     if objective == "cost":
         stats["offset"] = _calibrate(result.model_dir, scorer, train)
     if test:
