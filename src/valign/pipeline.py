@@ -3,6 +3,8 @@
     world      build the microworld's splits                     -> world/
     pretrain   tokenizer + base model on the corpus              -> pretrain/model/
     eval_base  scorecard of the base model on held-out items     -> eval_base/
+    sft, reward, cost, rl   alignment (valign.train.stage)       -> sft/ reward/ cost/ rl/
+    eval_aligned  scorecards of the SFT and aligned models       -> eval_aligned/
     redteam_base  red-team campaign against the base model (opt-in) -> redteam_base/
     guard      attack success with and without the default guard -> guard/
     report     report.html over every finished stage
@@ -33,7 +35,15 @@ from valign.redteam.stage import stage_redteam_base
 from valign.report import RunDir, format_value, manifest, render_report
 from valign.report.sections import bar_plot, line_plot, section, table
 from valign.settings import load_settings
+from valign.train.align import AlignConfig
 from valign.train.pretrain import PretrainConfig, pretrain
+from valign.train.stage import (
+    stage_cost,
+    stage_eval_aligned,
+    stage_reward,
+    stage_rl,
+    stage_sft,
+)
 from valign.world.splits import WorldConfig, build_world
 
 
@@ -51,6 +61,12 @@ class DemoConfig(BaseModel):
         WorldConfig.corpus_dialogues, description="Chat episodes in the pretraining corpus."
     )
     eval_per_kind: int = Field(WorldConfig.eval_per_kind, description="Evaluation items per kind.")
+    alignment: bool = Field(
+        True, description="Align the base model: SFT, reward and cost models, RL with safety."
+    )
+    align: AlignConfig = Field(
+        default_factory=AlignConfig, description="Settings of the alignment trainers."
+    )
     guard: bool = Field(
         True,
         description="Measure attack success with and without the default guard "
@@ -169,14 +185,24 @@ def stage_eval_base(run: RunDir, cfg: DemoConfig, console: Console) -> dict[str,
     }
 
 
+def _aligning(cfg: DemoConfig) -> bool:
+    return cfg.alignment
+
+
 STAGES: tuple[tuple[str, Stage], ...] = (
     ("world", stage_world),
     ("pretrain", stage_pretrain),
     ("eval_base", stage_eval_base),
+    ("sft", stage_sft),
+    ("reward", stage_reward),
+    ("cost", stage_cost),
+    ("rl", stage_rl),
+    ("eval_aligned", stage_eval_aligned),
     ("redteam_base", stage_redteam_base),
     ("guard", guard_stage),
 )
 OPTIONAL = {  # stages a setting can switch off
+    **{name: _aligning for name in ("sft", "reward", "cost", "rl", "eval_aligned")},
     "guard": lambda cfg: cfg.guard,
     "redteam_base": lambda cfg: cfg.redteam,
 }

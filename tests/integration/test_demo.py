@@ -15,11 +15,13 @@ from rich.console import Console
 from valign.evals.scorecard import METRIC_TITLES
 from valign.models.hf import HFChatModel
 from valign.pipeline import DemoConfig, run_demo
+from valign.train.align import AlignConfig
 from valign.train.pretrain import PretrainConfig
 
 pytestmark = pytest.mark.slow
 
-STAGE_NAMES = ("world", "pretrain", "eval_base")
+STAGE_NAMES = ("world", "pretrain", "eval_base", "sft", "reward", "cost", "rl", "eval_aligned")
+TINY_TRAIN = {"batch_size": 4, "max_steps": 2, "bf16": False}
 EVAL_PER_KIND = 6
 N_ITEMS = 7 * EVAL_PER_KIND  # seven kinds
 
@@ -41,6 +43,19 @@ def demo_cfg(tiny_pretrain_config: PretrainConfig) -> DemoConfig:
         eval_per_kind=EVAL_PER_KIND,
         eval_batch_size=16,
         guard=False,  # the guard's stage has its own tests (tests/unit/guard)
+        align=AlignConfig.model_validate(
+            {
+                "sft": TINY_TRAIN,
+                "reward": TINY_TRAIN,
+                "cost": TINY_TRAIN,
+                "rl": {
+                    **TINY_TRAIN,
+                    "num_generations": 2,
+                    "max_completion_length": 8,
+                    "safety": {"rule_weight": 0},  # the rules need the guard (built elsewhere)
+                },
+            }
+        ),
     )
 
 
@@ -67,6 +82,10 @@ def test_report(demo_run: Path) -> None:
     assert "Scorecard" in html
     assert "<svg" in html
     assert "Base model pretraining" in html
+    for title in ("Supervised fine-tuning", "Online RL with a safety signal", "after alignment"):
+        assert title in html
+    aligned = json.loads((demo_run / "eval_aligned" / "DONE.json").read_text())["summary"]
+    assert set(aligned["scorecards"]) == {"base", "sft", "rl"}
 
 
 def test_scorecard_has_every_headline_metric(demo_run: Path) -> None:

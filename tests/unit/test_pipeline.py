@@ -136,6 +136,11 @@ def test_stage_order() -> None:
         "world",
         "pretrain",
         "eval_base",
+        "sft",
+        "reward",
+        "cost",
+        "rl",
+        "eval_aligned",
         "redteam_base",
         "guard",
     ]

@@ -99,8 +99,11 @@ def _trained(result: TrainResult, **extra: Any) -> dict[str, Any]:
     return {**summary, **extra}
 
 
-def _sft(base: str | Path, demonstrations: Path, cfg: AlignConfig, out: Path) -> dict[str, Any]:
-    return _trained(sft(base, demonstrations, out, cfg.sft))
+def sft_step(
+    base: str | Path, demonstrations: Path, cfg: AlignConfig, out: Path, on_step: Any = None
+) -> dict[str, Any]:
+    result = sft(base, demonstrations, out, cfg.sft, on_step=on_step)
+    return _trained(result, curves=_curves(result))
 
 
 def sample_feedback(
@@ -196,7 +199,7 @@ def run_align(
             "sft",
             cfg,
             console,
-            partial(_sft, base, demonstrations, cfg),
+            partial(sft_step, base, demonstrations, cfg),
         )
         start = first.stage_path("sft") / "model"
     policy = start
@@ -209,12 +212,14 @@ def run_align(
         rows = _all_comparisons(out, preferences, k)
         if cfg.method == "rl":
             rm = _step(
-                run, "reward", cfg, console, partial(_reward, start, rows, cfg.reward, "reward")
+                run, "reward", cfg, console, partial(reward_step, start, rows, cfg.reward, "reward")
             )
-            cm = _step(run, "cost", cfg, console, partial(_reward, start, rows, cfg.cost, "cost"))
-            fn = partial(_rl, policy, pool, cfg, rm["model_dir"], cm["model_dir"])
+            cm = _step(
+                run, "cost", cfg, console, partial(reward_step, start, rows, cfg.cost, "cost")
+            )
+            fn = partial(rl_step, policy, pool, cfg, rm["model_dir"], cm["model_dir"])
         else:
-            fn = partial(_dpo, policy, rows, cfg)
+            fn = partial(dpo_step, policy, rows, cfg)
         _step(run, "policy", cfg, console, fn)
         policy = run.stage_path("policy") / "model"
         card = _step(run, "eval", cfg, console, partial(evaluate, policy, cfg, console))
@@ -222,22 +227,35 @@ def run_align(
     return cards
 
 
-def _reward(
-    start: Path, rows: list[Comparison], s: RewardSettings, objective: Any, out: Path
+def reward_step(
+    start: Path,
+    rows: list[Comparison],
+    s: RewardSettings,
+    objective: Any,
+    out: Path,
+    on_step: Any = None,
 ) -> dict[str, Any]:
-    result, stats = train_reward_model(start, rows, out, s, objective=objective)
-    return _trained(result, heldout=stats)
+    result, stats = train_reward_model(start, rows, out, s, objective=objective, on_step=on_step)
+    return _trained(result, heldout=stats, curves=_curves(result))
 
 
-def _rl(
-    policy: Path, pool: Path, cfg: AlignConfig, reward: str, cost: str, out: Path
+def rl_step(
+    policy: Path,
+    pool: Path,
+    cfg: AlignConfig,
+    reward: str,
+    cost: str,
+    out: Path,
+    on_step: Any = None,
 ) -> dict[str, Any]:
-    result = train_rl(policy, pool, out, cfg.rl, reward, cost, cfg.guard)
+    result = train_rl(policy, pool, out, cfg.rl, reward, cost, cfg.guard, on_step)
     return _trained(result, curves=_curves(result))
 
 
-def _dpo(policy: Path, rows: list[Comparison], cfg: AlignConfig, out: Path) -> dict[str, Any]:
-    result = train_dpo(policy, rows, out, cfg.dpo)
+def dpo_step(
+    policy: Path, rows: list[Comparison], cfg: AlignConfig, out: Path, on_step: Any = None
+) -> dict[str, Any]:
+    result = train_dpo(policy, rows, out, cfg.dpo, on_step=on_step)
     return _trained(result, curves=_curves(result))
 
 

@@ -1,0 +1,177 @@
+"""The alignment stages of ``valign demo`` and their report sections.
+
+    sft           demonstrations -> sft/model
+    reward        helpfulness reward model from the comparisons -> reward/model
+    cost          harm cost model from the comparisons -> cost/model
+    rl            online RL (GRPO) with the safety signal, from the SFT model -> rl/model
+    eval_aligned  scorecards of the SFT and RL models, beside the base model's
+
+Each is one step of :mod:`valign.train.align`'s first round, run on the demo's world
+folder; the demo's ``align`` settings (an :class:`~valign.train.align.AlignConfig`) say
+how each trainer runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from valign.feedback.preferences import load_comparisons
+from valign.models.progress import steps_bar
+from valign.report import RunDir, format_value
+from valign.report.sections import line_plot, section, table
+from valign.train.align import AlignConfig, evaluate, reward_step, rl_step, sft_step
+
+ROWS = (
+    ("harmful_compliance", "lower"),
+    ("jailbreak_success", "lower"),
+    ("over_refusal", "lower"),
+    ("helpfulness", "higher"),
+    ("truthfulness_mc1", "higher"),
+    ("bias_ambiguous", "closer to 0"),
+    ("power_seeking", "lower"),
+)
+
+
+def _align(cfg: Any) -> AlignConfig:
+    settings: AlignConfig = cfg.align.model_copy(
+        update={
+            "constitution": cfg.constitution,
+            "eval_limit": cfg.eval_limit,
+            "eval_batch_size": cfg.eval_batch_size,
+            "seed": cfg.seed,
+        }
+    )
+    return settings
+
+
+def _world(run: RunDir, name: str) -> Path:
+    return run.stage_path("world") / name
+
+
+def stage_sft(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+    a = _align(cfg)
+    base = run.stage_path("pretrain") / "model"
+    with steps_bar("sft", console) as on_step:
+        summary = sft_step(base, _world(run, "sft.jsonl"), a, run.stage("sft"), on_step)
+    curve = summary["curves"].get("loss", [])
+    summary["report"] = section(
+        "Supervised fine-tuning",
+        order=32,
+        text=f"The base model fine-tuned on {_lines(_world(run, 'sft.jsonl')):,} demonstrations "
+        "(helpful answers, refusals with a safe alternative, truthful answers, 'unknown' "
+        "where the context is ambiguous, sanctioned actions); loss on the replies only. "
+        f"{summary['steps']} steps in {summary['seconds']:.0f} s.",
+        plots=[p for p in [_curve_plot("SFT loss", {"loss": curve})] if p is not None],
+    )
+    return summary
+
+
+def _lines(path: Path) -> int:
+    with path.open(encoding="utf-8") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def _reward_stage(run: RunDir, cfg: Any, console: Console, objective: str) -> dict[str, Any]:
+    a = _align(cfg)
+    start = run.stage_path("sft") / "model"
+    rows = load_comparisons(_world(run, "preferences.jsonl"))
+    settings = a.reward if objective == "reward" else a.cost
+    with steps_bar(objective, console) as on_step:
+        return reward_step(start, rows, settings, objective, run.stage(objective), on_step)
+
+
+def stage_reward(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+    return _reward_stage(run, cfg, console, "reward")
+
+
+def stage_cost(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+    return _reward_stage(run, cfg, console, "cost")
+
+
+def stage_rl(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+    a = _align(cfg)
+    sft_model = run.stage_path("sft") / "model"
+    with steps_bar(f"rl ({a.rl.algorithm}, {a.rl.safety.mode})", console) as on_step:
+        summary = rl_step(
+            sft_model,
+            _world(run, "sft.jsonl"),
+            a,
+            str(run.stage_path("reward") / "model"),
+            str(run.stage_path("cost") / "model"),
+            run.stage("rl"),
+            on_step,
+        )
+    curves = summary["curves"]
+    rm = run.summary("reward") or {}
+    cm = run.summary("cost") or {}
+    held = [
+        ["reward (helpfulness)", format_value(rm.get("heldout", {}).get("accuracy")),
+         int(rm.get("heldout", {}).get("pairs", 0))],
+        ["cost (harm)", format_value(cm.get("heldout", {}).get("accuracy")),
+         int(cm.get("heldout", {}).get("pairs", 0))],
+    ]  # fmt: skip
+    plots = [
+        _curve_plot("Reward by step", _pick(curves, "reward", "reward_model", "rule")),
+        _curve_plot("Cost and Lagrange multiplier by step", _pick(curves, "cost", "lambda")),
+        _curve_plot("KL to the SFT model", _pick(curves, "kl")),
+    ]
+    s = a.rl.safety
+    summary["report"] = section(
+        "Online RL with a safety signal",
+        order=34,
+        text=f"{a.rl.algorithm.upper()} from the SFT model: {a.rl.num_generations} replies "
+        f"per prompt, reward = reward model + constitution rules (weight {s.rule_weight}), "
+        f"safety mode '{s.mode}' (cost bound {s.threshold}, multiplier step {s.lambda_lr}), "
+        f"KL weight {a.rl.beta}. {summary['steps']} steps in {summary['seconds']:.0f} s.",
+        tables=[table("Held-out pairwise accuracy", ["model", "accuracy", "pairs"], held)],
+        plots=[p for p in plots if p is not None],
+    )
+    return summary
+
+
+def _pick(curves: dict[str, Any], *keys: str) -> dict[str, list[Any]]:
+    return {k: curves.get(k, []) for k in keys}
+
+
+def _curve_plot(title: str, series: dict[str, list[Any]]) -> dict[str, Any] | None:
+    series = {k: v for k, v in series.items() if v}
+    if not series:
+        return None
+    steps = sorted({float(s) for points in series.values() for s, _ in points})
+    values = {
+        k: [dict((float(s), v) for s, v in points).get(x) for x in steps]
+        for k, points in series.items()
+    }
+    return line_plot(title, steps, values, xlabel="step")
+
+
+def stage_eval_aligned(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+    from valign.evals.scorecard import METRIC_TITLES
+
+    a = _align(cfg).model_copy(update={"eval_tasks": str(_world(run, "eval.jsonl"))})
+    out = run.stage("eval_aligned")
+    cards = {"base": (run.summary("eval_base") or {}).get("scorecard", {})}
+    for name in ("sft", "rl"):
+        model = run.stage_path(name) / "model"
+        if model.is_dir():
+            cards[name] = evaluate(model, a, console, out / name)["scorecard"]
+    metrics = [c.get("metrics", {}) for c in cards.values()]
+    rows = [
+        [METRIC_TITLES[k], better, *(format_value(m.get(k)) for m in metrics)] for k, better in ROWS
+    ]
+    names = {"base": "base", "sft": "SFT", "rl": "SFT + RL (aligned)"}
+    return {
+        "scorecards": cards,
+        "report": section(
+            "Scorecard: before and after alignment",
+            order=36,
+            text="The same held-out microworld evaluation for the base model, the SFT model "
+            "and the RL-aligned model. Intervals are 95%.",
+            tables=[
+                table("Headline metrics", ["metric", "better", *(names[n] for n in cards)], rows)
+            ],
+        ),
+    }
