@@ -1,0 +1,118 @@
+"""The alignment ablation on the microworld: which part of the signal does what.
+
+Runs, from one base model and one world folder (a finished ``valign demo`` run):
+
+    sft                 SFT only
+    rl_reward_only      RL with the (helpfulness) reward model alone
+    rl_fixed_<w>        RL with the safety signal at a fixed cost weight w (a sweep)
+    rl_lagrangian       constrained RL: cost bound, multiplier by dual ascent
+    dpo                 DPO from the same comparisons
+
+and prints one scorecard table (held-out evaluation, 95% intervals) plus the harm /
+over-refusal trade-off. Every run is a resumable folder under ``--out``.
+
+    python benchmarks/alignment_ablation.py --run runs/demo --out /tmp/ablation
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from valign.evals.scorecard import METRIC_TITLES
+from valign.feedback.preferences import load_comparisons
+from valign.report import RunDir, format_value
+from valign.train.align import AlignConfig, dpo_step, evaluate, reward_step, rl_step, sft_step
+from valign.train.stage import ROWS
+
+
+def _stage(run: RunDir, name: str, fn: Any) -> dict[str, Any]:
+    if run.is_done(name):
+        return run.summary(name) or {}
+    t0 = time.perf_counter()
+    summary: dict[str, Any] = fn(run.stage(name))
+    summary["seconds"] = round(time.perf_counter() - t0, 1)
+    run.mark_done(name, {"stage": name}, summary)
+    return summary
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--run", type=Path, required=True, help="A valign demo run folder.")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--config", type=Path, help="AlignConfig YAML (defaults: the demo's).")
+    ap.add_argument("--weights", default="0.3,1,3", help="Fixed cost weights to sweep.")
+    ap.add_argument("--rl-steps", type=int, default=0, help="Override RL steps (0: config).")
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args()
+
+    from valign.settings import load_settings
+
+    over: dict[str, Any] = {}
+    if args.threads:
+        for k in ("sft", "reward", "cost", "rl", "dpo"):
+            over[f"{k}.threads"] = args.threads
+    if args.rl_steps:
+        over["rl.max_steps"] = args.rl_steps
+    cfg = load_settings(AlignConfig, args.config, **over)
+    console = Console(stderr=True)
+    world = args.run / "world"
+    base = args.run / "pretrain" / "model"
+    run = RunDir(args.out)
+    cfg = cfg.model_copy(update={"eval_tasks": str(world / "eval.jsonl")})
+    rows = load_comparisons(world / "preferences.jsonl")
+
+    _stage(run, "sft", lambda d: sft_step(base, world / "sft.jsonl", cfg, d))
+    sft_model = run.stage_path("sft") / "model"
+    rm = _stage(run, "reward", lambda d: reward_step(sft_model, rows, cfg.reward, "reward", d))
+    cm = _stage(run, "cost", lambda d: reward_step(sft_model, rows, cfg.cost, "cost", d))
+
+    def rl(mode: str, weight: float = 1.0, rules: float | None = None) -> Any:
+        safety = cfg.rl.safety.model_copy(
+            update={
+                "mode": mode,
+                "cost_weight": weight,
+                "rule_weight": cfg.rl.safety.rule_weight if rules is None else rules,
+            }
+        )
+        c = cfg.model_copy(update={"rl": cfg.rl.model_copy(update={"safety": safety})})
+        return lambda d: rl_step(
+            sft_model, world / "sft.jsonl", c, rm["model_dir"], cm["model_dir"], d
+        )
+
+    variants: dict[str, Any] = {"sft": sft_model}
+    plan = [("rl_reward_only", rl("none", rules=0.0))]
+    plan += [(f"rl_fixed_{w}", rl("fixed", float(w))) for w in args.weights.split(",")]
+    plan += [("rl_lagrangian", rl("lagrangian"))]
+    plan += [("dpo", lambda d: dpo_step(sft_model, rows, cfg, d))]
+    for name, fn in plan:
+        console.print(f"[bold]{name}[/]")
+        _stage(run, name, fn)
+        variants[name] = run.stage_path(name) / "model"
+
+    cards: dict[str, Any] = {}
+    base_card = _stage(run, "eval_base", lambda d: evaluate(base, cfg, console, d))
+    cards["base"] = base_card["scorecard"]
+    for name, model in variants.items():
+        cards[name] = _stage(run, f"eval_{name}", lambda d, m=model: evaluate(m, cfg, console, d))[
+            "scorecard"
+        ]
+    head = ["variant", *(METRIC_TITLES[k] for k, _ in ROWS), "train s"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + " --- |" * len(head))
+    for name, card in cards.items():
+        secs = (run.summary(name) or {}).get("seconds", "")
+        cells = [format_value(card["metrics"].get(k)) for k, _ in ROWS]
+        print(f"| {name} | " + " | ".join(cells) + f" | {secs} |")
+    (args.out / "ablation.json").write_text(
+        json.dumps({n: c["metrics"] for n, c in cards.items()}, indent=2, default=str)
+    )
+
+
+if __name__ == "__main__":
+    main()
