@@ -5,7 +5,7 @@
     eval_base  scorecard of the base model on held-out items     -> eval_base/
     sft, reward, cost, rl   alignment (valign.train.stage)       -> sft/ reward/ cost/ rl/
     eval_aligned  scorecards of the SFT and aligned models       -> eval_aligned/
-    redteam_base  red-team campaign against the base model (opt-in) -> redteam_base/
+    redteam_base, redteam_aligned  red-team campaigns before and after alignment (opt-in)
     guard      attack success with and without the default guard -> guard/
     report     report.html over every finished stage
 
@@ -31,7 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from valign.evals.run import EvalSettings, run_eval
 from valign.guard.stage import guard_stage
-from valign.redteam.stage import stage_redteam_base
+from valign.redteam.stage import stage_redteam_aligned, stage_redteam_base
 from valign.report import RunDir, format_value, manifest, render_report
 from valign.report.sections import bar_plot, line_plot, section, table
 from valign.settings import load_settings
@@ -199,12 +199,14 @@ STAGES: tuple[tuple[str, Stage], ...] = (
     ("rl", stage_rl),
     ("eval_aligned", stage_eval_aligned),
     ("redteam_base", stage_redteam_base),
+    ("redteam_aligned", stage_redteam_aligned),
     ("guard", guard_stage),
 )
 OPTIONAL = {  # stages a setting can switch off
     **{name: _aligning for name in ("sft", "reward", "cost", "rl", "eval_aligned")},
     "guard": lambda cfg: cfg.guard,
     "redteam_base": lambda cfg: cfg.redteam,
+    "redteam_aligned": lambda cfg: cfg.redteam and cfg.alignment,
 }
 
 

@@ -142,6 +142,7 @@ def test_stage_order() -> None:
         "rl",
         "eval_aligned",
         "redteam_base",
+        "redteam_aligned",
         "guard",
     ]
 

@@ -57,10 +57,23 @@ def redteam_stage(
     return summary
 
 
-def stage_redteam_base(run: Any, cfg: Any, console: Console) -> dict[str, Any]:
-    """The pipeline stage: the campaign against the pretrained base model."""
-    settings = DEMO_CAMPAIGN.model_copy(
+def _demo_settings(cfg: Any) -> CampaignConfig:
+    return DEMO_CAMPAIGN.model_copy(
         update={"seed": int(getattr(cfg, "seed", 0)), "batch_size": cfg.eval_batch_size}
     )
+
+
+def stage_redteam_base(run: Any, cfg: Any, console: Console) -> dict[str, Any]:
+    """The pipeline stage: the campaign against the pretrained base model."""
     model_dir = Path(run.root) / "pretrain" / "model"
-    return redteam_stage(run, model_dir, "base", settings, console)
+    return redteam_stage(run, model_dir, "base", _demo_settings(cfg), console)
+
+
+def stage_redteam_aligned(run: Any, cfg: Any, console: Console) -> dict[str, Any]:
+    """The same campaign against the aligned model (RL, else SFT), after alignment."""
+    root = Path(run.root)
+    model_dir = next(
+        (root / d / "model" for d in ("rl", "sft") if (root / d / "model").is_dir()),
+        root / "rl" / "model",
+    )
+    return redteam_stage(run, model_dir, "aligned", _demo_settings(cfg), console, order=56)
