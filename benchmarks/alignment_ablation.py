@@ -49,6 +49,9 @@ def main() -> None:
     ap.add_argument("--weights", default="0.3,1,3", help="Fixed cost weights to sweep.")
     ap.add_argument("--rl-steps", type=int, default=0, help="Override RL steps (0: config).")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--sft-model", type=Path, help="Reuse this SFT model instead of training.")
+    ap.add_argument("--reward-model", type=Path, help="Reuse this reward model.")
+    ap.add_argument("--cost-model", type=Path, help="Reuse this cost model.")
     args = ap.parse_args()
 
     from valign.settings import load_settings
@@ -67,10 +70,21 @@ def main() -> None:
     cfg = cfg.model_copy(update={"eval_tasks": str(world / "eval.jsonl")})
     rows = load_comparisons(world / "preferences.jsonl")
 
-    _stage(run, "sft", lambda d: sft_step(base, world / "sft.jsonl", cfg, d))
-    sft_model = run.stage_path("sft") / "model"
-    rm = _stage(run, "reward", lambda d: reward_step(sft_model, rows, cfg.reward, "reward", d))
-    cm = _stage(run, "cost", lambda d: reward_step(sft_model, rows, cfg.cost, "cost", d))
+    if args.sft_model:
+        sft_model = args.sft_model
+    else:
+        _stage(run, "sft", lambda d: sft_step(base, world / "sft.jsonl", cfg, d))
+        sft_model = run.stage_path("sft") / "model"
+    rm = (
+        {"model_dir": str(args.reward_model)}
+        if args.reward_model
+        else _stage(run, "reward", lambda d: reward_step(sft_model, rows, cfg.reward, "reward", d))
+    )
+    cm = (
+        {"model_dir": str(args.cost_model)}
+        if args.cost_model
+        else _stage(run, "cost", lambda d: reward_step(sft_model, rows, cfg.cost, "cost", d))
+    )
 
     def rl(mode: str, weight: float = 1.0, rules: float | None = None) -> Any:
         safety = cfg.rl.safety.model_copy(
