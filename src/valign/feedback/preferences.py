@@ -20,7 +20,6 @@ One JSON object per line::
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -31,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from valign.errors import UserError
 from valign.evals.tasks import Message
+from valign.jsonl import iter_objects
 
 Source = Literal["human", "ai", "rule", "redteam"]
 SOURCES: tuple[str, ...] = ("human", "ai", "rule", "redteam")
@@ -84,27 +84,16 @@ def _describe(exc: ValidationError) -> str:
 
 def iter_comparisons(path: Path) -> Iterator[Comparison]:
     """Stream and validate a comparison file; errors name the file and line."""
-    if not path.is_file():
-        raise UserError(f"preference file not found: {path}")
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(raw, dict):
-                raise UserError(f"{path}:{lineno}: expected a JSON object per line")
-            try:
-                row = Comparison.model_validate(raw)
-            except ValidationError as exc:
-                raise UserError(f"{path}:{lineno}: {_describe(exc)}") from None
-            if row.id in seen:
-                raise UserError(f"{path}:{lineno}: duplicate id {row.id!r}")
-            seen.add(row.id)
-            yield row
+    for where, raw in iter_objects(path, "preference file"):
+        try:
+            row = Comparison.model_validate(raw)
+        except ValidationError as exc:
+            raise UserError(f"{where}: {_describe(exc)}") from None
+        if row.id in seen:
+            raise UserError(f"{where}: duplicate id {row.id!r}")
+        seen.add(row.id)
+        yield row
 
 
 def load_comparisons(path: Path) -> list[Comparison]:

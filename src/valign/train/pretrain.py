@@ -16,10 +16,7 @@ its loss to assistant turns.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,15 +28,13 @@ from transformers import (
     LlamaConfig,
     LlamaForCausalLM,
     PreTrainedTokenizerFast,
-    PrinterCallback,
     Trainer,
-    TrainerCallback,
     TrainingArguments,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
 from valign.errors import UserError
-from valign.models.hf import quiet_hub_progress
+from valign.jsonl import iter_objects
+from valign.train.common import export, fit, use_bf16
 from valign.train.tokenizer import save_tokenizer, train_tokenizer
 
 
@@ -84,19 +79,10 @@ class PretrainResult:
 
 
 def read_corpus(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.is_file():
-        raise UserError(f"corpus not found: {path}")
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(doc, dict) or not ({"text", "messages"} & doc.keys()):
-                raise UserError(f"{path}:{lineno}: a document needs 'text' or 'messages'")
-            yield doc
+    for where, doc in iter_objects(path, "corpus"):
+        if not ({"text", "messages"} & doc.keys()):
+            raise UserError(f"{where}: a document needs 'text' or 'messages'")
+        yield doc
 
 
 def _render(doc: dict[str, Any], tok: PreTrainedTokenizerFast) -> str:
@@ -183,32 +169,8 @@ def _training_args(
         disable_tqdm=True,
         dataloader_num_workers=0,
         use_cpu=not torch.cuda.is_available(),
-        bf16=_use_bf16(cfg),
+        bf16=use_bf16(cfg.bf16),
     )
-
-
-class _ProgressCallback(TrainerCallback):
-    """Forwards each finished step to an optional callable (the CLI's progress bar)."""
-
-    def __init__(self, on_step: Any = None) -> None:
-        self.on_step = on_step
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-        if self.on_step is not None:
-            self.on_step(state.global_step, state.max_steps)
-
-
-def _checkpoint_state(path: str) -> dict[str, Any]:
-    state: dict[str, Any] = json.loads((Path(path) / "trainer_state.json").read_text())
-    return state
-
-
-def _use_bf16(cfg: PretrainConfig) -> bool:
-    if cfg.bf16 is not None:
-        return cfg.bf16
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def pretrain(corpus: Path, out: Path, cfg: PretrainConfig, on_step: Any = None) -> PretrainResult:
@@ -230,34 +192,11 @@ def pretrain(corpus: Path, out: Path, cfg: PretrainConfig, on_step: Any = None) 
     steps_per_epoch = math.ceil(blocks.shape[0] / cfg.batch_size)
     max_steps = cfg.max_steps if cfg.max_steps > 0 else max(1, int(steps_per_epoch * cfg.epochs))
     args = _training_args(cfg, work, max_steps, save=True)
-    progress = _ProgressCallback(on_step)
-    trainer = Trainer(model=model, args=args, train_dataset=_Blocks(blocks), callbacks=[progress])
-    trainer.remove_callback(PrinterCallback)  # progress goes through on_step, not print()
-    last = get_last_checkpoint(str(work)) if work.is_dir() else None
+    trainer = Trainer(model=model, args=args, train_dataset=_Blocks(blocks))
     t0 = time.perf_counter()
-    finished = _checkpoint_state(last) if last is not None else None
-    if finished is not None and int(finished["global_step"]) >= max_steps:
-        # Finished before an interruption during export: reload, do not train past the end.
-        trainer.model = LlamaForCausalLM.from_pretrained(last)
-        steps, loss = int(finished["global_step"]), float("nan")
-        history: list[dict[str, Any]] = []  # nothing was trained in this call
-    else:
-        with quiet_hub_progress():  # no bar per checkpoint save
-            result = trainer.train(resume_from_checkpoint=last)
-        steps, loss = int(result.global_step), float(result.training_loss)
-        history = trainer.state.log_history  # restored from the checkpoint on a resume
+    steps, loss, history = fit(trainer, on_step)  # resumes; a finished run is reloaded
     seconds = time.perf_counter() - t0
-    final = out / "model"
-    tmp = out / ".model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    trained: Any = trainer.model
-    trained.generation_config.eos_token_id = tok.eos_token_id
-    trained.generation_config.pad_token_id = tok.pad_token_id
-    with quiet_hub_progress():
-        trained.save_pretrained(str(tmp))
-    tok.save_pretrained(str(tmp))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    final = export(trainer.model, tok, out / "model", merge_lora=False)
     return PretrainResult(
         model_dir=final,
         steps=steps,

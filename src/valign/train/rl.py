@@ -23,6 +23,7 @@ from pydantic import Field
 from transformers import TrainerCallback
 
 from valign.errors import UserError
+from valign.jsonl import iter_objects
 from valign.train.common import (
     TrainResult,
     TrainSettings,
@@ -81,27 +82,18 @@ class MultiplierCallback(TrainerCallback):
 
 def prompt_pool(path: Path, limit: int = 0) -> list[dict[str, Any]]:
     """Prompts from a comparison or demonstration file, or a file of ``{"prompt": ...}``."""
-    if not path.is_file():
-        raise UserError(f"prompt file not found: {path}")
     rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            prompt = raw.get("prompt") if isinstance(raw, dict) else None
-            if prompt is None and isinstance(raw, dict) and "messages" in raw:
-                prompt = raw["messages"][:-1]  # a demonstration: drop the reply
-            if isinstance(prompt, str):
-                prompt = [{"role": "user", "content": prompt}]
-            if not prompt or not isinstance(prompt, list) or prompt[-1].get("role") != "user":
-                raise UserError(f"{path}:{lineno}: needs a 'prompt' ending in a user turn")
-            rows.append({"prompt": [{"role": m["role"], "content": m["content"]} for m in prompt]})
-            if limit and len(rows) >= limit:
-                break
+    for where, raw in iter_objects(path, "prompt file"):
+        prompt = raw.get("prompt")
+        if prompt is None and isinstance(raw.get("messages"), list):
+            prompt = raw["messages"][:-1]  # a demonstration: drop the reply
+        if isinstance(prompt, str):
+            prompt = [{"role": "user", "content": prompt}]
+        if not prompt or not isinstance(prompt, list) or prompt[-1].get("role") != "user":
+            raise UserError(f"{where}: needs a 'prompt' ending in a user turn")
+        rows.append({"prompt": [{"role": m["role"], "content": m["content"]} for m in prompt]})
+        if limit and len(rows) >= limit:
+            break
     if not rows:
         raise UserError(f"{path}: no prompts in the file")
     return rows

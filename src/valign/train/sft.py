@@ -12,7 +12,6 @@ chat template and the end token are the model's own (``tokenizer.chat_template``
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from pydantic import Field, ValidationError
 
 from valign.errors import UserError
 from valign.evals.tasks import Message
+from valign.jsonl import iter_objects
 from valign.train.common import (
     TrainResult,
     TrainSettings,
@@ -44,9 +44,7 @@ class SFTSettings(TrainSettings):
     )
 
 
-def _conversation(raw: Any, where: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise UserError(f"{where}: expected a JSON object per line")
+def _conversation(raw: dict[str, Any], where: str) -> dict[str, Any]:
     if "messages" in raw:
         msgs = raw["messages"]
         if not isinstance(msgs, list) or len(msgs) < 2:
@@ -74,18 +72,7 @@ def _conversation(raw: Any, where: str) -> dict[str, Any]:
 
 def load_demonstrations(path: Path) -> list[dict[str, Any]]:
     """Conversations in TRL's prompt–completion form; errors name the file and line."""
-    if not path.is_file():
-        raise UserError(f"demonstration file not found: {path}")
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            rows.append(_conversation(raw, f"{path}:{lineno}"))
+    rows = [_conversation(raw, where) for where, raw in iter_objects(path, "demonstration file")]
     if not rows:
         raise UserError(f"{path}: no demonstrations in the file")
     return rows
