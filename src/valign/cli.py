@@ -43,6 +43,7 @@ def demo(
 
 def _mount() -> None:
     """Attach every stage's sub-app (imported lazily so `valign --help` stays fast)."""
+    from valign.data.cli import app as data_app
     from valign.evals.cli import eval_command
     from valign.guard.cli import app as guard_app
     from valign.values.cli import app as values_app
@@ -52,6 +53,9 @@ def _mount() -> None:
     app.add_typer(world_app, name="world", help="The microworld: build its splits.")
     app.add_typer(
         guard_app, name="guard", help="The guard: content filter, refusal detector, server."
+    )
+    app.add_typer(
+        data_app, name="data", help="Training data: audit, datasheet, filter, dataset builders."
     )
     app.command("eval")(eval_command)
 
