@@ -72,7 +72,7 @@ class AuditConfig(BaseModel):
     )
     window: str = Field("doc", description="Co-occurrence window for PMI: doc or sentence.")
     workers: int = Field(0, description="Worker processes (0: one per CPU core).")
-    piece_mb: int = Field(64, description="Large JSONL shards are cut into pieces of this size.")
+    piece_mb: float = Field(64, description="Large JSONL shards are cut into pieces of this size.")
     batch_size: int = Field(256, description="Documents per guard batch.")
     text_mode: str = Field("lines", description="Plain-text shards: 'lines' or 'blocks'.")
     keep_work: bool = Field(False, description="Keep the per-piece hash files after the merge.")
@@ -273,7 +273,7 @@ def run_audit(
     work.mkdir()
     lex = load_lexicons([Path(f) for f in cfg.lexicons])
     settings = _settings(cfg, work)
-    pieces = plan_pieces(corpus, cfg.piece_mb << 20, cfg.text_mode)
+    pieces = plan_pieces(corpus, max(1, int(cfg.piece_mb * 2**20)), cfg.text_mode)
     workers = cfg.workers or os.cpu_count() or 1
     stats = _scan_all(pieces, settings, workers, on_piece)
     t_scan = time.perf_counter() - t0

@@ -222,7 +222,7 @@ def from_rated(sets: Sets, path: Path, sft_min_score: float) -> None:
                     chosen=best["response"],
                     rejected=worst["response"],
                     source="human",
-                    rater=",".join(sorted({str(r[1].get("rater", "")) for r in rows}) - {""}),
+                    rater=",".join(sorted({str(r[1].get("rater", "")) for r in rows} - {""})),
                     chosen_score=float(best["score"]),
                     rejected_score=float(worst["score"]),
                     chosen_harmful=best.get("harmful"),

@@ -19,8 +19,8 @@ address        house number, 1–3 capitalised words, a street type (Road, Stree
 =============  =========================================================================
 
 Kinds are tried in that order and a span already claimed is not claimed again, so a card
-number is not also reported as a phone number. A code shaped like an IBAN, or a run of 16
-or more digits, that fails its checksum is not PII, and it also keeps the phone detector
+number is not also reported as a phone number. A code shaped like an IBAN or an SSN, or a
+run of 16 or more digits, that fails its checksum is not PII, and it also keeps the phone detector
 from claiming a piece of it.
 """
 
@@ -168,6 +168,7 @@ def find_pii(text: str, kinds: Iterable[str] = KINDS) -> list[Finding]:
         return found  # every kind needs a digit or an @: the common case is cheap
     if "phone" in wanted:  # checksum-failing codes are not phone numbers either
         taken += [(m.start(), m.end()) for m in _IBAN.finditer(text)]
+        taken += [(m.start(), m.end()) for m in _SSN.finditer(text)]
         taken += [(m.start(), m.end()) for m in _CARD.finditer(text) if len(digits(m[0])) >= 16]
     blockers = len(taken)
     for kind in KINDS:
