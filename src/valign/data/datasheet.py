@@ -340,7 +340,7 @@ h1{font-size:1.6rem}h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-
 .q{font-weight:600;margin-top:1rem}.open{color:#a15c00;font-style:italic}
 table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
 td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left}
-.plot svg{max-width:100%;height:auto}code{background:#f4f4f4;padding:0 .2rem}
+.plot svg{max-width:40rem;height:auto}code{background:#f4f4f4;padding:0 .2rem}
 """
 
 

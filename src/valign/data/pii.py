@@ -45,7 +45,9 @@ _TRIGGER = re.compile(r"[\d@]")
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
-_NHS = re.compile(r"(?<![\d-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d-])")
+_NHS = re.compile(  # not right after a country code: "+1 202 555 0170" is a phone number
+    r"(?<![\d-])(?<!\+\d[ -])(?<!\+\d\d[ -])(?<!\+\d\d\d[ -])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d-])"
+)
 _SSN = re.compile(r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])")
 _PHONE = re.compile(
     r"(?<![\w+])(?:"

@@ -64,6 +64,11 @@ def test_email_phone_address() -> None:
     ]
 
 
+def test_a_phone_number_with_a_country_code_is_not_an_id() -> None:
+    # "202 555 0170" alone passes the NHS mod-11 check; after "+1 " it is a phone number
+    assert kinds("call +1 202 555 0170 today") == [("phone", "+1 202 555 0170")]
+
+
 def test_things_that_are_not_pii() -> None:
     for text in (
         "What is 7 plus 8?",
