@@ -66,18 +66,27 @@ class LanguageDetector:
                 self.owner.setdefault(w.lower(), []).append(code)
         self.max_words = max_words
 
-    def detect(self, text: str) -> str:
+    def detect(self, text: str, toks: list[str] | None = None) -> str:
+        """The label of ``text`` (``toks``: its lower-cased words, if the caller has them)."""
         script = script_of(text)
         if script == "none":
             return "und"
         if script != "Latin":
             return f"script:{script}"
+        words = (
+            toks[: self.max_words]
+            if toks is not None
+            else [
+                m.group(0).lower()
+                for _, m in zip(range(self.max_words), _WORD.finditer(text), strict=False)
+            ]
+        )
         votes: Counter[str] = Counter()
-        for i, m in enumerate(_WORD.finditer(text)):
-            if i >= self.max_words:
-                break
-            for code in self.owner.get(m.group(0).lower(), ()):
-                votes[code] += 1
+        owner = self.owner
+        for w in words:
+            codes = owner.get(w)
+            if codes:
+                votes.update(codes)
         if not votes:
             return "und"
         (best, n), *rest = votes.most_common(2)

@@ -27,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from valign.data.lexicons import Lexicons, PhraseMatcher
+from valign.data.lexicons import Lexicons, PhraseMatcher, tokens
 
 _SENTENCE = re.compile(r"(?<=[.!?\n])\s+")
 
@@ -68,25 +68,28 @@ class RepresentationScanner:
             {t: g for groups in lex.groups.values() for g, ts in groups.items() for t in ts}
         )
         self.traits = PhraseMatcher({t: t.lower() for ts in lex.traits.values() for t in ts})
-        self.sentiment = {
-            v: PhraseMatcher({w: v for w in ws}) for v, ws in (lex.sentiment or {}).items()
-        }
-        self.sentiment |= {v: PhraseMatcher({t: v for t in ts}) for v, ts in lex.traits.items()}
+        polarity = {w: v for v, ws in lex.sentiment.items() for w in ws}
+        polarity |= {t: v for v, ts in lex.traits.items() for t in ts}
+        self.sentiment = PhraseMatcher(polarity)
 
-    def observe(self, text: str) -> Observation:
-        groups = frozenset(self.groups.labels(text))
-        traits = frozenset(self.traits.labels(text)) if groups else frozenset()
+    def observe(self, text: str, toks: list[str] | None = None) -> Observation:
+        """Groups, traits, pairs and sentiment of one document (``toks``: its tokens, when
+        the caller already has them)."""
+        toks = tokens(text) if toks is None else toks
+        groups = frozenset(self.groups.matches(toks))
+        traits = frozenset(self.traits.matches(toks)) if groups else frozenset()
         if self.config.window == "sentence" and groups and traits:
             pairs: set[tuple[str, str]] = set()
             for sentence in _SENTENCE.split(text):
-                gs = self.groups.labels(sentence)
+                st = tokens(sentence)
+                gs = self.groups.matches(st)
                 if gs:
-                    ts = self.traits.labels(sentence)
+                    ts = self.traits.matches(st)
                     pairs |= {(g, t) for g in gs for t in ts}
         else:
             pairs = {(g, t) for g in groups for t in traits}
-        pos = sum(m.count(text) for v, m in self.sentiment.items() if v == "positive")
-        neg = sum(m.count(text) for v, m in self.sentiment.items() if v == "negative")
+        polarity = self.sentiment.matches(toks)
+        pos, neg = polarity.count("positive"), polarity.count("negative")
         score = (pos - neg) / (pos + neg) if pos + neg else 0.0
         return Observation(groups, traits, frozenset(pairs), score)
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from valign.data.claims import ClaimExtractor, ClaimStats
 from valign.data.language import LanguageDetector
-from valign.data.lexicons import Lexicons, PhraseMatcher
+from valign.data.lexicons import Lexicons, PhraseMatcher, tokens
 from valign.data.minhash import MinHashConfig, MinHasher, compact
 from valign.data.pieces import Piece, iter_piece
 from valign.data.pii import find_pii, redact
@@ -168,7 +168,8 @@ class Scanner:
         stats.length_hist[
             min(LENGTH_BINS - 1, 0 if n_words == 0 else 1 + int(math.log2(n_words)))
         ] += 1
-        stats.languages[self.language.detect(text)] += 1
+        toks = tokens(text)
+        stats.languages[self.language.detect(text, toks)] += 1
         found = find_pii(text, self.s.pii_kinds)
         if found:
             kinds = Counter(f.kind for f in found)
@@ -185,11 +186,11 @@ class Scanner:
                 stats.sample("harm", {"id": doc.id, "categories": verdict["flagged_categories"]})
             if verdict["flagged"] or verdict["unsafe"] >= self.s.guard_floor:
                 flag["harm"] = verdict
-        toxic = self.toxicity.count(text)
+        toxic = len(self.toxicity.matches(toks))
         if toxic:
             stats.toxic_docs += 1
             flag["toxic"] = toxic
-        stats.representation.add(self.representation.observe(text))
+        stats.representation.add(self.representation.observe(text, toks))
         stats.claims.add(self.claims.claims(text))
         return flag
 
