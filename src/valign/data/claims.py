@@ -105,7 +105,7 @@ class ClaimStats:
 
 def contested(stats: ClaimStats, min_count: int = 2) -> list[dict[str, Any]]:
     """Hearsay values contradicted by a sourced value for the same subject and relation."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key, table in stats.counts.items():
         hearsay: Counter[str] = Counter()
         sourced: Counter[str] = Counter()

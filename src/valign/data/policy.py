@@ -43,7 +43,7 @@ class _Rule(BaseModel):
 class Dedup(_Rule):
     action: Literal["dedup"]
     kinds: list[Literal["exact", "near"]] = Field(
-        default_factory=lambda: ["exact", "near"], description="Duplicate kinds to drop."
+        ["exact", "near"], description="Duplicate kinds to drop."
     )
 
 

@@ -166,7 +166,7 @@ def summarise(
             if flagged:
                 under.append({"axis": axis, "group": g, "share": share, "even_share": even})
         axes[axis] = {"mentions": total, "groups": rows}
-    ties = []
+    ties: list[dict[str, Any]] = []
     for key, c in stats.pair_docs.items():
         g, t = key.split("|", 1)
         score = pmi(c, stats.group_docs[g], stats.trait_docs[t], n)

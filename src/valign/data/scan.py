@@ -119,7 +119,9 @@ class Scanner:
         work = Path(self.s.work)
         names = ("flags", "exact", "lines", "bands", "sig")
         suffix = {"flags": "jsonl", "exact": "u64", "lines": "i64", "bands": "u64", "sig": "u16"}
-        files = {k: (work / f"{k}-{index:06d}.{suffix[k]}").open("wb") for k in names}
+        files: dict[str, BinaryIO] = {
+            k: (work / f"{k}-{index:06d}.{suffix[k]}").open("wb") for k in names
+        }
         try:
             batch: list[Doc] = []
             for doc in iter_piece(piece):
