@@ -4,6 +4,7 @@
     pretrain   tokenizer + base model on the corpus              -> pretrain/model/
     eval_base  scorecard of the base model on held-out items     -> eval_base/
     guard      attack success with and without the default guard -> guard/
+    data_audit the corpus's audit and datasheet (opt-in)          -> data_audit/
     report     report.html over every finished stage
 
 Each stage writes its records and a manifest into its own folder of the run and a
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from valign.data.stage import data_audit_stage
 from valign.errors import UserError
 from valign.evals.run import EvalSettings, run_eval
 from valign.guard.stage import guard_stage
@@ -50,6 +52,11 @@ class DemoConfig(BaseModel):
         WorldConfig.corpus_dialogues, description="Chat episodes in the pretraining corpus."
     )
     eval_per_kind: int = Field(WorldConfig.eval_per_kind, description="Evaluation items per kind.")
+    data_audit: bool = Field(
+        False,
+        description="Audit the pretraining corpus and write its datasheet (a few minutes: "
+        "the guard screens every document).",
+    )
     guard: bool = Field(
         True,
         description="Measure attack success with and without the default guard "
@@ -197,8 +204,9 @@ STAGES: tuple[tuple[str, Stage], ...] = (
     ("pretrain", stage_pretrain),
     ("eval_base", stage_eval_base),
     ("guard", guard_stage),
+    ("data_audit", data_audit_stage),
 )
-OPTIONAL = {"guard": lambda cfg: cfg.guard}  # stages a setting can switch off
+OPTIONAL = {"guard": lambda cfg: cfg.guard, "data_audit": lambda cfg: cfg.data_audit}
 
 
 def run_demo(out: Path, cfg: DemoConfig, console: Console | None = None) -> Path:

@@ -132,4 +132,4 @@ def test_config_is_frozen() -> None:
 
 
 def test_stage_order() -> None:
-    assert [name for name, _ in STAGES] == ["world", "pretrain", "eval_base", "guard"]
+    assert [name for name, _ in STAGES] == ["world", "pretrain", "eval_base", "guard", "data_audit"]
