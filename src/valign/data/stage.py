@@ -15,7 +15,6 @@ from valign.data.audit import AuditConfig, run_audit
 from valign.report import RunDir
 from valign.report.sections import bar_plot, section, table
 
-
 #: The stage's audit settings (small pieces: the microworld corpus is a single 8 MB file).
 STAGE_CONFIG = AuditConfig(piece_mb=2)
 
