@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from valign.data.shards import parse_object
 from valign.errors import UserError
 from valign.evals.tasks import Item, Message, dump_items
 from valign.feedback.preferences import Comparison, write_comparisons
@@ -68,15 +69,8 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise UserError(f"file not found: {path}")
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{path}:{lineno}: expected a JSON object per line")
-            yield lineno, row
+            if line.strip():
+                yield lineno, parse_object(line, f"{path}:{lineno}")
 
 
 class Sets:

@@ -8,13 +8,19 @@ the same however the corpus is cut.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from valign.data.shards import Doc, iter_shard, list_shards, record_text, shard_format, shard_name
-from valign.errors import UserError
+from valign.data.shards import (
+    Doc,
+    iter_shard,
+    list_shards,
+    parse_object,
+    record_text,
+    shard_format,
+    shard_name,
+)
 
 
 @dataclass(frozen=True)
@@ -82,11 +88,6 @@ def iter_piece(piece: Piece) -> Iterator[Doc]:
                 break
             pos += len(raw)
             if raw.strip():
-                try:
-                    record = json.loads(raw)
-                except json.JSONDecodeError as exc:
-                    raise UserError(f"{path}:{line + 1}: not valid JSON ({exc.msg})") from None
-                if not isinstance(record, dict):
-                    raise UserError(f"{path}:{line + 1}: expected a JSON object per line")
+                record = parse_object(raw, f"{path}:{line + 1}")
                 yield Doc(f"{piece.name}:{line}", record_text(record), record, len(raw))
             line += 1

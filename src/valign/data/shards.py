@@ -100,18 +100,23 @@ def _open_text(path: Path) -> TextIO:
     return path.open(encoding="utf-8")
 
 
+def parse_object(line: str | bytes, where: str) -> dict[str, Any]:
+    """One JSONL line as a JSON object; a bad line is a one-line error naming ``where``."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{where}: not valid JSON ({exc.msg})") from None
+    if not isinstance(record, dict):
+        raise UserError(f"{where}: expected a JSON object per line")
+    return record
+
+
 def _jsonl(path: Path, name: str) -> Iterator[Doc]:
     with _open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise UserError(f"{path}:{lineno}: expected a JSON object per line")
-            yield Doc(f"{name}:{lineno - 1}", record_text(record), record, len(line.encode()))
+            if line.strip():
+                record = parse_object(line, f"{path}:{lineno}")
+                yield Doc(f"{name}:{lineno - 1}", record_text(record), record, len(line.encode()))
 
 
 def _text(path: Path, name: str, blocks: bool) -> Iterator[Doc]:
