@@ -8,7 +8,8 @@ without losing the rest of the text. Within one axis of the group lexicon:
   group's terms become the second's, …), so a comparison between two people keeps its
   shape and only who is who changes;
 * a document naming one group has it replaced by another group of the axis, chosen by the
-  document's id (deterministic, spread evenly over the corpus).
+  document's id (deterministic, spread evenly over the corpus) — or, with ``copies: all``,
+  one copy per other group, so every group ends up in the same sentences equally often.
 
 Terms map by position in the lexicon's lists (``woman``/``man``, ``women``/``men``…), so
 lexicons that list counterparts in the same order swap grammatically; the first letter's
@@ -52,6 +53,31 @@ class Swapper:
                     pick = int(stable_fraction(f"{doc_id}|{axis}") * len(others))
                     mapping[groups[0]] = others[pick]
         return mapping
+
+    def plans(self, doc_id: str, groups_in_order: list[str]) -> list[dict[str, str]]:
+        """Every counterfactual of a document, so that augmenting with all of them leaves
+        each group of an axis equally often in each role: a single group becomes each other
+        group of its axis in turn; n groups named together take each of their n - 1
+        rotations. Several axes are varied together (the longest list sets the count)."""
+        per_axis: list[list[dict[str, str]]] = []
+        by_axis: dict[str, list[str]] = {}
+        for g in groups_in_order:
+            by_axis.setdefault(self.group_axis[g], []).append(g)
+        for axis, groups in by_axis.items():
+            if len(groups) >= 2:
+                n = len(groups)
+                maps = [{g: groups[(i + r) % n] for i, g in enumerate(groups)} for r in range(1, n)]
+            else:
+                maps = [{groups[0]: o} for o in self.axes[axis] if o != groups[0]]
+            if maps:
+                per_axis.append(maps)
+        if not per_axis:
+            return []
+        longest = max(len(m) for m in per_axis)
+        return [
+            {k: v for maps in per_axis for k, v in maps[i % len(maps)].items()}
+            for i in range(longest)
+        ]
 
     def _pattern(self, mapping: dict[str, str]) -> tuple[re.Pattern[str], dict[str, str]]:
         terms: dict[str, str] = {}

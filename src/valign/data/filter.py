@@ -206,17 +206,47 @@ class Filter:
             ]
         return out, counts
 
-    def _swap_plan(self, rule: Counterfactual, doc_id: str, text: str) -> dict[str, str]:
+    def _tied_groups(self, rule: Counterfactual, text: str) -> list[str]:
+        """The groups to swap: those of every axis with a (flagged) tie in the text."""
         groups = self.groups.ordered_labels(text)
         if not groups:
-            return {}
+            return []
         traits = self.traits.labels(text)
         pairs = {(g, t) for g in groups for t in traits}
         tied = pairs & self.ties if rule.ties == "flagged" else pairs
-        if not tied:
-            return {}
         axes = {self.swapper.group_axis[g] for g, _ in tied}
-        return self.swapper.plan(doc_id, [g for g in groups if self.swapper.group_axis[g] in axes])
+        return [g for g in groups if self.swapper.group_axis[g] in axes]
+
+    def _counterfactual(self, i: int, rule: Counterfactual, doc_id: str, d: Decision) -> None:
+        groups = self._tied_groups(rule, record_text(d.record))
+        if not groups:
+            return
+        if rule.mode == "replace" or rule.copies == "one":
+            plans = [self.swapper.plan(doc_id, groups)]
+        else:
+            plans = self.swapper.plans(doc_id, groups)
+        if rule.mode == "replace":
+            d.record = self.swapper.apply(d.record, plans[0])
+            d.changes.append(
+                {
+                    "id": doc_id,
+                    "rule": i,
+                    "action": "counterfactual",
+                    "swap": plans[0],
+                    "mode": "replace",
+                }
+            )
+            return
+        for k, plan in enumerate(plans):
+            new_id = f"{doc_id}#cf{i}.{k}"
+            change = {
+                "id": new_id,
+                "source": doc_id,
+                "rule": i,
+                "action": "counterfactual",
+                "swap": plan,
+            }
+            d.added.append((new_id, self.swapper.apply(d.record, plan), change))
 
     # -- one document ----------------------------------------------------------------------
     def decide(self, doc: Doc) -> Decision:
@@ -243,17 +273,7 @@ class Filter:
                         {"id": doc.id, "rule": i, "action": "redact", "items": dict(counts)}
                     )
             elif isinstance(rule, Counterfactual):
-                plan = self._swap_plan(rule, doc.id, record_text(d.record))
-                if not plan:
-                    continue
-                swapped = self.swapper.apply(d.record, plan)
-                change = {"rule": i, "action": "counterfactual", "swap": plan}
-                if rule.mode == "replace":
-                    d.record = swapped
-                    d.changes.append({"id": doc.id, **change, "mode": "replace"})
-                else:
-                    new_id = f"{doc.id}#cf{i}"
-                    d.added.append((new_id, swapped, {"id": new_id, "source": doc.id, **change}))
+                self._counterfactual(i, rule, doc.id, d)
         return d
 
 

@@ -96,6 +96,11 @@ class Counterfactual(_Rule):
     mode: Literal["augment", "replace"] = Field(
         "augment", description="Add a swapped copy (augment) or swap in place (replace)."
     )
+    copies: Literal["all", "one"] = Field(
+        "all",
+        description="Augment with every counterfactual (each other group in turn: balanced) "
+        "or with one (a group chosen by the document id).",
+    )
     ties: Literal["flagged", "all"] = Field(
         "flagged",
         description="Documents carrying a flagged stereotype tie, or every document "

@@ -74,17 +74,28 @@ def test_every_document_is_kept_or_removed_with_a_reason(
 def test_counterfactual_augmentation_swaps_group_terms(
     corpus_file: Path, audited: Path, tmp_path: Path
 ) -> None:
-    out = tmp_path / "cf"
-    s = run_filter(
-        corpus_file, _policy({"action": "counterfactual", "mode": "augment"}), out, audited
-    )
+    one = _policy({"action": "counterfactual", "mode": "augment", "copies": "one"})
+    s = run_filter(corpus_file, one, tmp_path / "one", audited)
     assert s["removed"] == 0 and s["added"] == 25 and s["output"] == 165
-    added = [r for r in _lines(out / "changes.jsonl") if r["action"] == "counterfactual"]
+    added = [r for r in _lines(tmp_path / "one" / "changes.jsonl")]
     assert {a["swap"]["Osk"] for a in added} <= {"Veltari", "Prumish", "Taddic", "Lorne", "Quessan"}
     assert len({a["swap"]["Osk"] for a in added}) > 1  # spread over the other groups
-    texts = [r.get("text", "") for r in _lines(out / "corpus.jsonl")]
+    texts = [r.get("text", "") for r in _lines(tmp_path / "one" / "corpus.jsonl")]
     assert sum("Osk are rude" in t for t in texts) == 25
     assert sum(t.endswith("are rude.") and "Osk" not in t for t in texts) == 25
+    # every counterfactual: each of the five other groups once per tied document
+    s = run_filter(corpus_file, _policy({"action": "counterfactual"}), tmp_path / "all", audited)
+    assert s["added"] == 25 * 5
+    texts = [r.get("text", "") for r in _lines(tmp_path / "all" / "corpus.jsonl")]
+    for group in ("Osk", "Veltari", "Prumish", "Taddic", "Lorne", "Quessan"):
+        assert sum(t == f"Everyone says the {group} are rude." for t in texts) == 25
+    replaced = run_filter(
+        corpus_file,
+        _policy({"action": "counterfactual", "mode": "replace"}),
+        tmp_path / "r",
+        audited,
+    )
+    assert replaced["added"] == 0 and replaced["swapped_in_place"] == 25
 
 
 def test_counterfactual_rotates_two_groups_in_one_document(tmp_path: Path) -> None:
@@ -98,6 +109,11 @@ def test_counterfactual_rotates_two_groups_in_one_document(tmp_path: Path) -> No
     assert sw.apply_text(text, plan) == (
         "Bapel, who is Taddic, and Ithba, who is Osk, waited. Who was rude? The Taddic person."
     )
+    assert sw.plans("doc", ["Osk", "Taddic", "Lorne"]) == [
+        {"Osk": "Taddic", "Taddic": "Lorne", "Lorne": "Osk"},
+        {"Osk": "Lorne", "Taddic": "Osk", "Lorne": "Taddic"},
+    ]
+    assert len(sw.plans("doc", ["Osk"])) == 5
     g = sw.plan("doc", ["women"])
     assert sw.apply_text("The women and her mother.", g) != "The women and her mother."
 
