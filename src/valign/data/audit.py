@@ -148,7 +148,7 @@ def _concat_flags(work: Path, n: int, out: Path) -> None:
 
 
 class _Ids:
-    """Global document index -> id, from the line numbers each worker saved."""
+    """Global document indices -> ids, from the line numbers each worker saved."""
 
     def __init__(self, pieces: list[Piece], work: Path) -> None:
         import numpy as np
@@ -157,11 +157,18 @@ class _Ids:
         self.lines = [open_table(work / f"lines-{i:06d}.i64") for i in range(len(pieces))]
         self.starts = np.cumsum([0, *(len(x) for x in self.lines)])
 
-    def __call__(self, index: int) -> str:
+    def __call__(self, index: Any) -> list[str]:
+        """Ids of an array of global indices (vectorised: millions of duplicates are common)."""
         import numpy as np
 
-        p = int(np.searchsorted(self.starts, index, side="right") - 1)
-        return f"{self.names[p]}:{int(self.lines[p][index - int(self.starts[p])])}"
+        index = np.asarray(index, np.int64)
+        piece = np.searchsorted(self.starts, index, side="right") - 1
+        line = np.empty(len(index), np.int64)
+        for p in np.unique(piece):
+            rows = piece == p
+            line[rows] = self.lines[p][index[rows] - self.starts[p]]
+        names = self.names
+        return [f"{names[p]}:{n}" for p, n in zip(piece.tolist(), line.tolist(), strict=True)]
 
 
 def _write_duplicates(
@@ -180,21 +187,21 @@ def _write_duplicates(
         cfg.near_duplicates,
     )
     ids = _Ids(pieces, work)
-    clusters: set[int] = set()
+    flagged = np.flatnonzero(dups.kind != 0)
     with out.open("w", encoding="utf-8") as fh:
-        for i in np.flatnonzero(dups.kind != 0):
-            clusters.add(int(dups.of[i]))
-            row = {
-                "id": ids(int(i)),
-                "kind": "exact" if dups.kind[i] == EXACT else "near",
-                "of": ids(int(dups.of[i])),
-                "similarity": round(float(dups.similarity[i]), 3),
-            }
-            fh.write(json.dumps(row) + "\n")
+        for start in range(0, len(flagged), 100_000):
+            chunk = flagged[start : start + 100_000]
+            kinds = np.where(dups.kind[chunk] == EXACT, "exact", "near").tolist()
+            sims = np.round(dups.similarity[chunk].astype(np.float64), 3).tolist()
+            fh.writelines(
+                json.dumps({"id": a, "kind": k, "of": b, "similarity": sim}) + "\n"
+                for a, k, b, sim in zip(ids(chunk), kinds, ids(dups.of[chunk]), sims, strict=True)
+            )
+    clusters = len(np.unique(dups.of[flagged]))
     return {
         "exact": dups.n_exact,
         "near": dups.n_near,
-        "clusters": len(clusters),
+        "clusters": clusters,
         "threshold": cfg.near_threshold,
         "near_searched": cfg.near_duplicates,
     }
