@@ -40,8 +40,10 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "valign.cli", "demo", "--out", str(run)], check=True)
         print(f"demo wall-clock: {time.perf_counter() - t0:.0f} s")
     card = json.loads((run / "eval_base" / "scorecard.json").read_text())
-    print(f"\nmachine: {platform.machine()}, {platform.processor() or 'cpu'}, "
-          f"python {platform.python_version()}\n")
+    print(
+        f"\nmachine: {platform.machine()}, {platform.processor() or 'cpu'}, "
+        f"python {platform.python_version()}\n"
+    )
     print("| metric | value [95% CI] | bar | met |")
     print("| --- | --- | --- | --- |")
     ok = True
@@ -53,8 +55,10 @@ def main() -> int:
             continue
         met = est["value"] >= bar if op == ">=" else est["value"] <= bar
         ok &= met
-        print(f"| {key} | {est['value']:.3f} [{est['low']:.3f}, {est['high']:.3f}] | {op} {bar} "
-              f"| {'yes' if met else 'NO'} |")
+        print(
+            f"| {key} | {est['value']:.3f} [{est['low']:.3f}, {est['high']:.3f}] | {op} {bar} "
+            f"| {'yes' if met else 'NO'} |"
+        )
     for stage in ("world", "pretrain", "eval_base"):
         done = json.loads((run / stage / "DONE.json").read_text())
         print(f"- {stage}: {done['summary'].get('seconds', '?')} s")

@@ -36,13 +36,15 @@ def _fmt(m: dict[str, Any] | None) -> str:
     return f"{m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
 
 
-def _pretrain_and_eval(corpus: Path, out: Path, tasks: Path, threads: int) -> dict[str, Any]:
+def _pretrain_and_eval(
+    corpus: Path, out: Path, tasks: Path, threads: int, max_steps: int = -1
+) -> dict[str, Any]:
     from valign.evals.run import EvalSettings, run_eval
     from valign.train.pretrain import PretrainConfig, pretrain
 
     if not (out / "model" / "config.json").is_file():
         t0 = time.perf_counter()
-        result = pretrain(corpus, out, PretrainConfig(threads=threads))
+        result = pretrain(corpus, out, PretrainConfig(threads=threads, max_steps=max_steps))
         print(f"pretrained {result.steps} steps in {time.perf_counter() - t0:.0f} s", flush=True)
     card_file = out / "eval" / "scorecard.json"
     if card_file.is_file():
@@ -60,6 +62,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--retrain-raw", action="store_true")
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=-1,
+        help="Train the filtered arm this many steps (e.g. the raw arm's, for equal compute).",
+    )
     args = parser.parse_args()
 
     import torch

@@ -1,15 +1,19 @@
-"""Counterfactual data augmentation: the same document with its group terms swapped.
+"""Counterfactual data: the same document with its groups relabelled.
 
-Swapping the groups a document names (Lu et al. 2020, "Gender bias in neural natural
-language processing"; Zmigrod et al. 2019) breaks the tie between a group and a trait
-without losing the rest of the text. Within one axis of the group lexicon:
+Relabelling the groups a document names (counterfactual data augmentation, Lu et al. 2020;
+Zmigrod et al. 2019; substitution, Maudslay et al. 2019) breaks the tie between a group and
+a trait without losing the rest of the text. A relabelling is a *shift* of an axis of the
+group lexicon: with the axis's groups in lexicon order, shift ``s`` maps the ``i``-th group
+to the ``(i + s)``-th. Every group a document names moves by the same shift, so a
+comparison between two people keeps its shape and only which groups they belong to changes;
+and over the shifts each group takes each role equally often — which a swap among the
+groups already named cannot do (the stereotyped group would still be in every document
+about the trait, and a model learns that).
 
-* a document naming two or more groups has them rotated among themselves (the first
-  group's terms become the second's, …), so a comparison between two people keeps its
-  shape and only who is who changes;
-* a document naming one group has it replaced by another group of the axis, chosen by the
-  document's id (deterministic, spread evenly over the corpus) — or, with ``copies: all``,
-  one copy per other group, so every group ends up in the same sentences equally often.
+* augment, ``copies: all`` — one copy per non-zero shift (k - 1 copies for an axis of k);
+* augment, ``copies: one`` — one copy, with a shift chosen by the document id;
+* replace (substitution) — the document itself is relabelled by a shift chosen by its id,
+  zero included, so the corpus does not grow and the association vanishes in expectation.
 
 Terms map by position in the lexicon's lists (``woman``/``man``, ``women``/``men``…), so
 lexicons that list counterparts in the same order swap grammatically; the first letter's
@@ -38,46 +42,52 @@ class Swapper:
         self.axes = lex.groups
         self.group_axis = lex.group_axis()
 
-    def plan(self, doc_id: str, groups_in_order: list[str]) -> dict[str, str]:
-        """group -> group it becomes, for the groups a document names (in text order)."""
-        mapping: dict[str, str] = {}
+    def _by_axis(self, groups: list[str]) -> dict[str, list[str]]:
         by_axis: dict[str, list[str]] = {}
-        for g in groups_in_order:
+        for g in groups:
             by_axis.setdefault(self.group_axis[g], []).append(g)
-        for axis, groups in by_axis.items():
-            if len(groups) >= 2:
-                mapping |= {g: groups[(i + 1) % len(groups)] for i, g in enumerate(groups)}
-            else:
-                others = [g for g in self.axes[axis] if g != groups[0]]
-                if others:
-                    pick = int(stable_fraction(f"{doc_id}|{axis}") * len(others))
-                    mapping[groups[0]] = others[pick]
+        return by_axis
+
+    def shift(self, groups: list[str], shifts: dict[str, int]) -> dict[str, str]:
+        """group -> group, moving each named group by its axis's shift (identities left out)."""
+        mapping: dict[str, str] = {}
+        for axis, named in self._by_axis(groups).items():
+            order = list(self.axes[axis])
+            for g in named:
+                new = order[(order.index(g) + shifts.get(axis, 0)) % len(order)]
+                if new != g:
+                    mapping[g] = new
         return mapping
 
+    def _pick(self, doc_id: str, axis: str, zero: bool) -> int:
+        k = len(self.axes[axis])
+        if zero:
+            return int(stable_fraction(f"{doc_id}|{axis}") * k)
+        return 1 + int(stable_fraction(f"{doc_id}|{axis}") * (k - 1)) if k > 1 else 0
+
+    def plan(self, doc_id: str, groups_in_order: list[str]) -> dict[str, str]:
+        """One counterfactual: a non-zero shift per axis, chosen by the document id."""
+        axes = self._by_axis(groups_in_order)
+        return self.shift(groups_in_order, {a: self._pick(doc_id, a, False) for a in axes})
+
+    def substitute(self, doc_id: str, groups_in_order: list[str]) -> dict[str, str]:
+        """The substitution for a document: a shift per axis chosen by its id, zero included
+        (an empty mapping leaves the document as it is)."""
+        axes = self._by_axis(groups_in_order)
+        return self.shift(groups_in_order, {a: self._pick(doc_id, a, True) for a in axes})
+
     def plans(self, doc_id: str, groups_in_order: list[str]) -> list[dict[str, str]]:
-        """Every counterfactual of a document, so that augmenting with all of them leaves
-        each group of an axis equally often in each role: a single group becomes each other
-        group of its axis in turn; n groups named together take each of their n - 1
-        rotations. Several axes are varied together (the longest list sets the count)."""
-        per_axis: list[list[dict[str, str]]] = []
-        by_axis: dict[str, list[str]] = {}
-        for g in groups_in_order:
-            by_axis.setdefault(self.group_axis[g], []).append(g)
-        for axis, groups in by_axis.items():
-            if len(groups) >= 2:
-                n = len(groups)
-                maps = [{g: groups[(i + r) % n] for i, g in enumerate(groups)} for r in range(1, n)]
-            else:
-                maps = [{groups[0]: o} for o in self.axes[axis] if o != groups[0]]
-            if maps:
-                per_axis.append(maps)
-        if not per_axis:
+        """Every counterfactual: each non-zero shift (several axes move together; the
+        largest axis sets the count)."""
+        axes = self._by_axis(groups_in_order)
+        if not axes:
             return []
-        longest = max(len(m) for m in per_axis)
-        return [
-            {k: v for maps in per_axis for k, v in maps[i % len(maps)].items()}
-            for i in range(longest)
+        most = max(len(self.axes[a]) for a in axes)
+        out = [
+            self.shift(groups_in_order, {a: s % len(self.axes[a]) for a in axes})
+            for s in range(1, most)
         ]
+        return [m for m in out if m]
 
     def _pattern(self, mapping: dict[str, str]) -> tuple[re.Pattern[str], dict[str, str]]:
         terms: dict[str, str] = {}

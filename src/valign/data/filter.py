@@ -221,22 +221,25 @@ class Filter:
         groups = self._tied_groups(rule, record_text(d.record))
         if not groups:
             return
-        if rule.mode == "replace" or rule.copies == "one":
-            plans = [self.swapper.plan(doc_id, groups)]
-        else:
-            plans = self.swapper.plans(doc_id, groups)
         if rule.mode == "replace":
-            d.record = self.swapper.apply(d.record, plans[0])
+            plan = self.swapper.substitute(doc_id, groups)
+            if not plan:
+                return  # the shift drawn for this document is the identity
+            d.record = self.swapper.apply(d.record, plan)
             d.changes.append(
                 {
                     "id": doc_id,
                     "rule": i,
                     "action": "counterfactual",
-                    "swap": plans[0],
+                    "swap": plan,
                     "mode": "replace",
                 }
             )
             return
+        if rule.copies == "one":
+            plans = [self.swapper.plan(doc_id, groups)]
+        else:
+            plans = self.swapper.plans(doc_id, groups)
         for k, plan in enumerate(plans):
             new_id = f"{doc_id}#cf{i}.{k}"
             change = {

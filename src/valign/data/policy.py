@@ -94,7 +94,9 @@ class Rebalance(_Rule):
 class Counterfactual(_Rule):
     action: Literal["counterfactual"]
     mode: Literal["augment", "replace"] = Field(
-        "augment", description="Add a swapped copy (augment) or swap in place (replace)."
+        "augment",
+        description="Add relabelled copies (augment) or relabel in place by a shift chosen "
+        "by the document id, zero included (replace: substitution, the corpus keeps its size).",
     )
     copies: Literal["all", "one"] = Field(
         "all",

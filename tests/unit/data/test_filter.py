@@ -95,25 +95,26 @@ def test_counterfactual_augmentation_swaps_group_terms(
         tmp_path / "r",
         audited,
     )
-    assert replaced["added"] == 0 and replaced["swapped_in_place"] == 25
+    assert replaced["added"] == 0 and 10 <= replaced["swapped_in_place"] <= 25  # identity: kept
 
 
-def test_counterfactual_rotates_two_groups_in_one_document(tmp_path: Path) -> None:
+def test_counterfactuals_shift_every_named_group_together() -> None:
     from valign.data.counterfactual import Swapper
     from valign.data.lexicons import load_lexicons
 
     sw = Swapper(load_lexicons())
-    plan = sw.plan("doc", ["Osk", "Taddic"])
-    assert plan == {"Osk": "Taddic", "Taddic": "Osk"}
+    axis = list(sw.axes["microworld_group"])  # Veltari, Osk, Prumish, Taddic, Lorne, Quessan
+    plans = sw.plans("doc", ["Osk", "Taddic"])
+    assert len(plans) == len(axis) - 1
+    assert plans[0] == {"Osk": "Prumish", "Taddic": "Lorne"}  # both move by one
+    # over all shifts each group takes each role once: the stereotyped one is not always there
+    assert sorted(p["Osk"] for p in plans) == sorted(g for g in axis if g != "Osk")
     text = "Bapel, who is Osk, and Ithba, who is Taddic, waited. Who was rude? The Osk person."
-    assert sw.apply_text(text, plan) == (
-        "Bapel, who is Taddic, and Ithba, who is Osk, waited. Who was rude? The Taddic person."
+    assert sw.apply_text(text, {"Osk": "Taddic", "Taddic": "Quessan"}) == (
+        "Bapel, who is Taddic, and Ithba, who is Quessan, waited. Who was rude? The Taddic person."
     )
-    assert sw.plans("doc", ["Osk", "Taddic", "Lorne"]) == [
-        {"Osk": "Taddic", "Taddic": "Lorne", "Lorne": "Osk"},
-        {"Osk": "Lorne", "Taddic": "Osk", "Lorne": "Taddic"},
-    ]
-    assert len(sw.plans("doc", ["Osk"])) == 5
+    subs = [sw.substitute(f"d{i}", ["Osk"]) for i in range(600)]
+    assert sum(not m for m in subs) > 50  # the identity is one of the shifts
     g = sw.plan("doc", ["women"])
     assert sw.apply_text("The women and her mother.", g) != "The women and her mother."
 
