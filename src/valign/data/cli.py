@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
+from valign.data.yamlfile import read_yaml
 from valign.errors import UserError
 
 app = typer.Typer(
@@ -24,12 +24,7 @@ def _audit_config(path: Path | None, **overrides: Any) -> Any:
 
     data: dict[str, Any] = {}
     if path is not None:
-        if not path.is_file():
-            raise UserError(f"config file not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise UserError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        data = read_yaml(path, "config file") or {}
         if not isinstance(data, dict):
             raise UserError(f"{path}: expected a mapping of settings")
     data |= {k: v for k, v in overrides.items() if v is not None}

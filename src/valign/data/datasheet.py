@@ -41,6 +41,18 @@ class Entry:
     plots: list[dict[str, Any]] = field(default_factory=list)
 
 
+def harm_plots(harm: dict[str, Any]) -> list[dict[str, Any]]:
+    """Unsafe documents by taxonomy category (none when nothing was flagged)."""
+    cats = harm["by_category"]
+    if not cats:
+        return []
+    return [
+        bar_plot(
+            "Unsafe documents by category", list(cats), list(cats.values()), ylabel="documents"
+        )
+    ]
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
@@ -123,16 +135,7 @@ def _composition(a: dict[str, Any]) -> list[Entry]:
                 else "Not screened (audit run without a guard). "
                 f"The insult lexicon matches {_n(a['toxicity']['lexicon_documents'])} documents."
             ),
-            plots=[
-                bar_plot(
-                    "Unsafe documents by category",
-                    list(harm["by_category"]),
-                    list(harm["by_category"].values()),
-                    ylabel="documents",
-                )
-            ]
-            if harm["by_category"]
-            else [],
+            plots=harm_plots(harm),
         ),
         Entry(
             "Does the dataset identify any subpopulations (e.g. by age, gender)? How are they "

@@ -15,8 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from valign.data.yamlfile import read_yaml
 from valign.errors import UserError
 
 KINDS = ("groups", "traits", "claims", "toxicity", "languages")
@@ -61,12 +60,7 @@ def bundled_files() -> list[Path]:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise UserError(f"lexicon file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    data = read_yaml(path, "lexicon file")
     if not isinstance(data, dict) or data.get("kind") not in KINDS:
         raise UserError(f"{path}: a lexicon needs a 'kind' field, one of {', '.join(KINDS)}")
     return data

@@ -29,10 +29,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from valign.data.pii import KINDS as PII_KINDS
+from valign.data.yamlfile import read_yaml
 from valign.errors import UserError
 
 
@@ -146,12 +146,7 @@ def resolve_policy(name_or_path: str) -> Path:
 
 def load_policy(path: Path) -> Policy:
     """Read and validate a policy file; mistakes are one-line errors with the field."""
-    if not path.is_file():
-        raise UserError(f"policy file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    data = read_yaml(path, "policy file")
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:

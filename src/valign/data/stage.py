@@ -12,8 +12,9 @@ from typing import Any
 from rich.console import Console
 
 from valign.data.audit import AuditConfig, run_audit
+from valign.data.datasheet import harm_plots
 from valign.report import RunDir
-from valign.report.sections import bar_plot, section, table
+from valign.report.sections import section, table
 
 #: The stage's audit settings (small pieces: the microworld corpus is a single 8 MB file).
 STAGE_CONFIG = AuditConfig(piece_mb=2)
@@ -48,15 +49,6 @@ def data_audit_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
                 [[t["group"], t["trait"], t["docs"], t["pmi"]] for t in ties],
             ),
         ],
-        plots=[
-            bar_plot(
-                "Unsafe documents by category",
-                list(harm["by_category"]),
-                list(harm["by_category"].values()),
-                ylabel="documents",
-            )
-        ]
-        if harm["by_category"]
-        else [],
+        plots=harm_plots(harm),
     )
     return a
