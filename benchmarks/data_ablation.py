@@ -99,7 +99,7 @@ def main() -> None:
     else:
         raw_card = json.loads((args.raw / "eval_base" / "scorecard.json").read_text())
     new_card = _pretrain_and_eval(
-        filtered / "corpus.jsonl", args.out / "clean", tasks, args.threads
+        filtered / "corpus.jsonl", args.out / "clean", tasks, args.threads, args.max_steps
     )
     print(f"{'metric':28s} {'raw corpus':28s} {'filtered corpus':28s}")
     for key, title in ROWS:
