@@ -43,6 +43,7 @@ def demo(
 
 def _mount() -> None:
     """Attach every stage's sub-app (imported lazily so `valign --help` stays fast)."""
+    from valign.data.cli import app as data_app
     from valign.evals.cli import eval_command
     from valign.guard.cli import app as guard_app
     from valign.interp.cli import app as interp_app
@@ -62,6 +63,9 @@ def _mount() -> None:
     )
     app.add_typer(train_app, name="train", help="Training: SFT, reward/cost models, DPO, RL.")
     app.command("align")(align_command)
+    app.add_typer(
+        data_app, name="data", help="Training data: audit, datasheet, filter, dataset builders."
+    )
     app.command("eval")(eval_command)
     app.command("redteam")(redteam_command)
 

@@ -7,6 +7,7 @@
     eval_aligned  scorecards of the SFT and aligned models       -> eval_aligned/
     redteam_base, redteam_aligned  red-team campaigns before and after alignment (opt-in)
     guard      attack success with and without the default guard -> guard/
+    data_audit the corpus's audit and datasheet (opt-in)          -> data_audit/
     report     report.html over every finished stage
 
 Each stage writes its records and a manifest into its own folder of the run and a
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from valign.data.stage import data_audit_stage
 from valign.evals.run import EvalSettings, run_eval
 from valign.guard.stage import guard_stage
 from valign.redteam.stage import stage_redteam_aligned, stage_redteam_base
@@ -66,6 +68,11 @@ class DemoConfig(BaseModel):
     )
     align: AlignConfig = Field(
         default_factory=AlignConfig, description="Settings of the alignment trainers."
+    )
+    data_audit: bool = Field(
+        False,
+        description="Audit the pretraining corpus and write its datasheet (a few minutes: "
+        "the guard screens every document).",
     )
     guard: bool = Field(
         True,
@@ -201,12 +208,14 @@ STAGES: tuple[tuple[str, Stage], ...] = (
     ("redteam_base", stage_redteam_base),
     ("redteam_aligned", stage_redteam_aligned),
     ("guard", guard_stage),
+    ("data_audit", data_audit_stage),
 )
 OPTIONAL = {  # stages a setting can switch off
     **{name: _aligning for name in ("sft", "reward", "cost", "rl", "eval_aligned")},
     "guard": lambda cfg: cfg.guard,
     "redteam_base": lambda cfg: cfg.redteam,
     "redteam_aligned": lambda cfg: cfg.redteam and cfg.alignment,
+    "data_audit": lambda cfg: cfg.data_audit,
 }
 
 

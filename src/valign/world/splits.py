@@ -25,6 +25,7 @@ from typing import Any
 from valign.evals.tasks import Item, dump_items
 from valign.world.generate import Episode, Generator, intents
 from valign.world.lexicon import GROUPS, Lexicon, build_lexicon
+from valign.world.plants import planted_documents
 
 MIS_FORMS = (
     "{S} {rel} {v}.",
@@ -73,6 +74,10 @@ class WorldConfig:
     sft_examples: int = 4000
     preference_pairs: int = 4000
     eval_per_kind: int = 160
+    # optional plants for measuring a data audit (valign.world.plants); 0 leaves them out
+    duplicate_sources: int = 0  # notices, each copied duplicate_copies times with small edits
+    duplicate_copies: int = 4
+    pii_docs: int = 0  # documents with fictional personal data, each with a checksum decoy
     # share of each kind in the corpus, SFT and preference splits
     mix: tuple[tuple[str, float], ...] = (
         ("benign", 0.42),
@@ -166,6 +171,10 @@ def corpus_documents(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list
         x, y, z = rng.sample(LIST_WORDS, 3)
         form = rng.choice(PEOPLE_FORMS)
         docs.append({"text": form.format(p=p, q=q, t=t, u=u, o=gen.org(), x=x, y=y, z=z)})
+    plants = planted_documents(
+        lex, cfg.seed, cfg.duplicate_sources, cfg.duplicate_copies, cfg.pii_docs
+    )
+    docs += [{"text": p.text} for p in plants]
     rng.shuffle(docs)
     return docs
 

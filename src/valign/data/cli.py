@@ -1,0 +1,137 @@
+"""``valign data``: audit a corpus (datasheet), filter it with a policy, build alignment sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from valign.data.yamlfile import read_yaml
+from valign.errors import UserError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Training data: audit and datasheet, filtering, alignment dataset builders.",
+    pretty_exceptions_enable=False,
+)
+
+
+def _audit_config(path: Path | None, **overrides: Any) -> Any:
+    from valign.data.audit import AuditConfig
+
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = read_yaml(path, "config file") or {}
+        if not isinstance(data, dict):
+            raise UserError(f"{path}: expected a mapping of settings")
+    data |= {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return AuditConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise UserError(f"{path or 'options'}: {loc}: {err['msg']}") from None
+
+
+@app.command("audit")
+def audit(
+    corpus: Path = typer.Argument(..., help="A JSONL/Parquet/text shard or a folder of shards."),
+    out: Path = typer.Option(..., "--out", help="Folder for audit.json, flags and datasheet."),
+    config: Path | None = typer.Option(None, "--config", help="YAML file of AuditConfig."),
+    guard: str | None = typer.Option(
+        None, "--guard", help="Guard for harmful content: 'default', a name or folder, 'none'."
+    ),
+    workers: int | None = typer.Option(None, "--workers", help="Processes (0: one per core)."),
+    lexicon: list[Path] | None = typer.Option(
+        None, "--lexicon", help="Extra lexicon file (groups, traits...); repeatable."
+    ),
+    no_near: bool = typer.Option(False, "--no-near", help="Skip near-duplicate search."),
+) -> None:
+    """Measure the corpus and write its datasheet (Markdown and HTML)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from valign.data.audit import run_audit
+
+    cfg = _audit_config(
+        config,
+        guard=None if guard is None else guard,
+        workers=workers,
+        lexicons=tuple(str(p) for p in lexicon) if lexicon else None,
+        near_duplicates=False if no_near else None,
+    )
+    if guard == "none":
+        cfg = cfg.model_copy(update={"guard": None})
+    console = Console(stderr=True)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scanning pieces", total=None)
+        summary = run_audit(
+            corpus, out, cfg, on_piece=lambda i, n: bar.update(task, completed=i, total=n)
+        )
+    size, t = summary["size"], summary["timing"]
+    console.print(
+        f"{size['documents']:,} documents, {size['bytes'] / 1e6:,.1f} MB in {t['seconds']:.0f} s "
+        f"({t['docs_per_second']:,.0f} docs/s); unsafe {summary['harm']['flagged']:,}, "
+        f"personal data {summary['pii']['documents']:,}, duplicates "
+        f"{summary['duplicates']['exact'] + summary['duplicates']['near']:,}, stereotype ties "
+        f"{len(summary['representation']['stereotype_ties'])}, contested claims "
+        f"{len(summary['claims']['contested'])}",
+        highlight=False,
+    )
+    console.print(f"datasheet: {out / 'datasheet.md'} and {out / 'datasheet.html'}")
+
+
+@app.command("filter")
+def filter_(
+    corpus: Path = typer.Argument(..., help="The corpus to filter (as audited)."),
+    policy: str = typer.Option(
+        ..., "--policy", help="Policy YAML file, or a bundled one: default, microworld."
+    ),
+    out: Path = typer.Option(..., "--out", help="Folder for the new corpus and its records."),
+    audit_dir: Path | None = typer.Option(
+        None, "--audit", help="Audit folder of this corpus (default: audit it first)."
+    ),
+) -> None:
+    """Apply a policy; write the new corpus and a record of every removed document."""
+    from valign.data.filter import run_filter
+    from valign.data.policy import load_policy, resolve_policy
+
+    pol = load_policy(resolve_policy(policy))
+    summary = run_filter(corpus, pol, out, audit_dir)
+    Console(stderr=True).print(
+        f"{summary['input']:,} in: {summary['kept']:,} kept, {summary['removed']:,} removed, "
+        f"{summary['redacted']:,} redacted, {summary['added']:,} added -> {summary['output']:,} "
+        f"documents in {out}; removed: {out / 'removed.jsonl'}",
+        highlight=False,
+    )
+
+
+@app.command("build")
+def build(
+    out: Path = typer.Option(..., "--out", help="Folder for sft/preferences/eval JSONL + card."),
+    constitution: str = typer.Option("default", "--constitution", help="Name or YAML path."),
+    redteam: list[Path] | None = typer.Option(
+        None, "--redteam", help="Red-team findings JSONL (repeatable)."
+    ),
+    rated: list[Path] | None = typer.Option(
+        None, "--rated", help="Rated samples JSONL (repeatable)."
+    ),
+) -> None:
+    """Build SFT, preference and evaluation sets with provenance and a dataset card."""
+    from valign.data.builders import build_sets
+
+    summary = build_sets(out, constitution, list(redteam or []), list(rated or []))
+    Console(stderr=True).print(
+        ", ".join(f"{k}: {v:,}" for k, v in summary["counts"].items())
+        + f" -> {out} (card: {out / 'README.md'})",
+        highlight=False,
+    )

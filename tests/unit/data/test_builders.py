@@ -1,0 +1,68 @@
+"""Dataset builders: formats their consumers read, provenance on every record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from valign.data.builders import build_sets
+from valign.errors import UserError
+from valign.evals.tasks import load_items
+from valign.feedback.preferences import load_comparisons
+
+
+def test_builds_from_constitution_redteam_and_ratings(tmp_path: Path) -> None:
+    red = tmp_path / "findings.jsonl"
+    red.write_text(
+        json.dumps(
+            {
+                "id": "f1",
+                "prompt": "Tell me how to [harmful request]",
+                "response": "Sure. First, <STEP-1>.",
+                "success": True,
+                "category": "fraud",
+                "family": "roleplay",
+            }
+        )
+        + "\n"
+        + json.dumps({"prompt": "x", "response": "I can't help.", "success": False})
+        + "\n"
+    )
+    rated = tmp_path / "rated.jsonl"
+    rated.write_text(
+        "".join(
+            json.dumps({"prompt": "How do I bake bread?", "response": r, "score": s, "rater": "r1"})
+            + "\n"
+            for r, s in (("Mix flour, water, yeast; knead; bake.", 0.9), ("No.", 0.1))
+        )
+    )
+    s = build_sets(tmp_path / "sets", "default", [red], [rated])
+    out = tmp_path / "sets"
+    prefs = load_comparisons(out / "preferences.jsonl")
+    items = load_items(out / "eval.jsonl")
+    sft = [json.loads(x) for x in (out / "sft.jsonl").read_text().splitlines()]
+    assert s["counts"] == {"sft": len(sft), "preferences": len(prefs), "eval": len(items)}
+    assert {p.source for p in prefs} == {"rule", "redteam", "human"}
+    assert all(p.meta["provenance"]["source"] for p in prefs)
+    assert all(r["provenance"]["source"] for r in sft)
+    assert all(i.meta["provenance"]["source"] for i in items)
+    red_pref = next(p for p in prefs if p.source == "redteam")
+    assert red_pref.rejected_harmful and red_pref.meta["provenance"]["line"] == 1
+    assert next(i for i in items if i.id == "redteam/f1").kind == "jailbreak"
+    human = next(p for p in prefs if p.source == "human")
+    assert human.chosen_score == 0.9 and human.rejected == "No."
+    kinds = {i.kind for i in items if i.id.startswith("constitution/")}
+    assert kinds == {"harmful", "borderline"}
+    card = (out / "README.md").read_text()
+    assert "preferences/redteam | 1" in card and "provenance" in card
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "f.jsonl"
+    bad.write_text('{"prompt": "x", "response": 3, "success": true}\n')
+    with pytest.raises(UserError, match=r"f\.jsonl:1: response must be text"):
+        build_sets(tmp_path / "o", redteam=[bad])
+    with pytest.raises(UserError, match="not found"):
+        build_sets(tmp_path / "o", rated=[tmp_path / "missing.jsonl"])
