@@ -32,7 +32,7 @@ from valign.train.common import (
 class DPOSettings(TrainSettings):
     """DPO (defaults: the microworld's SFT model on 2 CPU cores)."""
 
-    learning_rate: float = Field(1e-4, description="Peak learning rate.")
+    learning_rate: float = Field(2e-5, description="Peak learning rate.")
     epochs: float = Field(1.0, description="Passes over the comparisons.")
     batch_size: int = Field(32, description="Pairs per optimiser step.")
     beta: float = Field(0.1, description="Strength of the implicit KL anchor to the reference.")
