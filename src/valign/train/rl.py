@@ -47,13 +47,13 @@ class RLSettings(TrainSettings):
     """Online RL (defaults: the microworld's SFT model on 2 CPU cores, a few minutes)."""
 
     algorithm: Algorithm = Field("grpo", description="TRL trainer: grpo or rloo.")
-    learning_rate: float = Field(2e-4, description="Peak learning rate.")
+    learning_rate: float = Field(5e-5, description="Peak learning rate.")
     max_steps: int = Field(60, description="Optimiser steps.")
     batch_size: int = Field(64, description="Replies per optimiser step (prompts x generations).")
     num_generations: int = Field(8, description="Replies sampled per prompt (the group).")
     max_completion_length: int = Field(48, description="Longest sampled reply in tokens.")
     temperature: float = Field(1.0, description="Sampling temperature.")
-    beta: float = Field(0.05, description="KL penalty towards the starting (reference) model.")
+    beta: float = Field(0.1, description="KL penalty towards the starting (reference) model.")
     safety: SafetySettings = Field(default_factory=SafetySettings)
     save_steps: int = Field(20, description="Checkpoint interval, for resuming after a kill.")
 
