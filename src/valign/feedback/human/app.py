@@ -20,6 +20,7 @@ an admin, 404, 405, 409 not assigned or a name taken, 413 too large, 415 not a f
 from __future__ import annotations
 
 import random
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,12 +36,11 @@ from valign.feedback.human.store import Store
 from valign.feedback.human.web import (
     STATIC,
     AppState,
-    BodyLimit,
+    Guard,
     HttpError,
     LoginRequired,
     make_env,
     redirect,
-    security_headers,
     session_of,
 )
 
@@ -74,10 +74,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.middleware("http")(security_headers)
-    app.add_middleware(
-        BodyLimit, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes
-    )
+    app.add_middleware(Guard, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)
 
     def error_page(request: Request, status: int, message: str) -> Response:
         found = session_of(request) if status != 401 else None
@@ -96,7 +93,7 @@ def create_app(
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
-        return redirect(f"/login?next={request.url.path}")
+        return redirect(f"/login?next={quote(request.url.path)}")
 
     @app.exception_handler(StarletteHTTPException)
     async def _starlette(request: Request, exc: StarletteHTTPException) -> Response:

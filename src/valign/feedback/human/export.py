@@ -47,7 +47,7 @@ def _rows(store: Store, name: str) -> tuple[Project, list[tuple[Judgment, Item, 
                 .join(User, User.id == Judgment.rater_id)
                 .where(Judgment.project_id == project.id)
                 .order_by(Item.id, Judgment.id)
-            ).tuples()
+            ).all()
         )
     return project, rows
 
@@ -205,7 +205,7 @@ def attempts(store: Store, name: str) -> list[dict[str, Any]]:
             .outerjoin(Item, Item.id == Attempt.item_id)
             .where(Attempt.project_id == project.id)
             .order_by(Attempt.id)
-        ).tuples()
+        ).all()
         return [
             {
                 "id": f"{project.name}/attempt-{a.id}",

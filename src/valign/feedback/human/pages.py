@@ -157,8 +157,9 @@ def next_item(request: Request, name: str) -> Response:
     st = state(request)
     with st.store.session() as s:
         project = _project(s, name)
-        if project.kind == "redteam":
-            return _redteam_page(request, project, user, sess)
+    if project.kind == "redteam":
+        return _redteam_page(request, project, user, sess)
+    with st.store.session() as s:
         a = next_assignment(
             s, project, user.id, st.rng, st.settings.lease_minutes, st.critic is not None
         )

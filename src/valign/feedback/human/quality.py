@@ -130,7 +130,7 @@ def project_stats(store: Store, project_name: str) -> ProjectStats:
                 .join(User, User.id == Judgment.rater_id)
                 .where(Judgment.project_id == project.id)
                 .order_by(Judgment.id)
-            ).tuples()
+            ).all()
         )
     kind = project.kind
     by_item: dict[int, list[Hashable]] = defaultdict(list)

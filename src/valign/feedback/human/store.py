@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from valign.errors import UserError
@@ -76,6 +76,8 @@ class Store:
                 raise UserError(
                     f"no driver for {self.dialect} ({exc.name}); pip install 'valign[postgres]'"
                 ) from None
+            except NoSuchModuleError:
+                raise UserError(f"unsupported database: {self.dialect}") from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
         if migrate:

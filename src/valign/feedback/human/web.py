@@ -12,14 +12,13 @@ from __future__ import annotations
 import random
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from valign.feedback.human.assist import Critic, Responder
@@ -90,8 +89,9 @@ def state(request: Request) -> AppState:
 # --------------------------------------------------------------------------- body limit
 
 
-class BodyLimit:
-    """Pure ASGI middleware: 413 for bodies over the limit (the import form gets more)."""
+class Guard:
+    """Pure ASGI middleware: security headers on every reply, and 413 for bodies over the
+    limit (the import form gets a larger one)."""
 
     def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
         self.app, self.limit, self.upload_limit = app, limit, upload_limit
@@ -123,17 +123,25 @@ class BodyLimit:
                     raise HttpError(413, f"request body is larger than {limit} bytes")
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def with_headers(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                have = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [
+                    (k.encode(), v.encode())
+                    for k, v in SECURITY_HEADERS.items()
+                    if k.encode() not in have
+                ]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         try:
-            await self.app(scope, limited, tracking_send)
+            await self.app(scope, limited, with_headers)
         except HttpError as exc:  # raised while reading, outside the app's handlers
             if started:
                 raise
-            await _plain(send, exc.status, exc.message)
+            await _plain(with_headers, exc.status, exc.message)
 
 
 async def _plain(send: Send, status: int, text: str) -> None:
@@ -142,15 +150,6 @@ async def _plain(send: Send, status: int, text: str) -> None:
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-async def security_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    response = await call_next(request)
-    for key, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(key, value)
-    return response
 
 
 # --------------------------------------------------------------------------- sessions
