@@ -89,8 +89,8 @@ def project(
     from valign.feedback.human.settings import ProjectSettings
 
     cons = _constitution(constitution)
-    ids = cons.principle_ids() if principles is None else [p for p in principles.split(",") if p]
-    unknown = sorted(set(ids) - set(cons.principle_ids()))
+    ids = cons.principle_ids if principles is None else [p for p in principles.split(",") if p]
+    unknown = sorted(set(ids) - set(cons.principle_ids))
     if unknown:
         raise UserError(f"unknown principle(s) in {cons.name}: {', '.join(unknown)}")
     try:
@@ -103,7 +103,7 @@ def project(
             likert_points=likert_points,
             instructions=instructions,
             principles=ids,
-            categories=cons.category_ids() if kind == "redteam" else [],
+            categories=cons.category_ids if kind == "redteam" else [],
         )
     except ValidationError as exc:
         e = exc.errors()[0]
