@@ -73,7 +73,7 @@ def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
     r = client.post(
         "/login", data={"csrf": field(page.text, "csrf"), "name": name, "password": password}
     )
-    assert r.status_code == 303, r.text
+    assert r.status_code == 303, (r.status_code, r.text[-600:])
     return field(client.get("/").text, "csrf")
 
 
@@ -82,5 +82,5 @@ def next_item(client: TestClient, project: str = "p1") -> str | None:
     r = client.get(f"/p/{project}")
     if r.status_code == 200:
         return None
-    assert r.status_code == 303, r.text
+    assert r.status_code == 303, (r.status_code, r.text[-600:])
     return str(r.headers["location"])

@@ -37,7 +37,7 @@ def test_commands_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     store = Store(db)
     c = client_for(store)
     csrf = login(c, "ana", "long-enough-1")
-    loc = next_item(c)
+    loc = next_item(c, "h1")
     assert loc is not None
     c.post(loc, data={"csrf": csrf, "choice": "left"})
     assert "h1 (pairwise): 1 items" in _run(capsys, "feedback", "stats", "--project", "h1",
