@@ -52,8 +52,16 @@ def reset_database(url: str) -> None:
         return
     engine = create_engine(full)
     with engine.begin() as conn:
-        for table in ("attempts", "judgments", "assignments", "items", "projects", "users",
-                      "settings", "alembic_version"):
+        for table in (
+            "attempts",
+            "judgments",
+            "assignments",
+            "items",
+            "projects",
+            "users",
+            "settings",
+            "alembic_version",
+        ):
             conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     engine.dispose()
 
@@ -67,8 +75,9 @@ def seed(url: str, raters: int, judgments: int, overlap: int) -> None:
     hashed = hash_password(PASSWORD)  # one hash for all: seeding speed, not security, here
     with store.session() as s:
         s.add_all(
-            User(name=f"r{k:03d}", password_hash=hashed, role="rater", active=True,
-                 session_version=0)
+            User(
+                name=f"r{k:03d}", password_hash=hashed, role="rater", active=True, session_version=0
+            )
             for k in range(raters)
         )
     create_project(store, ProjectSettings(name="load", overlap=overlap, gold_every=0))
@@ -77,9 +86,14 @@ def seed(url: str, raters: int, judgments: int, overlap: int) -> None:
         store,
         "load",
         [
-            {"external_id": f"i{k}", "prompt": [{"role": "user", "content": f"Question {k}?"}],
-             "response_a": f"Answer {k}.", "response_b": "I cannot help.", "gold": None,
-             "meta": {}}
+            {
+                "external_id": f"i{k}",
+                "prompt": [{"role": "user", "content": f"Question {k}?"}],
+                "response_a": f"Answer {k}.",
+                "response_b": "I cannot help.",
+                "gold": None,
+                "meta": {},
+            }
             for k in range(n_items)
         ],
     )
@@ -109,8 +123,12 @@ async def rater(base: str, name: str, latencies: list[float], errors: list[str])
             if page.status_code != 200 or not m:
                 errors.append(f"{name}: item page {page.status_code}")
                 return done
-            data = {"csrf": m.group(1), "choice": "left", "strength": "2",
-                    "shown": f"{time.time():.3f}"}
+            data = {
+                "csrf": m.group(1),
+                "choice": "left",
+                "strength": "2",
+                "shown": f"{time.time():.3f}",
+            }
             t0 = time.perf_counter()
             if done % 10 == 9:  # a double click: the same judgment posted twice at once
                 rs = await asyncio.gather(c.post(loc, data=data), c.post(loc, data=data))
@@ -138,7 +156,8 @@ def check(url: str, overlap: int) -> dict[str, Any]:
             )
         )
         per_item = [
-            n for (n,) in s.execute(
+            n
+            for (n,) in s.execute(
                 select(func.count()).select_from(Judgment).group_by(Judgment.item_id)
             ).all()
         ]
@@ -153,7 +172,7 @@ def check(url: str, overlap: int) -> dict[str, Any]:
 
 def _pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
 
 async def _drive(base: str, raters: int) -> tuple[list[float], list[str], float]:
@@ -170,29 +189,42 @@ def run_load(db: str, raters: int = 50, judgments: int = 2000, overlap: int = 2)
     seed(db, raters, judgments, overlap)
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    log = tempfile.TemporaryFile()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "valign.cli", "feedback", "serve", "--db", db,
-         "--port", str(port), "--seed", "0"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.time() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"the server did not start:\n{log.read().decode()[-2000:]}")
-            time.sleep(0.2)
-        latencies, errors, wall = asyncio.run(_drive(base, raters))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "valign.cli",
+                "feedback",
+                "serve",
+                "--db",
+                db,
+                "--port",
+                str(port),
+                "--seed",
+                "0",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if server.poll() is not None or time.time() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"the server did not start:\n{log.read().decode()[-2000:]}")
+                time.sleep(0.2)
+            latencies, errors, wall = asyncio.run(_drive(base, raters))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
     stored = check(db, overlap)
     expected_items = judgments // overlap
     ok = (
@@ -213,7 +245,8 @@ def run_load(db: str, raters: int = 50, judgments: int = 2000, overlap: int = 2)
         "submit_p50_ms": round(1000 * _pct(latencies, 0.50), 1),
         "submit_p95_ms": round(1000 * _pct(latencies, 0.95), 1),
         "submit_p99_ms": round(1000 * _pct(latencies, 0.99), 1),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
     }
 
 

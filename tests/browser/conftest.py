@@ -63,8 +63,10 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         need("Playwright (pip install playwright)")
-    exe = os.environ.get("VALIGN_CHROMIUM") or shutil.which("chromium") or shutil.which(
-        "chromium-browser"
+    exe = (
+        os.environ.get("VALIGN_CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
     )
     if not exe:
         need("Chromium (apt-get install chromium)")

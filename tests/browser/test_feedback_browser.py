@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LiveServer
 from feedback_testkit import PASSWORD, PRINCIPLES, client_for, login, make_store, next_item
 
+from conftest import LiveServer
 from valign.feedback.human import ServerSettings, Store, add_items, create_app
 
 pytestmark = pytest.mark.browser
@@ -24,12 +24,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
     add_items(
         store,
         "p1",
-        [{"external_id": "xss", "prompt": [{"role": "user", "content": "Show me markup."}],
-          "response_a": XSS, "response_b": "Plain answer about Lake Vesh.", "gold": None,
-          "meta": {}}],
+        [
+            {
+                "external_id": "xss",
+                "prompt": [{"role": "user", "content": "Show me markup."}],
+                "response_a": XSS,
+                "response_b": "Plain answer about Lake Vesh.",
+                "gold": None,
+                "meta": {},
+            }
+        ],
     )
     app = create_app(
-        store, ServerSettings(seed=1),
+        store,
+        ServerSettings(seed=1),
         principle_texts={p: f"Text of the {p} principle." for p in PRINCIPLES},
     )
     with LiveServer(app) as server:
@@ -126,5 +134,7 @@ def test_admin_sees_agreement_and_exports_to_dpo(
     rows = load_comparisons(path)
     assert rows and {r.source for r in rows} == {"human"}
     assert {r.rater for r in rows} <= {"ana", "bo", "cy"}
-    result = train_dpo(tiny_base_model_dir, path, tmp_path / "dpo", DPOSettings(max_steps=2, batch_size=4))
+    result = train_dpo(
+        tiny_base_model_dir, path, tmp_path / "dpo", DPOSettings(max_steps=2, batch_size=4)
+    )
     assert (Path(result.model_dir) / "config.json").is_file()

@@ -24,7 +24,7 @@ from valign.feedback.human.record import record_judgment
 from valign.feedback.human.tables import Base, Judgment, User
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "feedback" / "human"))
-from feedback_testkit import client_for, login, make_store, next_item  # noqa: E402
+from feedback_testkit import client_for, login, make_store, next_item
 
 pytestmark = pytest.mark.postgres
 
@@ -43,8 +43,16 @@ def pg_url() -> Iterator[str]:
     def drop() -> None:
         engine = create_engine(normalise_url(url))
         with engine.begin() as conn:
-            for t in ("attempts", "judgments", "assignments", "items", "projects", "users",
-                      "settings", "alembic_version"):
+            for t in (
+                "attempts",
+                "judgments",
+                "assignments",
+                "items",
+                "projects",
+                "users",
+                "settings",
+                "alembic_version",
+            ):
                 conn.execute(text(f"DROP TABLE IF EXISTS {t} CASCADE"))
         engine.dispose()
 

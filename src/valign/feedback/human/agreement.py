@@ -11,7 +11,7 @@ frequencies would give by chance.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from itertools import combinations
 from typing import Literal
@@ -19,7 +19,9 @@ from typing import Literal
 Metric = Literal["nominal", "ordinal", "interval"]
 
 
-def _delta(metric: Metric, values: list[Hashable], n_c: Counter[Hashable]) -> dict:  # type: ignore[type-arg]
+def _delta(
+    metric: Metric, values: list[Hashable], n_c: Mapping[Hashable, float]
+) -> dict[tuple[Hashable, Hashable], float]:
     """Squared distances between values, per Krippendorff's metric definitions."""
     out: dict[tuple[Hashable, Hashable], float] = {}
     order = sorted(values)  # type: ignore[type-var]
@@ -46,7 +48,7 @@ def krippendorff_alpha(
     None when there is nothing to compare (no unit with two values) or when every value is
     the same (expected disagreement zero: agreement cannot be told from chance).
     """
-    coincidences: Counter[tuple[Hashable, Hashable]] = Counter()
+    coincidences: defaultdict[tuple[Hashable, Hashable], float] = defaultdict(float)
     for raw in units:
         vals = list(raw)
         m = len(vals)
@@ -55,10 +57,10 @@ def krippendorff_alpha(
         for i, c in enumerate(vals):
             for j, k in enumerate(vals):
                 if i != j:
-                    coincidences[(c, k)] += 1.0 / (m - 1)  # type: ignore[assignment]
-    n_c: Counter[Hashable] = Counter()
+                    coincidences[(c, k)] += 1.0 / (m - 1)
+    n_c: defaultdict[Hashable, float] = defaultdict(float)
     for (c, _), w in coincidences.items():
-        n_c[c] += w  # type: ignore[assignment]
+        n_c[c] += w
     n = sum(n_c.values())
     if n <= 1:
         return None

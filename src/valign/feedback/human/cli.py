@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from valign.errors import UserError
+
+if TYPE_CHECKING:
+    from valign.feedback.human.store import Store
+    from valign.values import Constitution
 
 app = typer.Typer(
     help="Human feedback: the rating web app, its accounts, projects, imports and exports.",
@@ -26,13 +31,13 @@ DEFAULT_DB = os.environ.get("VALIGN_FEEDBACK_DB", "feedback.db")
 err = Console(stderr=True, highlight=False)
 
 
-def _store(db: str):  # type: ignore[no-untyped-def]
+def _store(db: str) -> Store:
     from valign.feedback.human.store import Store
 
     return Store(db)
 
 
-def _constitution(name: str | None):  # type: ignore[no-untyped-def]
+def _constitution(name: str | None) -> Constitution:
     from valign.values import load_constitution
 
     return load_constitution(name or "default")
@@ -98,7 +103,7 @@ def project(
             name=name,
             kind=kind,
             overlap=overlap,
-            gold_every=gold_every,  # type: ignore[arg-type]
+            gold_every=gold_every,
             assist_rate=assist_rate,
             likert_points=likert_points,
             instructions=instructions,

@@ -40,15 +40,16 @@ def _rows(store: Store, name: str) -> tuple[Project, list[tuple[Judgment, Item, 
         project = s.scalar(select(Project).where(Project.name == name))
         if project is None:
             raise UserError(f"no project named {name!r}")
-        rows = list(
-            s.execute(
+        rows = [
+            (j, i, u)
+            for j, i, u in s.execute(
                 select(Judgment, Item, User)
                 .join(Item, Item.id == Judgment.item_id)
                 .join(User, User.id == Judgment.rater_id)
                 .where(Judgment.project_id == project.id)
                 .order_by(Item.id, Judgment.id)
             ).all()
-        )
+        ]
     return project, rows
 
 
@@ -139,7 +140,7 @@ def _comparison(
     chosen, rejected = (a, b) if winner == "A" else (b, a)
     return Comparison(
         id=cid,
-        prompt=item.prompt,  # type: ignore[arg-type]
+        prompt=item.prompt,
         chosen=chosen,
         rejected=rejected,
         source="human",

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from valign.feedback.human.accounts import authenticate
@@ -75,7 +76,7 @@ async def login(request: Request) -> Response:
     if user is None:
         st.failures[key].append(time.monotonic())
         cookie, token = st.signer.login_cookie()
-        response = render(
+        page = render(
             request,
             "login.html",
             401,
@@ -83,8 +84,8 @@ async def login(request: Request) -> Response:
             next=safe_next(form.get("next")),
             error="Wrong name or password.",
         )
-        response.set_cookie(LOGIN_COOKIE, cookie, max_age=3600, httponly=True, samesite="strict")
-        return response
+        page.set_cookie(LOGIN_COOKIE, cookie, max_age=3600, httponly=True, samesite="strict")
+        return page
     st.failures.pop(key, None)
     target = safe_next(form.get("next"))
     if target == "/" and user.role == "admin":
@@ -144,11 +145,11 @@ def home(request: Request) -> Response:
     return render(request, "home.html", user=user, sess=sess, rows=rows)
 
 
-def _project(s: object, name: str) -> Project:
-    project = s.scalar(select(Project).where(Project.name == name))  # type: ignore[attr-defined]
+def _project(s: Session, name: str) -> Project:
+    project = s.scalar(select(Project).where(Project.name == name))
     if project is None:
         raise HttpError(404, f"no project named {name!r}")
-    return project  # type: ignore[no-any-return]
+    return project
 
 
 @router.get("/p/{name}")

@@ -123,18 +123,19 @@ def project_stats(store: Store, project_name: str) -> ProjectStats:
             or 0
         )
         attempts = s.scalar(select(func.count()).where(Attempt.project_id == project.id)) or 0
-        rows = list(
-            s.execute(
+        rows = [
+            (j, i, u)
+            for j, i, u in s.execute(
                 select(Judgment, Item, User)
                 .join(Item, Item.id == Judgment.item_id)
                 .join(User, User.id == Judgment.rater_id)
                 .where(Judgment.project_id == project.id)
                 .order_by(Judgment.id)
             ).all()
-        )
+        ]
     kind = project.kind
     by_item: dict[int, list[Hashable]] = defaultdict(list)
-    labels: dict[str, dict[int, Hashable]] = defaultdict(dict)
+    labels: dict[Hashable, dict[Hashable, Hashable]] = defaultdict(dict)
     for j, _, u in rows:
         label = label_of(kind, j)
         if label is not None:

@@ -83,7 +83,8 @@ def make_env() -> jinja2.Environment:
 
 
 def state(request: Request) -> AppState:
-    return request.app.state.valign  # type: ignore[no-any-return]
+    st: AppState = request.app.state.valign
+    return st
 
 
 # --------------------------------------------------------------------------- body limit

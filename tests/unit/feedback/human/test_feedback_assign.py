@@ -36,7 +36,9 @@ def test_overlap_and_gold(tmp_path: Path) -> None:
     store = make_store(tmp_path, n=6, gold=2, overlap=2, gold_every=2)
     project = get_project(store, "p1")
     rng = random.Random(0)
-    taken = {name: _take_all(store, project, _uid(store, name), rng) for name in ("ana", "bo", "cy")}
+    taken = {
+        name: _take_all(store, project, _uid(store, name), rng) for name in ("ana", "bo", "cy")
+    }
     regular = [i for seq in taken.values() for i, g in seq if not g]
     assert sorted(regular) == sorted(list(range(1, 7)) * 2)  # every item exactly twice
     # gold comes after every 2 regular items, each gold item at most once per rater
@@ -59,7 +61,5 @@ def test_open_assignment_is_returned_again_and_leases_expire(tmp_path: Path) -> 
         again = next_assignment(s, project, ana, rng)
         assert first is not None and again is not None and first.id == again.id
         assert next_assignment(s, project, bo, rng) is None  # the only item is leased
-        s.execute(
-            update(Assignment).values(created_at=Assignment.created_at - timedelta(hours=2))
-        )
+        s.execute(update(Assignment).values(created_at=Assignment.created_at - timedelta(hours=2)))
         assert next_assignment(s, project, bo, rng, lease_minutes=30) is not None

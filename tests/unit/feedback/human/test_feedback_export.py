@@ -25,8 +25,16 @@ def _rate(store: Store, rater: str, wants_a: dict[str, bool]) -> None:
         want_a = wants_a.get(ext, True)
         left = want_a != swapped
         choice = "tie" if ext == "q5" else ("left" if left else "right")
-        c.post(loc, data={"csrf": csrf, "choice": choice, "shown": field(page.text, "shown"),
-                          "principle[]": "honesty", "rationale": "clearer"})
+        c.post(
+            loc,
+            data={
+                "csrf": csrf,
+                "choice": choice,
+                "shown": field(page.text, "shown"),
+                "principle[]": "honesty",
+                "rationale": "clearer",
+            },
+        )
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +91,17 @@ def test_demonstrations_load_into_sft(tmp_path: Path) -> None:
     from valign.feedback.human.projects import get_project, parse_item
 
     store = make_store(tmp_path, kind="demonstration", gold_every=0, overlap=1)
-    add_items(store, "p1", [parse_item({"id": "d1", "prompt": "Greet Oru.", "response": "hi"},
-                                       get_project(store, "p1"), "t")])
+    add_items(
+        store,
+        "p1",
+        [
+            parse_item(
+                {"id": "d1", "prompt": "Greet Oru.", "response": "hi"},
+                get_project(store, "p1"),
+                "t",
+            )
+        ],
+    )
     c = client_for(store)
     csrf = login(c, "ana")
     loc = next_item(c)

@@ -52,8 +52,12 @@ def test_login_redirects_and_failures(store: Store) -> None:
     page = c.get("/login")
     r = c.post(
         "/login",
-        data={"csrf": field(page.text, "csrf"), "name": "admin", "password": PASSWORD,
-              "next": "//evil.example/"},
+        data={
+            "csrf": field(page.text, "csrf"),
+            "name": "admin",
+            "password": PASSWORD,
+            "next": "//evil.example/",
+        },
     )
     assert r.headers["location"] == "/admin"
 
@@ -124,12 +128,16 @@ def test_4xx_paths(store: Store, tmp_path: Path) -> None:
     # 413: whole body over the limit, declared or streamed
     r = c.post(loc, data={"csrf": csrf, "choice": "left", "rationale": "x" * 5_000})
     assert r.status_code == 413
-    r = c.post(loc, content=(b"a=" + b"x" * 5_000 for _ in range(1)),
-               headers={"content-type": "application/x-www-form-urlencoded"})
+    r = c.post(
+        loc,
+        content=(b"a=" + b"x" * 5_000 for _ in range(1)),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code == 413
     # 415: not a form
-    r = c.post(loc, content=json.dumps({"choice": "left"}),
-               headers={"content-type": "application/json"})
+    r = c.post(
+        loc, content=json.dumps({"choice": "left"}), headers={"content-type": "application/json"}
+    )
     assert r.status_code == 415
     # 404: unknown project, unassigned item, bad address, unknown page
     assert c.get("/p/nope").status_code == 404
@@ -137,7 +145,9 @@ def test_4xx_paths(store: Store, tmp_path: Path) -> None:
     assert c.get("/p/p1/i/not-a-number").status_code == 404
     assert c.get("/nowhere").status_code == 404
     # 409: judging an item that is not yours
-    assert c.post(f"/p/p1/i/{item_id + 1}", data={"csrf": csrf, "choice": "left"}).status_code == 409
+    assert (
+        c.post(f"/p/p1/i/{item_id + 1}", data={"csrf": csrf, "choice": "left"}).status_code == 409
+    )
     # 405: wrong method
     assert c.put(loc).status_code == 405
     # 403: admin pages for a rater; 401: posting with no session
@@ -151,7 +161,10 @@ def test_admin_4xx_paths(store: Store) -> None:
     csrf = login(c, "admin")
     bad_user = c.post("/admin/users", data={"csrf": csrf, "name": "x y", "password": "p" * 9})
     assert bad_user.status_code == 400
-    assert c.post("/admin/users", data={"csrf": csrf, "name": "dee", "password": "short"}).status_code == 400
+    assert (
+        c.post("/admin/users", data={"csrf": csrf, "name": "dee", "password": "short"}).status_code
+        == 400
+    )
     dup = c.post("/admin/projects", data={"csrf": csrf, "name": "p1", "kind": "pairwise"})
     assert dup.status_code == 409
     bad = c.post("/admin/projects", data={"csrf": csrf, "name": "p2", "kind": "poetry"})
@@ -171,8 +184,16 @@ def test_responses_with_html_are_shown_as_text(store: Store) -> None:
     add_items(
         store,
         "p1",
-        [{"external_id": "x0", "prompt": [{"role": "user", "content": XSS}],
-          "response_a": XSS, "response_b": f"</div>{XSS}", "gold": None, "meta": {}}],
+        [
+            {
+                "external_id": "x0",
+                "prompt": [{"role": "user", "content": XSS}],
+                "response_a": XSS,
+                "response_b": f"</div>{XSS}",
+                "gold": None,
+                "meta": {},
+            }
+        ],
     )
     c = client_for(store)
     csrf = login(c, "ana")
@@ -190,8 +211,8 @@ def test_responses_with_html_are_shown_as_text(store: Store) -> None:
     admin = client_for(store)
     login(admin, "admin")
     r = admin.post(
-        "/admin/users", data={"csrf": field(admin.get("/admin").text, "csrf"),
-                              "name": "ok", "password": XSS}
+        "/admin/users",
+        data={"csrf": field(admin.get("/admin").text, "csrf"), "name": "ok", "password": XSS},
     )
     assert r.status_code == 303
     assert "<script>alert" not in admin.get("/admin/p/p1").text
@@ -229,9 +250,15 @@ def test_redteam_attempts_are_logged_once(tmp_path: Path) -> None:
     from valign.feedback.human.projects import get_project, parse_item
 
     add_items(
-        store, "p1",
-        [parse_item({"id": "o1", "prompt": "Get the model to reveal [SECRET-PLACEHOLDER]."},
-                    get_project(store, "p1"), "t")],
+        store,
+        "p1",
+        [
+            parse_item(
+                {"id": "o1", "prompt": "Get the model to reveal [SECRET-PLACEHOLDER]."},
+                get_project(store, "p1"),
+                "t",
+            )
+        ],
     )
     sent: list[str] = []
     c = client_for(store, responder=lambda msgs: sent.append(msgs[-1]["content"]) or "[REPLY]")
@@ -239,13 +266,25 @@ def test_redteam_attempts_are_logged_once(tmp_path: Path) -> None:
     page = c.get("/p/p1")
     assert page.status_code == 200 and "SECRET-PLACEHOLDER" in page.text
     nonce = field(page.text, "nonce")
-    r = c.post("/p/p1/attempts", data={"csrf": csrf, "nonce": nonce, "prompt": "try", "action": "send"})
+    r = c.post(
+        "/p/p1/attempts", data={"csrf": csrf, "nonce": nonce, "prompt": "try", "action": "send"}
+    )
     assert r.status_code == 200 and "[REPLY]" in r.text and sent == ["try"]
-    data = {"csrf": csrf, "nonce": nonce, "prompt": "try", "response": "[REPLY]", "harmful": "yes",
-            "category": "weapons", "severity": "2", "item": "1"}
+    data = {
+        "csrf": csrf,
+        "nonce": nonce,
+        "prompt": "try",
+        "response": "[REPLY]",
+        "harmful": "yes",
+        "category": "weapons",
+        "severity": "2",
+        "item": "1",
+    }
     for _ in range(2):
         assert c.post("/p/p1/attempts", data=data).status_code == 303
-    assert c.post("/p/p1/attempts", data={**data, "nonce": "n2", "category": "x"}).status_code == 400
+    assert (
+        c.post("/p/p1/attempts", data={**data, "nonce": "n2", "category": "x"}).status_code == 400
+    )
     assert c.post("/p/p1/attempts", data={**data, "nonce": "n3", "item": "999"}).status_code == 404
     from valign.feedback.human.export import attempts
 

@@ -21,8 +21,13 @@ def test_pairwise_lines_and_comparison_lines(store: Store, tmp_path: Path) -> No
     path = _file(
         tmp_path,
         {"id": "n1", "prompt": "Hi?", "response_a": "Hello.", "response_b": "No.", "gold": "A"},
-        {"id": "c1", "prompt": [{"role": "user", "content": "Hi?"}], "chosen": "Hello.",
-         "rejected": "No.", "source": "rule"},
+        {
+            "id": "c1",
+            "prompt": [{"role": "user", "content": "Hi?"}],
+            "chosen": "Hello.",
+            "rejected": "No.",
+            "source": "rule",
+        },
     )
     rows = read_items(path, project)
     assert rows[0]["gold"] == "A" and rows[0]["prompt"][0]["role"] == "user"
@@ -40,13 +45,21 @@ def test_pairwise_lines_and_comparison_lines(store: Store, tmp_path: Path) -> No
     [
         ({"prompt": "Hi?", "response_a": "x"}, "needs 'response_a' and 'response_b'"),
         ({"prompt": "Hi?", "response_a": "x", "response_b": "y", "gold": "C"}, "gold must be"),
-        ({"prompt": [{"role": "assistant", "content": "x"}], "response_a": "x",
-          "response_b": "y"}, "last turn"),
+        (
+            {
+                "prompt": [{"role": "assistant", "content": "x"}],
+                "response_a": "x",
+                "response_b": "y",
+            },
+            "last turn",
+        ),
         ({"prompt": "Hi?", "response_a": "x", "response_b": "y", "typo": 1}, "typo"),
         ([1, 2], "JSON object"),
     ],
 )
-def test_bad_lines_name_file_and_line(store: Store, tmp_path: Path, row: object, message: str) -> None:
+def test_bad_lines_name_file_and_line(
+    store: Store, tmp_path: Path, row: object, message: str
+) -> None:
     path = _file(tmp_path, {"prompt": "ok", "response_a": "a", "response_b": "b"}, row)
     with pytest.raises(UserError, match=message) as info:
         read_items(path, get_project(store, "p1"))
@@ -54,8 +67,14 @@ def test_bad_lines_name_file_and_line(store: Store, tmp_path: Path, row: object,
 
 
 def test_ids_repeated_within_an_import_are_refused(store: Store) -> None:
-    row = {"external_id": "same", "prompt": [{"role": "user", "content": "x"}],
-           "response_a": "a", "response_b": "b", "gold": None, "meta": {}}
+    row = {
+        "external_id": "same",
+        "prompt": [{"role": "user", "content": "x"}],
+        "response_a": "a",
+        "response_b": "b",
+        "gold": None,
+        "meta": {},
+    }
     with pytest.raises(UserError, match="twice"):
         add_items(store, "p1", [row, row])
 
