@@ -42,28 +42,13 @@ def _free_port() -> int:
 
 def reset_database(url: str) -> None:
     """Drop the app's tables so the run starts empty (PostgreSQL reuses one database)."""
-    from sqlalchemy import create_engine, text
-
-    from valign.feedback.human.store import normalise_url
+    from valign.feedback.human.store import drop_tables, normalise_url
 
     full = normalise_url(url)
     if full.startswith("sqlite:///"):
         Path(full.removeprefix("sqlite:///")).unlink(missing_ok=True)
         return
-    engine = create_engine(full)
-    with engine.begin() as conn:
-        for table in (
-            "attempts",
-            "judgments",
-            "assignments",
-            "items",
-            "projects",
-            "users",
-            "settings",
-            "alembic_version",
-        ):
-            conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
-    engine.dispose()
+    drop_tables(full)
 
 
 def seed(url: str, raters: int, judgments: int, overlap: int) -> None:

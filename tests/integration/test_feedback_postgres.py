@@ -21,6 +21,7 @@ from valign.feedback.human import Store
 from valign.feedback.human.forms import JudgmentIn
 from valign.feedback.human.projects import get_project
 from valign.feedback.human.record import record_judgment
+from valign.feedback.human.store import drop_tables
 from valign.feedback.human.tables import Base, Judgment, User
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "feedback" / "human"))
@@ -36,29 +37,9 @@ def pg_url() -> Iterator[str]:
         if os.environ.get("VALIGN_REQUIRE_SERVICES") == "1":
             pytest.fail("PostgreSQL is required here (VALIGN_REQUIRE_SERVICES=1)")
         pytest.skip("PostgreSQL is not available (set VALIGN_TEST_POSTGRES_URL)")
-    from sqlalchemy import create_engine, text
-
-    from valign.feedback.human.store import normalise_url
-
-    def drop() -> None:
-        engine = create_engine(normalise_url(url))
-        with engine.begin() as conn:
-            for t in (
-                "attempts",
-                "judgments",
-                "assignments",
-                "items",
-                "projects",
-                "users",
-                "settings",
-                "alembic_version",
-            ):
-                conn.execute(text(f"DROP TABLE IF EXISTS {t} CASCADE"))
-        engine.dispose()
-
-    drop()
+    drop_tables(url)
     yield url
-    drop()
+    drop_tables(url)
 
 
 def _pg_store(url: str) -> Store:

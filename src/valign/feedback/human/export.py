@@ -22,7 +22,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 
 from valign.errors import UserError
-from valign.feedback.human.quality import ProjectStats, project_stats
+from valign.feedback.human.quality import ProjectStats, judged_rows, project_stats
 from valign.feedback.human.store import Store
 from valign.feedback.human.tables import Attempt, Item, Judgment, Project, User
 from valign.feedback.preferences import Comparison, write_comparisons
@@ -35,24 +35,6 @@ def _utc(t: datetime) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def _rows(store: Store, name: str) -> tuple[Project, list[tuple[Judgment, Item, User]]]:
-    with store.session() as s:
-        project = s.scalar(select(Project).where(Project.name == name))
-        if project is None:
-            raise UserError(f"no project named {name!r}")
-        rows = [
-            (j, i, u)
-            for j, i, u in s.execute(
-                select(Judgment, Item, User)
-                .join(Item, Item.id == Judgment.item_id)
-                .join(User, User.id == Judgment.rater_id)
-                .where(Judgment.project_id == project.id)
-                .order_by(Item.id, Judgment.id)
-            ).all()
-        ]
-    return project, rows
-
-
 def _kept(stats: ProjectStats, rater: str, min_gold_accuracy: float | None) -> bool:
     if min_gold_accuracy is None:
         return True
@@ -63,7 +45,7 @@ def _kept(stats: ProjectStats, rater: str, min_gold_accuracy: float | None) -> b
 def iter_comparisons(
     store: Store, name: str, mode: Mode = "each", min_gold_accuracy: float | None = None
 ) -> Iterator[Comparison]:
-    project, rows = _rows(store, name)
+    project, rows = judged_rows(store, name)
     if project.kind != "pairwise":
         raise UserError(f"project {name!r} is a {project.kind} project, not pairwise")
     stats = project_stats(store, name)
@@ -159,7 +141,7 @@ def _jsonl(path: Path, rows: list[dict[str, Any]]) -> int:
 
 
 def demonstrations(store: Store, name: str) -> list[dict[str, Any]]:
-    project, rows = _rows(store, name)
+    project, rows = judged_rows(store, name)
     return [
         {
             "messages": [*i.prompt, {"role": "assistant", "content": j.text}],
@@ -177,7 +159,7 @@ def demonstrations(store: Store, name: str) -> list[dict[str, Any]]:
 
 
 def ratings(store: Store, name: str) -> list[dict[str, Any]]:
-    project, rows = _rows(store, name)
+    project, rows = judged_rows(store, name)
     return [
         {
             "id": f"{project.name}/{i.external_id}/{u.name}",
@@ -232,7 +214,7 @@ def export_project(
     min_gold_accuracy: float | None = None,
 ) -> dict[str, int]:
     """Write every file that applies to the project into ``out``; returns lines per file."""
-    project, _ = _rows(store, name)
+    project, _ = judged_rows(store, name)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, int] = {}
     if project.kind == "pairwise":

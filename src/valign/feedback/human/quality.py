@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from valign.errors import UserError
 from valign.feedback.human.agreement import krippendorff_alpha, pairwise_kappas
 from valign.feedback.human.store import Store
 from valign.feedback.human.tables import Attempt, Item, Judgment, Project, User
@@ -108,13 +109,31 @@ def _majority_of_others(rows: list[tuple[Judgment, Item, User]], kind: str) -> d
     return out
 
 
-def project_stats(store: Store, project_name: str) -> ProjectStats:
-    with store.session() as s:
-        project = s.scalar(select(Project).where(Project.name == project_name))
-        if project is None:
-            from valign.errors import UserError
+JudgedRow = tuple[Judgment, Item, User]
 
-            raise UserError(f"no project named {project_name!r}")
+
+def judged_rows(store: Store, name: str) -> tuple[Project, list[JudgedRow]]:
+    """A project and its judgments, each with its item and rater, in item order."""
+    with store.session() as s:
+        project = s.scalar(select(Project).where(Project.name == name))
+        if project is None:
+            raise UserError(f"no project named {name!r}")
+        rows = [
+            (j, i, u)
+            for j, i, u in s.execute(
+                select(Judgment, Item, User)
+                .join(Item, Item.id == Judgment.item_id)
+                .join(User, User.id == Judgment.rater_id)
+                .where(Judgment.project_id == project.id)
+                .order_by(Item.id, Judgment.id)
+            ).all()
+        ]
+    return project, rows
+
+
+def project_stats(store: Store, project_name: str) -> ProjectStats:
+    project, rows = judged_rows(store, project_name)
+    with store.session() as s:
         items = s.scalar(select(func.count()).where(Item.project_id == project.id)) or 0
         gold_items = (
             s.scalar(
@@ -123,16 +142,6 @@ def project_stats(store: Store, project_name: str) -> ProjectStats:
             or 0
         )
         attempts = s.scalar(select(func.count()).where(Attempt.project_id == project.id)) or 0
-        rows = [
-            (j, i, u)
-            for j, i, u in s.execute(
-                select(Judgment, Item, User)
-                .join(Item, Item.id == Judgment.item_id)
-                .join(User, User.id == Judgment.rater_id)
-                .where(Judgment.project_id == project.id)
-                .order_by(Judgment.id)
-            ).all()
-        ]
     kind = project.kind
     by_item: dict[int, list[Hashable]] = defaultdict(list)
     labels: dict[Hashable, dict[Hashable, Hashable]] = defaultdict(dict)

@@ -54,6 +54,19 @@ def _sqlite_pragmas(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def drop_tables(url: str) -> None:
+    """Remove the app's tables (tests and benchmarks that reuse one PostgreSQL database)."""
+    from sqlalchemy import text
+
+    from valign.feedback.human.tables import Base
+
+    engine = create_engine(normalise_url(url))
+    with engine.begin() as conn:
+        for table in [*(t.name for t in reversed(Base.metadata.sorted_tables)), "alembic_version"]:
+            conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+    engine.dispose()
+
+
 class Store:
     """The database of one rating server."""
 
