@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +207,9 @@ def run_load(db: str, raters: int = 50, judgments: int = 2000, overlap: int = 2)
                     log.seek(0)
                     raise RuntimeError(f"the server did not start:\n{log.read().decode()[-2000:]}")
                 time.sleep(0.2)
-            latencies, errors, wall = asyncio.run(_drive(base, raters))
+            # in a thread of its own: the caller may already run an event loop (pytest plugins)
+            with ThreadPoolExecutor(1) as pool:
+                latencies, errors, wall = pool.submit(asyncio.run, _drive(base, raters)).result()
         finally:
             server.terminate()
             server.wait(timeout=30)
