@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from feedback_browserkit import LiveServer
 from feedback_testkit import PASSWORD, PRINCIPLES, client_for, login, make_store, next_item
 
-from conftest import LiveServer
 from valign.feedback.human import ServerSettings, Store, add_items, create_app
 
 pytestmark = pytest.mark.browser
