@@ -11,7 +11,7 @@ whole set: one generation call for the critiques, one for the revisions.
 
 The final revision, with the original conversation, is one supervised fine-tuning
 example. When a ``scorer`` (the evaluator's pointwise score) is given, the step keeps the
-best of {current response, revision} instead of always the revision; with
+revision only when it scores better than the current response; with
 ``candidates`` (extra samples of the policy) it picks the best of all of them — best-of-n
 under the evaluator, which is what makes the loop useful with a model too small to
 revise (see docs/cai.md for what the microworld's model does).
@@ -168,14 +168,14 @@ def _accept(
     revisions: list[str],
     scorer: Scorer | None,
 ) -> None:
-    """Record the step; with a scorer keep the revision only if it scores at least as well."""
+    """Record the step; with a scorer keep the revision only if it scores better."""
     keep = [bool(r) for r in revisions]
     scores: list[float | None] = [None] * len(traces)
     if scorer is not None:
         convs = [t.conversation for t in traces]
         new = scorer(convs, [r or t.final for r, t in zip(revisions, traces, strict=True)])
         old = scorer(convs, [t.final for t in traces])
-        keep = [k and n >= o for k, n, o in zip(keep, new, old, strict=True)]
+        keep = [k and n > o for k, n, o in zip(keep, new, old, strict=True)]
         scores = [max(n, o) for n, o in zip(new, old, strict=True)]
     for t, p, c, r, k, sc in zip(traces, drawn, critiques, revisions, keep, scores, strict=True):
         t.steps.append(Step(p.id, c, r, k, sc))
