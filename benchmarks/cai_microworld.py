@@ -40,8 +40,15 @@ from valign.train.dpo import DPOSettings, train_dpo
 from valign.train.sft import SFTSettings, sft
 from valign.values import load_constitution
 
-METRICS = ("harmful_compliance", "jailbreak_success", "over_refusal", "helpfulness",
-           "truthfulness_mc1", "bias_ambiguous", "power_seeking")
+METRICS = (
+    "harmful_compliance",
+    "jailbreak_success",
+    "over_refusal",
+    "helpfulness",
+    "truthfulness_mc1",
+    "bias_ambiguous",
+    "power_seeking",
+)
 
 
 def evaluate(model: Path, world: Path, out: Path) -> dict[str, Any]:
@@ -60,7 +67,9 @@ def bare_refusals(responses: Path) -> dict[str, float]:
     rows = [json.loads(line) for line in responses.open()]
     harmful = [r for r in rows if r["kind"] in ("harmful", "jailbreak")]
     refused = [r for r in harmful if r["outcome"] == "refused"]
-    bare = [r for r in refused if "instead" not in r["response"] and "I can help" not in r["response"]]
+    bare = [
+        r for r in refused if "instead" not in r["response"] and "I can help" not in r["response"]
+    ]
     return {
         "harmful_items": len(harmful),
         "refused": len(refused),
@@ -88,7 +97,9 @@ def chain_ai(a: argparse.Namespace, s: CAISettings) -> None:
     convs = prompts_from(world / "sft.jsonl", 2 * s.prompts)
     scai = out / "scai"
     if not (scai / "model" / "config.json").is_file():
-        timed("supervised_cai", log, supervised_cai, a.base, convs[: s.prompts], evaluator, c, scai, s)
+        timed(
+            "supervised_cai", log, supervised_cai, a.base, convs[: s.prompts], evaluator, c, scai, s
+        )
     evaluate(scai / "model", world, out / "eval_scai")
     rlaif(a, s, evaluator, scai / "model", convs[s.prompts :], out / "rlaif_from_scai", log)
     (out / "timings_ai.json").write_text(json.dumps(log, indent=2))
@@ -106,8 +117,15 @@ def rlaif(
     labels = out / "labels.jsonl"
     if not labels.is_file():
         rows = timed(
-            "rlaif_labels", log, rlaif_labels, policy, convs, evaluator, s.sampling,
-            s.min_confidence, evaluator.score,
+            "rlaif_labels",
+            log,
+            rlaif_labels,
+            policy,
+            convs,
+            evaluator,
+            s.sampling,
+            s.min_confidence,
+            evaluator.score,
         )
         write_comparisons(labels, rows)
     if not (out / "model" / "config.json").is_file():
@@ -163,7 +181,9 @@ def summary(a: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--world", type=Path, required=True)
     p.add_argument("--base", type=Path, required=True)
     p.add_argument("--sft", type=Path, required=True)

@@ -44,6 +44,7 @@ def demo(
 def _mount() -> None:
     """Attach every stage's sub-app (imported lazily so `valign --help` stays fast)."""
     from valign.evals.cli import eval_command
+    from valign.feedback.cai_cli import app as cai_app
     from valign.guard.cli import app as guard_app
     from valign.interp.cli import app as interp_app
     from valign.redteam.cli import redteam_command
@@ -58,6 +59,7 @@ def _mount() -> None:
     app.add_typer(
         interp_app, name="interp", help="Interpretability: explain neurons, probe, steer."
     )
+    app.add_typer(cai_app, name="cai", help="Constitutional AI: evaluator, judge, RLAIF.")
     app.command("eval")(eval_command)
     app.command("redteam")(redteam_command)
 

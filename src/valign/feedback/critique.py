@@ -123,9 +123,7 @@ def critique_revise(
     if len(conversations) != len(responses):
         raise ValueError(f"{len(conversations)} conversations but {len(responses)} responses")
     allowed = principles or [()] * len(conversations)
-    traces = [
-        Trace(list(c), r, r) for c, r in zip(conversations, responses, strict=True)
-    ]
+    traces = [Trace(list(c), r, r) for c, r in zip(conversations, responses, strict=True)]
     config = GenerationConfig(
         max_new_tokens=s.max_new_tokens,
         temperature=s.temperature,
@@ -138,7 +136,11 @@ def critique_revise(
             for i, t in enumerate(traces)
         ]
         base = [
-            [*demonstrations(p, s.few_shot), *t.conversation, {"role": "assistant", "content": t.final}]
+            [
+                *demonstrations(p, s.few_shot),
+                *t.conversation,
+                {"role": "assistant", "content": t.final},
+            ]
             for p, t in zip(drawn, traces, strict=True)
         ]
         asks: list[Conversation] = [
@@ -151,7 +153,7 @@ def critique_revise(
                 *a,
                 {"role": "assistant", "content": c},
                 {"role": "user", "content": p.revision_request},
-            ]  # type: ignore[list-item]
+            ]
             for a, c, p in zip(asks, critiques, drawn, strict=True)
         ]
         revisions = [r.strip() for r in model.generate(revise, config)]
@@ -186,25 +188,29 @@ def _accept(
             t.chosen_from = "original"
 
 
+def pick_best(
+    scorer: Scorer, convs: Sequence[Conversation], candidates: Sequence[Sequence[str]]
+) -> list[int]:
+    """Index of the best-scoring candidate for each conversation (ties: the first)."""
+    flat_convs = [c for c, cands in zip(convs, candidates, strict=True) for _ in cands]
+    flat = [x for cands in candidates for x in cands]
+    scores = scorer(flat_convs, flat) if flat else []
+    out, k = [], 0
+    for cands in candidates:
+        mine = scores[k : k + len(cands)]
+        out.append(max(range(len(mine)), key=mine.__getitem__) if mine else -1)
+        k += len(cands)
+    return out
+
+
 def _best_of(traces: list[Trace], candidates: Sequence[Sequence[str]], scorer: Scorer) -> None:
     """Replace each final response by the best-scoring candidate when that scores higher."""
-    flat_convs: list[Conversation] = []
-    flat: list[str] = []
-    owner: list[int] = []
-    for i, (t, cands) in enumerate(zip(traces, candidates, strict=True)):
-        for c in [t.final, *cands]:
-            flat_convs.append(t.conversation)
-            flat.append(c)
-            owner.append(i)
-    scores = scorer(flat_convs, flat)
-    best: dict[int, tuple[float, int]] = {}
-    for k, (i, sc) in enumerate(zip(owner, scores, strict=True)):
-        if i not in best or sc > best[i][0]:
-            best[i] = (sc, k)
-    for i, (_, k) in best.items():
-        if flat[k] != traces[i].final:
-            traces[i].final = flat[k]
-            traces[i].chosen_from = "candidate"
+    pools = [[t.final, *c] for t, c in zip(traces, candidates, strict=True)]
+    best = pick_best(scorer, [t.conversation for t in traces], pools)
+    for t, pool, k in zip(traces, pools, best, strict=True):
+        if k > 0 and pool[k] != t.final:
+            t.final = pool[k]
+            t.chosen_from = "candidate"
 
 
 def write_traces(path: Path, traces: Sequence[Trace]) -> int:

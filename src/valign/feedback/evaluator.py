@@ -195,7 +195,9 @@ class TrainedEvaluator:
 
     def save(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in self.head.state_dict().items()}, folder / HEAD_FILE)
+        save_file(
+            {k: v.contiguous() for k, v in self.head.state_dict().items()}, folder / HEAD_FILE
+        )
         config = {
             "principles": self.principles,
             "encoder": self.encoder.describe(),
@@ -351,7 +353,10 @@ def _fit(head: EvaluatorHead, emb: torch.Tensor, data: _Data, k: int, s: Evaluat
                 mask = allowed[idx]  # (batch, k)
                 margin = fa - fb  # (batch, k)
                 p = pair_p[idx].unsqueeze(-1)  # (batch, 1)
-                bt = -(p * nn.functional.logsigmoid(margin) + (1 - p) * nn.functional.logsigmoid(-margin))
+                bt = -(
+                    p * nn.functional.logsigmoid(margin)
+                    + (1 - p) * nn.functional.logsigmoid(-margin)
+                )
                 loss = loss + (bt * mask).sum() / mask.sum()
                 target = mask / mask.sum(-1, keepdim=True)
                 ce = -(target * torch.log_softmax(rel, -1)).sum(-1)  # (batch,)
@@ -359,7 +364,9 @@ def _fit(head: EvaluatorHead, emb: torch.Tensor, data: _Data, k: int, s: Evaluat
             if len(point):
                 f, rel = head(emb[point[:, 0]], emb[point[:, 1]])
                 logit = f.gather(1, point[:, 2:3]).squeeze(1)
-                bce = nn.functional.binary_cross_entropy_with_logits(logit, point_y, reduction="none")
+                bce = nn.functional.binary_cross_entropy_with_logits(
+                    logit, point_y, reduction="none"
+                )
                 ce = nn.functional.cross_entropy(rel, point[:, 2], reduction="none")
                 # Over an epoch each example weighs ``example_weight`` seed comparisons.
                 loss = loss + ((bce + 0.1 * ce) * point_w).sum() / (steps * per_step)

@@ -50,7 +50,7 @@ def changed_categories(constitution: Constitution) -> set[str]:
     """Categories an overlay removed or rewrote, or that an overlay's principle now covers."""
     composed = constitution.provenance.get("composed") or {}
     changed = set((composed.get("categories") or {}).keys())
-    for principle_id in (composed.get("principles") or {}).keys():
+    for principle_id in composed.get("principles") or {}:
         if principle_id in constitution.principle_ids:
             changed |= set(constitution.principle(principle_id).categories)
     return changed

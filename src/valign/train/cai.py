@@ -162,7 +162,7 @@ def supervised_cai(
     stats["demonstrations"] = n
     (out / "revision_stats.json").write_text(json.dumps(stats, indent=2))
     del model
-    result = sft(policy, out / "sft.jsonl", out / "sft", s.sft)
+    result = sft(policy, out / "sft.jsonl", out, s.sft)
     return result, stats
 
 
@@ -221,7 +221,7 @@ def rlaif_labels(
         rows.append(
             Comparison(
                 id=item.id,
-                prompt=item.conversation,  # type: ignore[arg-type]
+                prompt=item.conversation,
                 chosen=chosen,
                 rejected=rejected,
                 source="ai",
@@ -250,8 +250,11 @@ def evaluator_reward(evaluator: TrainedEvaluator) -> Any:
     """A TRL reward function paying each reply the evaluator's score (no cost model)."""
     from valign.train.rewards import AlignmentReward, SafetySettings
 
+    def reward(convs: Sequence[list[dict[str, str]]]) -> list[float]:
+        return evaluator.reward(convs)  # type: ignore[arg-type]
+
     return AlignmentReward(
-        reward=evaluator.reward,
+        reward=reward,
         cost=None,
         rules=None,
         settings=SafetySettings(mode="none", rule_weight=0.0),
@@ -281,3 +284,76 @@ def direct_rlaif(
 
 def save_labels(path: Path, rows: Sequence[Comparison]) -> int:
     return write_comparisons(path, rows)
+
+
+# ── the whole stage ─────────────────────────────────────────────────────────
+
+
+def evaluator_agreement(
+    evaluator: TrainedEvaluator,
+    constitution: Constitution,
+    rows: Sequence[Comparison],
+    limit: int = 1000,
+) -> dict[str, Any]:
+    """The evaluator's agreement with held-out labelled comparisons, per principle."""
+    from valign.feedback.agreement import agreement
+    from valign.feedback.evaluator import pair_items
+
+    items, truth = pair_items(list(rows)[:limit], constitution, seed=1)
+    return agreement(evaluator.compare(items), truth) if items else {}
+
+
+def cai_stage(
+    out: Path,
+    policy: str | Path,
+    seed_file: Path,
+    prompt_file: Path,
+    constitution: Constitution,
+    s: CAISettings | None = None,
+    supervised: bool = True,
+    rlaif: bool = True,
+) -> dict[str, Any]:
+    """Evaluator → supervised CAI → RLAIF (DPO), each phase skipped when already done.
+
+    ``seed_file`` gives the evaluator's labelled seed (its first ``seed_size`` rows; the
+    following rows measure its agreement); ``prompt_file`` the prompts (no replies or
+    labels are read from it). Writes ``out/cai.json`` and returns it; ``model_dir`` is the
+    final policy, ready for the scorecard.
+    """
+    s = s or CAISettings()
+    out.mkdir(parents=True, exist_ok=True)
+    ev_dir = out / "evaluator"
+    if (ev_dir / "evaluator.json").is_file():
+        evaluator = TrainedEvaluator.load(ev_dir)
+    else:
+        evaluator, _ = fit_evaluator(constitution, seed_file, ev_dir, s)
+    heldout = load_comparisons(seed_file)[s.seed_size :]
+    record: dict[str, Any] = {
+        "seed_size": s.seed_size,
+        "agreement": evaluator_agreement(evaluator, constitution, heldout),
+        "settings": s.model_dump(),
+    }
+    convs = prompts_from(prompt_file, 2 * s.prompts if s.prompts else 0)
+    half = len(convs) // 2 if rlaif and supervised else len(convs)
+    current = Path(policy)
+    if supervised:
+        folder = out / "supervised"
+        if not (folder / "model" / "config.json").is_file():
+            supervised_cai(current, convs[:half], evaluator, constitution, folder, s)
+        record["revision"] = json.loads((folder / "revision_stats.json").read_text())
+        current = folder / "model"
+    if rlaif:
+        folder = out / "rlaif"
+        labels = folder / "labels.jsonl"
+        if not labels.is_file():
+            rows = rlaif_labels(
+                current, convs[-half:], evaluator, s.sampling, s.min_confidence, evaluator.score
+            )
+            save_labels(labels, rows)
+        record["rlaif_labels"] = sum(1 for _ in labels.open())
+        if not (folder / "model" / "config.json").is_file():
+            rlaif_dpo(current, labels, folder, s.dpo)
+        current = folder / "model"
+    record["model_dir"] = str(current)
+    (out / "cai.json").write_text(json.dumps(record, indent=2, default=str))
+    return record

@@ -60,11 +60,18 @@ class CollectSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    groups: int = Field(0, ge=0, description="Opinion groups (0: choose 2..max_groups by silhouette).")
+    groups: int = Field(
+        0, ge=0, description="Opinion groups (0: choose 2..max_groups by silhouette)."
+    )
     max_groups: int = Field(5, ge=2, description="Most groups tried when choosing k.")
-    min_votes: int = Field(3, ge=1, description="Votes a participant needs to be placed in a group.")
+    min_votes: int = Field(
+        3, ge=1, description="Votes a participant needs to be placed in a group."
+    )
     min_agree: float = Field(
-        0.6, gt=0.0, lt=1.0, description="Every group's P(agree) must reach this for a statement to be kept."
+        0.6,
+        gt=0.0,
+        lt=1.0,
+        description="Every group's P(agree) must reach this for a statement to be kept.",
     )
     min_group_votes: int = Field(
         3, ge=0, description="Votes a statement needs from each group to be judged at all."
@@ -160,7 +167,9 @@ def read_votes(path: Path) -> list[tuple[str, str, int]]:
         what = _pick(row, STATEMENT_KEYS, "statement", where)
         raw = _pick(row, ("vote",), "vote", where).lower()
         if raw not in VOTE_VALUES:
-            raise UserError(f"{where}: vote must be agree, disagree or pass (or 1, -1, 0), got {raw!r}")
+            raise UserError(
+                f"{where}: vote must be agree, disagree or pass (or 1, -1, 0), got {raw!r}"
+            )
         latest[(who, what)] = VOTE_VALUES[raw]
     if not latest:
         raise UserError(f"{path}: no votes")
@@ -175,7 +184,9 @@ def read_statements(path: Path) -> list[Statement]:
         where = f"{path}:{n}"
         sid = _pick(row, ("id", *STATEMENT_KEYS), "id", where)
         text = _pick(row, TEXT_KEYS, "text", where)
-        extra = {k: v for k, v in row.items() if k in Principle.model_fields and k not in ("id", "text")}
+        extra = {
+            k: v for k, v in row.items() if k in Principle.model_fields and k not in ("id", "text")
+        }
         out.append(Statement(sid, text, extra))
     return out
 
@@ -224,7 +235,9 @@ def kmeans(x: np.ndarray, k: int, restarts: int, seed: int) -> tuple[np.ndarray,
         c = np.array(centres)  # (k, dim)
         for _ in range(100):
             labels = ((x[:, None, :] - c[None]) ** 2).sum(-1).argmin(1)
-            new = np.array([x[labels == j].mean(0) if (labels == j).any() else c[j] for j in range(k)])
+            new = np.array(
+                [x[labels == j].mean(0) if (labels == j).any() else c[j] for j in range(k)]
+            )
             if np.allclose(new, c):
                 break
             c = new
@@ -328,8 +341,7 @@ def to_principle(result: StatementResult, pid: str, title: str) -> Principle:
     fields: dict[str, Any] = {
         "id": pid,
         "text": st.text,
-        "source": f"Collective input: {title} (group-informed consensus "
-        f"{result.consensus:.2f})",
+        "source": f"Collective input: {title} (group-informed consensus {result.consensus:.2f})",
         "critique_request": "Identify specific ways in which the assistant's last response "
         f"does not follow this principle: {st.text}",
         "revision_request": "Please rewrite the assistant's response so that it follows "

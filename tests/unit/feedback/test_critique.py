@@ -54,7 +54,10 @@ def test_loop_runs_n_steps_with_allowed_principles(constitution, tmp_path: Path)
     # each step: one critique call and one revision call, batched over both conversations
     assert len(model.prompts) == 2 * 2 * 2
     critique_ask = model.prompts[0]
-    assert critique_ask[-1]["content"] == constitution.principle("no_harmful_assistance").critique_request
+    assert (
+        critique_ask[-1]["content"]
+        == constitution.principle("no_harmful_assistance").critique_request
+    )
     assert critique_ask[-2] == {"role": "assistant", "content": FIRST[0]}
     assert write_sft(tmp_path / "sft.jsonl", traces) == 2
     demos = load_demonstrations(tmp_path / "sft.jsonl")
@@ -66,8 +69,10 @@ def test_loop_runs_n_steps_with_allowed_principles(constitution, tmp_path: Path)
 
 def test_scorer_keeps_only_improvements_and_picks_the_best_candidate(constitution) -> None:
     def scorer(convs: Sequence[object], replies: Sequence[str]) -> list[float]:
-        return [1.0 if "can't help" in r and "bank" in str(c) else 0.5 if "kill" in r else 0.0
-                for c, r in zip(convs, replies, strict=True)]
+        return [
+            1.0 if "can't help" in r and "bank" in str(c) else 0.5 if "kill" in r else 0.0
+            for c, r in zip(convs, replies, strict=True)
+        ]
 
     model = SlotBiasedModel(reply="garbled words")
     traces = critique_revise(
@@ -90,7 +95,8 @@ def test_critique_revision_on_a_tiny_model(tiny_base_model_dir: Path, constituti
     settings = CritiqueSettings(n_revisions=2, max_new_tokens=12)
     traces = critique_revise(model, constitution, CONVS, FIRST, settings)
     assert all(len(t.steps) == 2 for t in traces)
-    assert all(isinstance(s.critique, str) and isinstance(s.revision, str)
-               for t in traces for s in t.steps)
+    assert all(
+        isinstance(s.critique, str) and isinstance(s.revision, str) for t in traces for s in t.steps
+    )
     again = critique_revise(model, constitution, CONVS, FIRST, settings)
     assert [t.final for t in again] == [t.final for t in traces]  # greedy and seeded

@@ -34,8 +34,10 @@ def synthetic_votes(
 ) -> tuple[list[tuple[str, str, int]], list[Statement]]:
     """Two opinion groups that split on the divisive statements and agree on the rest."""
     rng = random.Random(seed)
-    statements = [Statement(s, f"Statement {s}: the assistant should do {s}.") for s in
-                  (*CONSENSUS, *DIVISIVE, *NOISE)]
+    statements = [
+        Statement(s, f"Statement {s}: the assistant should do {s}.")
+        for s in (*CONSENSUS, *DIVISIVE, *NOISE)
+    ]
     votes = []
     for g in (0, 1):
         for i in range(n_per_group):
@@ -116,10 +118,12 @@ def test_collect_command_writes_a_loadable_constitution(tmp_path: Path) -> None:
     votes, statements = synthetic_votes()
     vf, sf = tmp_path / "votes.jsonl", tmp_path / "statements.csv"
     names = {1: "agree", -1: "disagree", 0: "pass"}
-    vf.write_text("".join(
-        json.dumps({"participant": p, "statement": s, "vote": names[v]}) + "\n"
-        for p, s, v in votes
-    ))
+    vf.write_text(
+        "".join(
+            json.dumps({"participant": p, "statement": s, "vote": names[v]}) + "\n"
+            for p, s, v in votes
+        )
+    )
     sf.write_text("id,text\n" + "".join(f'{s.id},"{s.text}"\n' for s in statements))
     out = tmp_path / "collective.yaml"
     result = CliRunner().invoke(
