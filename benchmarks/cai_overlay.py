@@ -8,7 +8,8 @@ default composed with the overlay (whose rewritten category retires the seed lab
 under the old rule; the overlay's labelled examples teach the new one). For every
 evaluation item the policy samples ``--n`` replies; the constitution's refusal message is
 added as one more candidate; each evaluator keeps its best candidate (best-of-n under the
-evaluator). The grader then says, per kind and category, how often the kept reply refuses
+evaluator, judging each request by its most relevant principle: ``--focus 1``). The
+grader then says, per kind and category, how often the kept reply refuses
 or complies. The figure that matters: refusals on the category the overlay changed, with
 every other category unchanged.
 """
@@ -41,6 +42,8 @@ def main() -> None:
     p.add_argument("--seed-size", type=int, default=1000)
     p.add_argument("--n", type=int, default=4)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--focus", type=int, default=1, help="Evaluator focus (see EvaluatorSettings).")
+    p.add_argument("--example-weight", type=float, default=4.0)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     a.out.mkdir(parents=True, exist_ok=True)
@@ -57,7 +60,10 @@ def main() -> None:
     variants = {"default": base, "overlay": compose(base, [load_overlay(a.overlay)])}
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name, constitution in variants.items():
-        evaluator = train_evaluator(constitution, seed, EvaluatorSettings(threads=a.threads))
+        settings = EvaluatorSettings(
+            threads=a.threads, focus=a.focus, example_weight=a.example_weight
+        )
+        evaluator = train_evaluator(constitution, seed, settings)
         pools = [[*s, constitution.refusal_message] for s in samples]
         best = pick_best(evaluator.score, convs, pools)
         table: dict[str, list[str]] = defaultdict(list)

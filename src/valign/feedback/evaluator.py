@@ -68,6 +68,12 @@ class EvaluatorSettings(BaseModel):
     max_length: int = Field(256, description="Longest text the encoder reads, in tokens.")
     seed: int = Field(0, description="Seeds initialisation and shuffling.")
     threads: int = Field(0, description="CPU threads for torch (0: leave torch's default).")
+    focus: int = Field(
+        0,
+        ge=0,
+        description="Judge by the k most relevant principles only (0: weigh every principle "
+        "by its relevance). 1 lets a category's own principle overrule general helpfulness.",
+    )
 
 
 def render(conversation: Conversation) -> str:
@@ -123,6 +129,7 @@ class TrainedEvaluator:
         self.principles = list(principles)
         self.encoder = encoder
         self.meta = dict(meta or {})
+        self.focus = int(self.meta.get("settings", {}).get("focus", 0))
         self.name = "trained-evaluator"
         self._cache: dict[str, torch.Tensor] = {}
 
@@ -155,7 +162,15 @@ class TrainedEvaluator:
         if not convs:
             return []
         follows, relevance = self.logits(convs, replies)
-        return (torch.sigmoid(follows) * relevance).sum(-1).tolist()
+        return (torch.sigmoid(follows) * self._focus(relevance)).sum(-1).tolist()
+
+    def _focus(self, weights: torch.Tensor) -> torch.Tensor:
+        """Keep the ``focus`` largest weights of each row (all with focus 0), renormalised."""
+        if self.focus:
+            top = weights.topk(min(self.focus, weights.shape[-1]), dim=-1).indices
+            kept = torch.zeros_like(weights).scatter(-1, top, 1.0)
+            weights = weights * kept
+        return weights / weights.sum(-1, keepdim=True).clamp(min=1e-9)
 
     def reward(self, convs: Sequence[Conversation]) -> list[float]:
         """Score whole conversations (last turn = the reply): the reward of direct RLAIF."""
@@ -184,7 +199,9 @@ class TrainedEvaluator:
             elif allowed:
                 mask = torch.zeros_like(weights)
                 mask[allowed] = 1.0
-                weights = weights * mask
+                weights = self._focus(weights * mask)
+            else:
+                weights = self._focus(weights)
             weights = weights / weights.sum().clamp(min=1e-9)
             p_a = float((p[row] * weights).sum())
             top = self.principles[int(weights.argmax())]
@@ -317,10 +334,12 @@ def train_evaluator(
     evaluator.meta = {
         "constitution": constitution.name,
         "constitution_version": constitution.version,
-        "seed_comparisons": len(data.pairs),
+        "seed_comparisons": sum(1 for x in data.pairs if x[5]),
+        "synthetic_negatives": sum(1 for x in data.pairs if not x[5]),
         "constitution_examples": len(data.point),
         "settings": s.model_dump(),
     }
+    evaluator.focus = s.focus
     return evaluator
 
 
