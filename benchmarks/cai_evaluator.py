@@ -53,8 +53,10 @@ def main() -> None:
     )
     for title, report in (("kind", by_kind), ("principle", by_principle)):
         for name, r in report["groups"].items():
-            print(f"  {title:9s} {name:26s} n={r['n']:5d} acc={r['accuracy']['value']:.3f} "
-                  f"kappa={r['kappa']:.3f} ECE={r['ece']:.3f}")
+            print(
+                f"  {title:9s} {name:26s} n={r['n']:5d} acc={r['accuracy']['value']:.3f} "
+                f"kappa={r['kappa']:.3f} ECE={r['ece']:.3f}"
+            )
     if a.out:
         ev.save(a.out)
         (a.out / "agreement.json").write_text(
