@@ -19,15 +19,14 @@ revise (see docs/cai.md for what the microworld's model does).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from valign.feedback.judge import seeded_principle
 from valign.models import ChatModel, Conversation, GenerationConfig
 from valign.values import Constitution, Principle
 
@@ -71,12 +70,6 @@ class Trace:
     def sft_example(self) -> dict[str, object]:
         """The final response as a demonstration in the SFT file format."""
         return {"messages": [*self.conversation, {"role": "assistant", "content": self.final}]}
-
-
-def _draw(constitution: Constitution, allowed: Sequence[str], key: str) -> Principle:
-    ids = list(allowed) or constitution.principle_ids
-    rng = random.Random(int(hashlib.sha256(key.encode()).hexdigest()[:16], 16))
-    return constitution.principle(rng.choice(ids))
 
 
 def demonstrations(principle: Principle, n: int) -> list[dict[str, str]]:
@@ -132,7 +125,7 @@ def critique_revise(
     )
     for step in range(s.n_revisions):
         drawn = [
-            _draw(constitution, allowed[i], f"{s.seed}:{step}:{i}:{t.original}")
+            seeded_principle(constitution, allowed[i], f"{s.seed}:{step}:{i}:{t.original}")
             for i, t in enumerate(traces)
         ]
         base = [

@@ -36,6 +36,7 @@ from torch import nn
 
 from valign.errors import UserError
 from valign.feedback.judge import PairItem, Verdict
+from valign.feedback.judge import render as render_text
 from valign.feedback.preferences import Comparison
 from valign.feedback.rubric import seed_rubric
 from valign.guard.encoder import Encoder, shared_encoder
@@ -78,8 +79,7 @@ class EvaluatorSettings(BaseModel):
 
 def render(conversation: Conversation) -> str:
     """A conversation as one text for the encoder."""
-    names = {"user": "Human", "assistant": "Assistant", "system": "System"}
-    return "\n".join(f"{names.get(m['role'], m['role'])}: {m['content']}" for m in conversation)
+    return render_text(conversation, "\n")
 
 
 class EvaluatorHead(nn.Module):

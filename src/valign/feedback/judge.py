@@ -102,24 +102,29 @@ class PositionBias:
     notes: list[str] = field(default_factory=list)
 
 
-def draw_principle(constitution: Constitution, item: PairItem, seed: int = 0) -> Principle:
-    """The principle for one comparison: a seeded draw among the allowed candidates."""
-    ids = list(item.principles) or constitution.principle_ids
-    key = f"{seed}:{item.id or item.a + item.b}".encode()
-    rng = random.Random(int(hashlib.sha256(key).hexdigest()[:16], 16))
+def seeded_principle(constitution: Constitution, allowed: Sequence[str], key: str) -> Principle:
+    """A principle drawn among ``allowed`` (empty: any), the same every time for ``key``."""
+    ids = list(allowed) or constitution.principle_ids
+    rng = random.Random(int(hashlib.sha256(key.encode()).hexdigest()[:16], 16))
     return constitution.principle(rng.choice(ids))
 
 
-def _render(conversation: Conversation) -> str:
+def draw_principle(constitution: Constitution, item: PairItem, seed: int = 0) -> Principle:
+    """The principle for one comparison: a seeded draw among the allowed candidates."""
+    return seeded_principle(constitution, item.principles, f"{seed}:{item.id or item.a + item.b}")
+
+
+def render(conversation: Conversation, sep: str = "\n\n") -> str:
+    """A conversation as plain text with Human/Assistant names (for judges and encoders)."""
     names = {"user": "Human", "assistant": "Assistant", "system": "System"}
-    return "\n\n".join(f"{names.get(m['role'], m['role'])}: {m['content']}" for m in conversation)
+    return sep.join(f"{names.get(m['role'], m['role'])}: {m['content']}" for m in conversation)
 
 
 def question(principle: Principle, conversation: Conversation, first: str, second: str) -> str:
     """The judge's multiple-choice question (Constitutional AI's feedback prompt)."""
     return (
         "Consider the following conversation between a human and an assistant:\n\n"
-        f"{_render(conversation)}\n\n"
+        f"{render(conversation)}\n\n"
         f"Principle: {principle.text}\n"
         "Which of these assistant responses follows the principle better?\n"
         f"Options:\n(A) {first}\n(B) {second}"
