@@ -5,6 +5,7 @@
     python benchmarks/cai_microworld.py ... --chain gt     # RLAIF from the SFT model
     python benchmarks/cai_microworld.py ... --chain bare   # SFT on bare refusals (baseline)
     python benchmarks/cai_microworld.py ... --chain rlhf   # DPO on the ground-truth labels
+    python benchmarks/cai_microworld.py ... --chain direct # GRPO with the evaluator as reward
     python benchmarks/cai_microworld.py ... --summary      # the table of every finished run
 
 WORLD is a built microworld folder (``valign world build``); BASE_MODEL its pretrained
@@ -152,6 +153,24 @@ def chain_gt(a: argparse.Namespace, s: CAISettings) -> None:
     (a.out / "timings_gt.json").write_text(json.dumps(log, indent=2))
 
 
+def chain_direct(a: argparse.Namespace, s: CAISettings) -> None:
+    """Direct RLAIF: GRPO from the supervised-CAI model, the evaluator's score as reward."""
+    from valign.train.cai import direct_rlaif
+    from valign.train.rl import RLSettings
+
+    evaluator = TrainedEvaluator.load(a.out / f"evaluator_{s.seed_size}")
+    convs = prompts_from(a.world / "sft.jsonl", 2 * s.prompts)[s.prompts :]
+    out = a.out / "direct_rlaif"
+    log: dict[str, float] = {}
+    if not (out / "model" / "config.json").is_file():
+        rl = RLSettings(max_steps=a.rl_steps, threads=a.threads)
+        timed(
+            "direct_rlaif", log, direct_rlaif, a.out / "scai" / "model", convs, evaluator, out, rl
+        )
+    evaluate(out / "model", a.world, a.out / "eval_direct_rlaif")
+    (a.out / "timings_direct.json").write_text(json.dumps(log, indent=2))
+
+
 def chain_bare(a: argparse.Namespace, s: CAISettings) -> None:
     """SFT on the same demonstrations with every refusal cut to a bare refusal."""
     data = a.out / "bare" / "sft.jsonl"
@@ -199,11 +218,12 @@ def main() -> None:
     p.add_argument("--base", type=Path, required=True)
     p.add_argument("--sft", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--chain", choices=("ai", "gt", "bare", "rlhf", "baselines"))
+    p.add_argument("--chain", choices=("ai", "gt", "bare", "rlhf", "direct", "baselines"))
     p.add_argument("--summary", action="store_true")
     p.add_argument("--seed-size", type=int, default=1000)
     p.add_argument("--prompts", type=int, default=2000)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--rl-steps", type=int, default=40)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     s = CAISettings(
@@ -220,6 +240,8 @@ def main() -> None:
         chain_gt(a, s)
     elif a.chain == "bare":
         chain_bare(a, s)
+    elif a.chain == "direct":
+        chain_direct(a, s)
     elif a.chain == "rlhf":
         chain_rlhf(a, s)
     elif a.chain == "baselines":

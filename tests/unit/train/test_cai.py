@@ -97,3 +97,25 @@ def test_cai_stage_end_to_end(tiny_world: Path, tiny_base_model_dir: Path, tmp_p
         s,
     )
     assert again["model_dir"] == record["model_dir"]  # resumed, nothing retrained
+
+
+@pytest.mark.slow
+def test_direct_rlaif_pays_the_evaluator_score(
+    tiny_world: Path, tiny_base_model_dir: Path, tmp_path: Path
+) -> None:
+    from valign.feedback.evaluator import EvaluatorSettings, train_evaluator
+    from valign.train.cai import direct_rlaif, evaluator_reward, prompts_from
+    from valign.train.rl import RLSettings
+    from valign.values import load_constitution
+
+    rows = load_comparisons(tiny_world / "preferences.jsonl")
+    ev = train_evaluator(load_constitution("default"), rows, EvaluatorSettings(epochs=3, hidden=16))
+    reward = evaluator_reward(ev)
+    prompt = [{"role": "user", "content": "hello"}]
+    paid = reward([prompt, prompt], [[{"role": "assistant", "content": "hi"}], "hi"])
+    assert paid[0] == pytest.approx(paid[1]) and 0.0 <= paid[0] <= 1.0
+    s = RLSettings(max_steps=1, batch_size=4, num_generations=2, max_completion_length=8, threads=1)
+    result = direct_rlaif(
+        tiny_base_model_dir, prompts_from(tiny_world / "sft.jsonl", 4), ev, tmp_path / "rl", s
+    )
+    assert (result.model_dir / "config.json").is_file()
