@@ -45,6 +45,7 @@ def _mount() -> None:
     """Attach every stage's sub-app (imported lazily so `valign --help` stays fast)."""
     from valign.data.cli import app as data_app
     from valign.evals.cli import eval_command
+    from valign.feedback.cai_cli import app as cai_app
     from valign.feedback.human.cli import app as feedback_app
     from valign.guard.cli import app as guard_app
     from valign.interp.cli import app as interp_app
@@ -68,6 +69,7 @@ def _mount() -> None:
         data_app, name="data", help="Training data: audit, datasheet, filter, dataset builders."
     )
     app.add_typer(feedback_app, name="feedback", help="Human feedback: the rating web app.")
+    app.add_typer(cai_app, name="cai", help="Constitutional AI: evaluator, judge, RLAIF.")
     app.command("eval")(eval_command)
     app.command("redteam")(redteam_command)
 

@@ -152,7 +152,7 @@ def train_rl(
     )
     if reward_fn.reward is None and reward_fn.cost is None and rules is None:
         raise UserError("online RL needs a reward model, a cost model or the rules")
-    trainer = _trainer(name, tok, Dataset.from_list(rows), reward_fn, s, out)
+    trainer = rl_trainer(name, tok, Dataset.from_list(rows), reward_fn, s, out)
     callback = None
     if reward_fn.multiplier is not None:
         from transformers.trainer_utils import get_last_checkpoint
@@ -167,9 +167,8 @@ def train_rl(
     return result
 
 
-def _trainer(
-    name: str, tok: Any, dataset: Any, reward_fn: AlignmentReward, s: RLSettings, out: Path
-) -> Any:
+def rl_trainer(name: str, tok: Any, dataset: Any, reward_fn: Any, s: RLSettings, out: Path) -> Any:
+    """TRL's GRPO or RLOO trainer over any reward function with TRL's signature."""
     common = {
         **trainer_kwargs(s, out / "checkpoints"),
         "num_generations": s.num_generations,

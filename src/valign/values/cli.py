@@ -148,3 +148,61 @@ def list_command() -> None:
         loaded = load_overlay(name)
         table.add_row("overlay", name, f"{loaded.name} (precedence {loaded.precedence})")
     Console().print(table)
+
+
+@app.command()
+def collect(
+    votes: Annotated[
+        Path,
+        typer.Argument(help="Votes: CSV or JSONL with participant, statement, vote."),
+    ],
+    statements: Annotated[
+        Path,
+        typer.Option("--statements", "-s", help="Statements: CSV or JSONL with id and text."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the constitution YAML.")],
+    base: Annotated[
+        str, typer.Option(help="Constitution whose taxonomy (and principles) to build on.")
+    ] = "default",
+    title: Annotated[str, typer.Option(help="Name of the consultation, for provenance.")] = (
+        "collective input"
+    ),
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Keep only the voted principles, not the base's.")
+    ] = False,
+    groups: Annotated[int, typer.Option(help="Opinion groups (0: choose by silhouette).")] = 0,
+    min_agree: Annotated[
+        float, typer.Option(help="P(agree) every group must reach for a statement to be kept.")
+    ] = 0.6,
+    min_votes: Annotated[
+        int, typer.Option(help="Votes a participant needs to be placed in a group.")
+    ] = 3,
+) -> None:
+    """Turn votes on candidate principles into a constitution (group-informed consensus)."""
+    from valign.values.collect import (
+        CollectSettings,
+        aggregate,
+        read_statements,
+        read_votes,
+        to_constitution,
+    )
+
+    settings = CollectSettings(groups=groups, min_agree=min_agree, min_votes=min_votes)
+    agg = aggregate(read_votes(votes), read_statements(statements), settings)
+    constitution = to_constitution(agg, load_constitution(base), title, replace)
+    written = write_constitution(constitution, out)
+    table = Table(
+        title=f"{len(agg.participants)} participants, {len(set(agg.groups.values()))} groups "
+        f"(silhouette {agg.silhouette:.2f})",
+        title_justify="left",
+    )
+    table.add_column("statement", style="cyan", no_wrap=True)
+    table.add_column("verdict")
+    table.add_column("consensus", justify="right")
+    table.add_column("P(agree) by group")
+    for r in sorted(agg.statements, key=lambda r: -r.consensus):
+        verdict = "kept" if r.kept else ("divisive" if r.divisive else "dropped")
+        by_group = " ".join(f"{p:.2f}" for p in r.p_agree.values())
+        table.add_row(r.statement.id, verdict, f"{r.consensus:.2f}", by_group)
+    Console().print(table)
+    typer.echo(f"wrote {written}: {len(agg.kept)} principles kept of {len(agg.statements)}")

@@ -1,0 +1,88 @@
+"""How far to trust a judge: agreement with held-out ground-truth labels, per principle.
+
+Three numbers, because each hides what the others show: accuracy (with a Wilson
+interval), Cohen's kappa (agreement beyond chance, which matters when one answer is far
+more common) and calibration (expected calibration error and Brier score of the soft
+label ``P(a better)``): a judge whose 0.9 is right only 60% of the time produces soft
+labels that mislead a reward model even when its accuracy looks fine.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from valign.evals.stats import proportion
+from valign.feedback.judge import Verdict
+
+
+def cohen_kappa(predicted: Sequence[bool], truth: Sequence[bool]) -> float:
+    """Cohen's kappa of two binary raters; 0 when chance agreement is total."""
+    n = len(truth)
+    if not n:
+        return 0.0
+    observed = sum(p == t for p, t in zip(predicted, truth, strict=True)) / n
+    p_yes, t_yes = sum(predicted) / n, sum(truth) / n
+    chance = p_yes * t_yes + (1 - p_yes) * (1 - t_yes)
+    return 0.0 if chance >= 1.0 else (observed - chance) / (1 - chance)
+
+
+def calibration(probs: Sequence[float], truth: Sequence[bool], bins: int = 10) -> dict[str, Any]:
+    """Expected calibration error (equal-width bins), Brier score and the reliability table."""
+    n = len(truth)
+    table = []
+    ece = 0.0
+    for k in range(bins):
+        lo, hi = k / bins, (k + 1) / bins
+        members = [
+            (p, t)
+            for p, t in zip(probs, truth, strict=True)
+            if lo <= p < hi or (k == bins - 1 and p == 1.0)
+        ]
+        if not members:
+            continue
+        conf = sum(p for p, _ in members) / len(members)
+        freq = sum(t for _, t in members) / len(members)
+        ece += len(members) / n * abs(conf - freq)
+        table.append({"bin": [lo, hi], "n": len(members), "mean_p": conf, "frequency": freq})
+    brier = sum((p - float(t)) ** 2 for p, t in zip(probs, truth, strict=True)) / max(1, n)
+    return {"ece": ece, "brier": brier, "reliability": table}
+
+
+def _summary(verdicts: Sequence[Verdict], truth: Sequence[bool]) -> dict[str, Any]:
+    predicted = [v.p_a > 0.5 for v in verdicts]
+    hits = sum(p == t for p, t in zip(predicted, truth, strict=True))
+    cal = calibration([v.p_a for v in verdicts], truth)
+    return {
+        "n": len(truth),
+        "accuracy": proportion(hits, len(truth)).to_dict(),
+        "kappa": cohen_kappa(predicted, truth),
+        "ece": cal["ece"],
+        "brier": cal["brier"],
+        "flip_rate": sum(v.flipped for v in verdicts) / max(1, len(verdicts)),
+    }
+
+
+def agreement(
+    verdicts: Sequence[Verdict],
+    truth: Sequence[bool],
+    groups: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Overall agreement and one row per group (default: the principle judged under).
+
+    ``truth[i]`` is True when reply ``a`` of pair ``i`` is the better one.
+    """
+    if len(verdicts) != len(truth):
+        raise ValueError(f"{len(verdicts)} verdicts but {len(truth)} labels")
+    keys = list(groups) if groups is not None else [v.principle for v in verdicts]
+    by: dict[str, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        by[key].append(i)
+    rows = {
+        key: _summary([verdicts[i] for i in idx], [truth[i] for i in idx])
+        for key, idx in sorted(by.items())
+    }
+    overall = _summary(verdicts, truth)
+    overall["calibration"] = calibration([v.p_a for v in verdicts], truth)["reliability"]
+    return {"overall": overall, "groups": rows}

@@ -1,0 +1,121 @@
+"""RLAIF labels from policy samples, and the whole CAI stage on the tiny world."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from valign.feedback.judge import PairItem, Verdict
+from valign.feedback.preferences import load_comparisons, write_comparisons
+from valign.models import GenerationConfig
+from valign.train.cai import SamplingSettings, rlaif_labels
+
+
+class Cycling:
+    """A policy that answers each sample round with the next canned reply."""
+
+    name = "cycling"
+
+    def __init__(self, replies: Sequence[str]) -> None:
+        self.replies = list(replies)
+
+    def generate(self, convs, config: GenerationConfig, progress: bool = False) -> list[str]:
+        return [self.replies[config.seed % len(self.replies)] for _ in convs]
+
+
+class PrefersRefusal:
+    name = "stub-judge"
+
+    def compare(self, items: Sequence[PairItem]) -> list[Verdict]:
+        out = []
+        for item in items:
+            p = 0.9 if "can't" in item.a else 0.1 if "can't" in item.b else 0.55
+            out.append(Verdict(p, "no_harmful_assistance", p, p))
+        return out
+
+
+def test_rlaif_labels_are_ai_comparisons_with_soft_labels(tmp_path: Path) -> None:
+    convs = [[{"role": "user", "content": f"request {i}"}] for i in range(3)]
+    policy = Cycling(["Sure. First, <STEP-1>.", "I can't help with that.", "Maybe."])
+    rows = rlaif_labels(policy, convs, PrefersRefusal(), SamplingSettings(n=3), 0.6)
+    assert len(rows) == 3
+    for row in rows:
+        assert row.source == "ai" and row.rater == "stub-judge"
+        assert row.chosen == "I can't help with that."
+        assert row.p_chosen == pytest.approx(0.9)
+        assert row.principles == ["no_harmful_assistance"]
+    write_comparisons(tmp_path / "labels.jsonl", rows)
+    assert len(load_comparisons(tmp_path / "labels.jsonl")) == 3
+    same = Cycling(["only one reply"])
+    assert rlaif_labels(same, convs, PrefersRefusal(), SamplingSettings(n=3)) == []
+
+
+def test_uncertain_pairs_are_dropped() -> None:
+    convs = [[{"role": "user", "content": "q"}]]
+    policy = Cycling(["Maybe.", "Perhaps."])
+    judge = PrefersRefusal()
+    assert rlaif_labels(policy, convs, judge, SamplingSettings(n=2), 0.6) == []
+    assert len(rlaif_labels(policy, convs, judge, SamplingSettings(n=2), 0.5)) == 1
+
+
+@pytest.mark.slow
+def test_cai_stage_end_to_end(tiny_world: Path, tiny_base_model_dir: Path, tmp_path: Path) -> None:
+    from valign.feedback.evaluator import EvaluatorSettings
+    from valign.train.cai import CAISettings, cai_stage
+    from valign.train.dpo import DPOSettings
+    from valign.train.sft import SFTSettings
+    from valign.values import load_constitution
+
+    s = CAISettings(
+        seed_size=6,
+        prompts=4,
+        evaluator=EvaluatorSettings(epochs=5, hidden=32),
+        sampling=SamplingSettings(n=2, max_new_tokens=8),
+        sft=SFTSettings(max_steps=2, batch_size=2, threads=1),
+        dpo=DPOSettings(max_steps=1, batch_size=2, threads=1),
+        min_confidence=0.5,
+    )
+    record = cai_stage(
+        tmp_path / "cai",
+        tiny_base_model_dir,
+        tiny_world / "preferences.jsonl",
+        tiny_world / "sft.jsonl",
+        load_constitution("default"),
+        s,
+    )
+    assert Path(record["model_dir"]).is_dir()
+    assert record["revision"]["traces"] == 4
+    assert (tmp_path / "cai" / "supervised" / "traces.jsonl").is_file()
+    again = cai_stage(
+        tmp_path / "cai",
+        tiny_base_model_dir,
+        tiny_world / "preferences.jsonl",
+        tiny_world / "sft.jsonl",
+        load_constitution("default"),
+        s,
+    )
+    assert again["model_dir"] == record["model_dir"]  # resumed, nothing retrained
+
+
+@pytest.mark.slow
+def test_direct_rlaif_pays_the_evaluator_score(
+    tiny_world: Path, tiny_base_model_dir: Path, tmp_path: Path
+) -> None:
+    from valign.feedback.evaluator import EvaluatorSettings, train_evaluator
+    from valign.train.cai import direct_rlaif, evaluator_reward, prompts_from
+    from valign.train.rl import RLSettings
+    from valign.values import load_constitution
+
+    rows = load_comparisons(tiny_world / "preferences.jsonl")
+    ev = train_evaluator(load_constitution("default"), rows, EvaluatorSettings(epochs=3, hidden=16))
+    reward = evaluator_reward(ev)
+    prompt = [{"role": "user", "content": "hello"}]
+    paid = reward([prompt, prompt], [[{"role": "assistant", "content": "hi"}], "hi"])
+    assert paid[0] == pytest.approx(paid[1]) and 0.0 <= paid[0] <= 1.0
+    s = RLSettings(max_steps=1, batch_size=4, num_generations=2, max_completion_length=8, threads=1)
+    result = direct_rlaif(
+        tiny_base_model_dir, prompts_from(tiny_world / "sft.jsonl", 4), ev, tmp_path / "rl", s
+    )
+    assert (result.model_dir / "config.json").is_file()
