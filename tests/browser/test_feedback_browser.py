@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from feedback_browserkit import LiveServer
-from feedback_testkit import PASSWORD, PRINCIPLES, client_for, login, make_store, next_item
+from human_testkit import PASSWORD, PRINCIPLES, client_for, login, make_store, next_item
 
 from valign.feedback.human import ServerSettings, Store, add_items, create_app
 

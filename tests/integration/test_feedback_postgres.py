@@ -25,7 +25,7 @@ from valign.feedback.human.store import drop_tables
 from valign.feedback.human.tables import Base, Judgment, User
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "feedback" / "human"))
-from feedback_testkit import client_for, login, make_store, next_item
+from human_testkit import client_for, login, make_store, next_item
 
 pytestmark = pytest.mark.postgres
 
@@ -44,14 +44,14 @@ def pg_url() -> Iterator[str]:
 
 def _pg_store(url: str) -> Store:
     """make_store's accounts and project, on PostgreSQL instead of a SQLite file."""
-    import feedback_testkit
+    import human_testkit
 
-    real = feedback_testkit.Store
-    feedback_testkit.Store = lambda _path: real(url)  # type: ignore[assignment,misc]
+    real = human_testkit.Store
+    human_testkit.Store = lambda _path: real(url)  # type: ignore[assignment,misc]
     try:
         return make_store(Path("unused"))
     finally:
-        feedback_testkit.Store = real  # type: ignore[misc]
+        human_testkit.Store = real  # type: ignore[misc]
 
 
 def test_migrations_and_pages_on_postgres(pg_url: str) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from feedback_testkit import make_store
+from human_testkit import make_store
 
 from valign.feedback.human import Store
 

@@ -6,7 +6,7 @@ import random
 from datetime import timedelta
 from pathlib import Path
 
-from feedback_testkit import make_store
+from human_testkit import make_store
 from sqlalchemy import select, update
 
 from valign.feedback.human.assign import next_assignment

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from feedback_testkit import client_for, login, next_item
+from human_testkit import client_for, login, next_item
 
 from valign.cli import main
 from valign.feedback.human import Store

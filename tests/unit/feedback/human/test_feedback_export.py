@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from feedback_testkit import client_for, field, login, make_store, next_item
+from human_testkit import client_for, field, login, make_store, next_item
 
 from valign.feedback.human import Store, export_project, project_stats
 from valign.feedback.preferences import load_comparisons

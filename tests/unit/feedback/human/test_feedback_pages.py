@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from feedback_testkit import PASSWORD, client_for, field, login, make_store, next_item
+from human_testkit import PASSWORD, client_for, field, login, make_store, next_item
 from sqlalchemy import func, select
 
 from valign.feedback.human import ServerSettings, Store, add_items
