@@ -234,6 +234,18 @@ def run(
     return result
 
 
+def chat_tokenizer(model: str | Path, **kw: Any) -> tuple[str, Any]:
+    """(model name, its tokenizer); a model without a chat template is a user error, since
+    every valign trainer renders conversations with the model's own template."""
+    from transformers import AutoTokenizer
+
+    name = require_model_dir(model)
+    tok = AutoTokenizer.from_pretrained(name, **kw)
+    if not tok.chat_template:
+        raise UserError(f"{model}: the tokenizer has no chat template")
+    return name, tok
+
+
 def require_model_dir(path: str | Path, what: str = "model") -> str:
     """A local model folder must exist; anything else is passed on as a hub id."""
     p = Path(path)

@@ -22,8 +22,8 @@ from valign.feedback.preferences import Comparison, load_comparisons
 from valign.train.common import (
     TrainResult,
     TrainSettings,
+    chat_tokenizer,
     peft_config,
-    require_model_dir,
     run,
     trainer_kwargs,
 )
@@ -66,16 +66,12 @@ def train_dpo(
 ) -> TrainResult:
     """Fit ``model`` to the comparisons; the result is in ``out/model``."""
     from datasets import Dataset
-    from transformers import AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
     rows = load_comparisons(data) if isinstance(data, Path) else list(data)
     if not rows:
         raise UserError("no comparisons to train on")
-    name = require_model_dir(model)
-    tok = AutoTokenizer.from_pretrained(name)
-    if not tok.chat_template:
-        raise UserError(f"{model}: the tokenizer has no chat template")
+    name, tok = chat_tokenizer(model)
     args = DPOConfig(
         **trainer_kwargs(s, out / "checkpoints"),
         max_length=s.max_length,

@@ -32,6 +32,7 @@ from valign.feedback.preferences import Comparison, load_comparisons
 from valign.train.common import (
     TrainResult,
     TrainSettings,
+    chat_tokenizer,
     peft_config,
     require_model_dir,
     run,
@@ -202,17 +203,13 @@ def train_reward_model(
 ) -> tuple[TrainResult, dict[str, float]]:
     """Train a reward (helpfulness) or cost (harm) model; returns the run and held-out stats."""
     from datasets import Dataset
-    from transformers import AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
     rows = load_comparisons(data) if isinstance(data, Path) else list(data)
     train_rows = [r for r in rows if not heldout(r, s.heldout)]
     test_rows = [r for r in rows if heldout(r, s.heldout)]
     train = build_pairs(train_rows, objective, s.decouple)
-    name = require_model_dir(model)
-    tok = AutoTokenizer.from_pretrained(name)
-    if not tok.chat_template:
-        raise UserError(f"{model}: the tokenizer has no chat template")
+    name, tok = chat_tokenizer(model)
     args = RewardConfig(
         **trainer_kwargs(s, out / "checkpoints"),
         max_length=s.max_length,

@@ -27,8 +27,8 @@ from valign.jsonl import iter_objects
 from valign.train.common import (
     TrainResult,
     TrainSettings,
+    chat_tokenizer,
     peft_config,
-    require_model_dir,
     run,
     trainer_kwargs,
 )
@@ -129,15 +129,11 @@ def train_rl(
 ) -> TrainResult:
     """Optimise ``model`` online against the reward signal; the result is in ``out/model``."""
     from datasets import Dataset
-    from transformers import AutoTokenizer
 
     from valign.train.reward import Scorer
 
     rows = prompt_pool(prompts) if isinstance(prompts, Path) else list(prompts)
-    name = require_model_dir(model)
-    tok = AutoTokenizer.from_pretrained(name, padding_side="left")
-    if not tok.chat_template:
-        raise UserError(f"{model}: the tokenizer has no chat template")
+    name, tok = chat_tokenizer(model, padding_side="left")
     if s.batch_size % s.num_generations:
         raise UserError(
             f"batch_size ({s.batch_size}) must be a multiple of num_generations "

@@ -23,8 +23,8 @@ from valign.jsonl import iter_objects
 from valign.train.common import (
     TrainResult,
     TrainSettings,
+    chat_tokenizer,
     peft_config,
-    require_model_dir,
     run,
     trainer_kwargs,
 )
@@ -81,13 +81,9 @@ def load_demonstrations(path: Path) -> list[dict[str, Any]]:
 def sft_trainer(model: str | Path, rows: list[dict[str, Any]], out: Path, s: SFTSettings) -> Any:
     """The configured TRL trainer (its dataset tokenised, loss masked to the replies)."""
     from datasets import Dataset
-    from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    name = require_model_dir(model)
-    tok = AutoTokenizer.from_pretrained(name)
-    if not tok.chat_template:
-        raise UserError(f"{model}: the tokenizer has no chat template")
+    name, tok = chat_tokenizer(model)
     args = SFTConfig(
         **trainer_kwargs(s, out / "checkpoints"),
         max_length=s.max_length,
