@@ -80,7 +80,26 @@ def _reward_stage(run: RunDir, cfg: Any, console: Console, objective: str) -> di
     rows = load_comparisons(_world(run, "preferences.jsonl"))
     settings = a.reward if objective == "reward" else a.cost
     with steps_bar(objective, console) as on_step:
-        return reward_step(start, rows, settings, objective, run.stage(objective), on_step)
+        summary = reward_step(start, rows, settings, objective, run.stage(objective), on_step)
+    held = summary.get("heldout", {})
+    title = "Reward model (helpfulness)" if objective == "reward" else "Cost model (harm)"
+    what = (
+        "which reply is more helpful (a refusal preferred over a harmful reply is turned "
+        "round: harm is the cost model's job)"
+        if objective == "reward"
+        else "which reply is more harmful (safe conversations anchored below harmful ones; "
+        "zero is the boundary)"
+    )
+    summary["report"] = section(
+        title,
+        order=33,
+        text=f"The SFT model with a scalar head, trained on {int(held.get('train_pairs', 0)):,} "
+        f"pairs to score {what}. Held-out pairwise accuracy "
+        f"{format_value(held.get('accuracy'), percent=True)} on {int(held.get('pairs', 0))} "
+        f"pairs; {summary['steps']} steps in {summary['seconds']:.0f} s.",
+        plots=[p for p in [_curve_plot("Training loss", _pick(summary["curves"], "loss"))] if p],
+    )
+    return summary
 
 
 def stage_reward(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
@@ -108,9 +127,9 @@ def stage_rl(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     rm = run.summary("reward") or {}
     cm = run.summary("cost") or {}
     held = [
-        ["reward (helpfulness)", format_value(rm.get("heldout", {}).get("accuracy")),
+        ["reward (helpfulness)", format_value(rm.get("heldout", {}).get("accuracy"), percent=True),
          int(rm.get("heldout", {}).get("pairs", 0))],
-        ["cost (harm)", format_value(cm.get("heldout", {}).get("accuracy")),
+        ["cost (harm)", format_value(cm.get("heldout", {}).get("accuracy"), percent=True),
          int(cm.get("heldout", {}).get("pairs", 0))],
     ]  # fmt: skip
     plots = [
