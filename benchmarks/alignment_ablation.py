@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +26,16 @@ from rich.console import Console
 from valign.evals.scorecard import METRIC_TITLES
 from valign.feedback.preferences import load_comparisons
 from valign.report import RunDir, format_value
-from valign.train.align import AlignConfig, dpo_step, evaluate, reward_step, rl_step, sft_step
+from valign.train.align import (
+    AlignConfig,
+    dpo_step,
+    evaluate,
+    reward_step,
+    rl_step,
+    run_step,
+    sft_step,
+)
 from valign.train.stage import ROWS
-
-
-def _stage(run: RunDir, name: str, fn: Any) -> dict[str, Any]:
-    if run.is_done(name):
-        return run.summary(name) or {}
-    t0 = time.perf_counter()
-    summary: dict[str, Any] = fn(run.stage(name))
-    summary["seconds"] = round(time.perf_counter() - t0, 1)
-    run.mark_done(name, {"stage": name}, summary)
-    return summary
 
 
 def main() -> None:
@@ -73,17 +70,30 @@ def main() -> None:
     if args.sft_model:
         sft_model = args.sft_model
     else:
-        _stage(run, "sft", lambda d: sft_step(base, world / "sft.jsonl", cfg, d))
+        run_step(run, "sft", cfg, console, lambda d: sft_step(base, world / "sft.jsonl", cfg, d))
         sft_model = run.stage_path("sft") / "model"
+
+    def trained(objective: str, out: Path) -> dict[str, Any]:
+        settings = cfg.reward if objective == "reward" else cfg.cost
+        return reward_step(sft_model, rows, settings, objective, out)
+
     rm = (
         {"model_dir": str(args.reward_model)}
         if args.reward_model
-        else _stage(run, "reward", lambda d: reward_step(sft_model, rows, cfg.reward, "reward", d))
+        else run_step(
+            run,
+            "reward",
+            cfg,
+            console,
+            lambda d: reward_step(sft_model, rows, cfg.reward, "reward", d),
+        )
     )
     cm = (
         {"model_dir": str(args.cost_model)}
         if args.cost_model
-        else _stage(run, "cost", lambda d: reward_step(sft_model, rows, cfg.cost, "cost", d))
+        else run_step(
+            run, "cost", cfg, console, lambda d: reward_step(sft_model, rows, cfg.cost, "cost", d)
+        )
     )
 
     def rl(mode: str, weight: float = 1.0, rules: float | None = None) -> Any:
@@ -105,17 +115,16 @@ def main() -> None:
     plan += [("rl_lagrangian", rl("lagrangian"))]
     plan += [("dpo", lambda d: dpo_step(sft_model, rows, cfg, d))]
     for name, fn in plan:
-        console.print(f"[bold]{name}[/]")
-        _stage(run, name, fn)
+        run_step(run, name, cfg, console, fn)
         variants[name] = run.stage_path(name) / "model"
 
     cards: dict[str, Any] = {}
-    base_card = _stage(run, "eval_base", lambda d: evaluate(base, cfg, console, d))
+    base_card = run_step(run, "eval_base", cfg, console, lambda d: evaluate(base, cfg, console, d))
     cards["base"] = base_card["scorecard"]
     for name, model in variants.items():
-        cards[name] = _stage(run, f"eval_{name}", lambda d, m=model: evaluate(m, cfg, console, d))[
-            "scorecard"
-        ]
+        cards[name] = run_step(
+            run, f"eval_{name}", cfg, console, lambda d, m=model: evaluate(m, cfg, console, d)
+        )["scorecard"]
     head = ["variant", *(METRIC_TITLES[k] for k, _ in ROWS), "train s"]
     print("| " + " | ".join(head) + " |")
     print("|" + " --- |" * len(head))

@@ -21,20 +21,20 @@ Configuration precedence, lowest to highest: the defaults below, a YAML file
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from valign.data.stage import data_audit_stage
 from valign.evals.run import EvalSettings, run_eval
 from valign.guard.stage import guard_stage
+from valign.models.progress import steps_bar
 from valign.redteam.stage import stage_redteam_aligned, stage_redteam_base
-from valign.report import RunDir, format_value, manifest, render_report
+from valign.report import RunDir, format_value, render_report
 from valign.report.sections import bar_plot, line_plot, section, table
 from valign.settings import load_settings
 from valign.train.align import AlignConfig
@@ -112,20 +112,8 @@ def stage_world(run: RunDir, cfg: DemoConfig, console: Console) -> dict[str, Any
 
 def stage_pretrain(run: RunDir, cfg: DemoConfig, console: Console) -> dict[str, Any]:
     corpus = run.stage_path("world") / "corpus.jsonl"
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        task = bar.add_task("pretraining", total=None)
-        result = pretrain(
-            corpus,
-            run.stage("pretrain"),
-            cfg.pretrain,
-            on_step=lambda s, t: bar.update(task, completed=s, total=t),
-        )
+    with steps_bar("pretraining", console) as on_step:
+        result = pretrain(corpus, run.stage("pretrain"), cfg.pretrain, on_step=on_step)
     summary = result.to_dict()
     steps = [p["step"] for p in result.log]
     summary["report"] = section(
@@ -230,14 +218,7 @@ def run_demo(out: Path, cfg: DemoConfig, console: Console | None = None) -> Path
         if name in OPTIONAL and not OPTIONAL[name](cfg):
             console.print(f"[dim]- {name} (switched off)[/]")
             continue
-        console.print(f"[bold]▶ {name}[/]")
-        m = manifest(name, cfg, cfg.seed)
-        run.write_manifest(name, m)
-        t0 = time.perf_counter()
-        summary = fn(run, cfg, console)
-        summary["seconds"] = round(time.perf_counter() - t0, 1)
-        run.mark_done(name, m, summary)
-        console.print(f"[green]✓ {name}[/] in {summary['seconds']:.0f} s")
+        run.run_stage(name, cfg, cfg.seed, partial(fn, run, cfg, console), console)
     report = render_report(out, title="valign run report")
     console.print(f"report: {report}")
     return report

@@ -29,7 +29,8 @@ import platform
 import socket
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -440,6 +441,37 @@ class RunDir:
             "summary": dict(summary),
         }
         return atomic_write_json(self.stage(name) / DONE_FILE, marker)
+
+    def run_stage(
+        self,
+        name: str,
+        config: Any,
+        seed: int | None,
+        fn: Callable[[], dict[str, Any]],
+        console: Any = None,
+        label: str | None = None,
+    ) -> dict[str, Any]:
+        """Run one resumable stage: skipped (its recorded summary returned) when done;
+        otherwise manifest first, ``fn()``, its wall clock in ``seconds``, ``DONE.json`` last.
+
+        ``console`` (a rich Console) reports progress under ``label`` (default: the name).
+        """
+        label = label or name
+        if self.is_done(name):
+            if console is not None:
+                console.print(f"[dim]✓ {label} (already done)[/]")
+            return self.summary(name) or {}
+        if console is not None:
+            console.print(f"[bold]▶ {label}[/]")
+        m = manifest(name, config, seed)
+        self.write_manifest(name, m)
+        t0 = time.perf_counter()
+        summary = fn()
+        summary["seconds"] = round(time.perf_counter() - t0, 1)
+        self.mark_done(name, m, summary)
+        if console is not None:
+            console.print(f"[green]✓ {label}[/] in {summary['seconds']:.0f} s")
+        return summary
 
     def done_marker(self, name: str) -> dict[str, Any] | None:
         """The whole ``DONE.json`` content, or ``None`` if the stage is not done."""

@@ -24,7 +24,6 @@ at the step it was in, and a finished step is never redone.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -35,7 +34,7 @@ from rich.console import Console
 
 from valign.errors import UserError
 from valign.feedback.preferences import Comparison, load_comparisons, write_comparisons
-from valign.report import RunDir, manifest
+from valign.report import RunDir
 from valign.train.common import TrainResult
 from valign.train.dpo import DPOSettings, train_dpo
 from valign.train.reward import RewardSettings, train_reward_model
@@ -77,20 +76,12 @@ class AlignConfig(BaseModel):
 Step = Callable[[Path], dict[str, Any]]
 
 
-def _step(run: RunDir, name: str, cfg: AlignConfig, console: Console, fn: Step) -> dict[str, Any]:
-    """Run one resumable step: skipped when done, its summary saved with DONE.json."""
-    if run.is_done(name):
-        console.print(f"[dim]✓ {run.root.name}/{name} (already done)[/]")
-        return run.summary(name) or {}
-    console.print(f"[bold]▶ {run.root.name}/{name}[/]")
-    m = manifest(name, cfg, cfg.seed)
-    run.write_manifest(name, m)
-    t0 = time.perf_counter()
-    summary = fn(run.stage(name))
-    summary["seconds"] = round(time.perf_counter() - t0, 1)
-    run.mark_done(name, m, summary)
-    console.print(f"[green]✓ {run.root.name}/{name}[/] in {summary['seconds']:.0f} s")
-    return summary
+def run_step(
+    run: RunDir, name: str, cfg: AlignConfig, console: Console, fn: Step
+) -> dict[str, Any]:
+    """One resumable step of a round (see :meth:`RunDir.run_stage`)."""
+    label = f"{run.root.name}/{name}"
+    return run.run_stage(name, cfg, cfg.seed, lambda: fn(run.stage(name)), console, label)
 
 
 def _trained(result: TrainResult, **extra: Any) -> dict[str, Any]:
@@ -194,7 +185,7 @@ def run_align(
     start = Path(base)
     first = RunDir(out / "round-1")
     if demonstrations is not None:
-        _step(
+        run_step(
             first,
             "sft",
             cfg,
@@ -208,21 +199,21 @@ def run_align(
     for k in range(1, cfg.rounds + 1):
         run = RunDir(out / f"round-{k}")
         if k > 1:
-            _step(run, "feedback", cfg, console, partial(_collect, policy, cfg, k, world_seed))
+            run_step(run, "feedback", cfg, console, partial(_collect, policy, cfg, k, world_seed))
         rows = _all_comparisons(out, preferences, k)
         if cfg.method == "rl":
-            rm = _step(
+            rm = run_step(
                 run, "reward", cfg, console, partial(reward_step, start, rows, cfg.reward, "reward")
             )
-            cm = _step(
+            cm = run_step(
                 run, "cost", cfg, console, partial(reward_step, start, rows, cfg.cost, "cost")
             )
             fn = partial(rl_step, policy, pool, cfg, rm["model_dir"], cm["model_dir"])
         else:
             fn = partial(dpo_step, policy, rows, cfg)
-        _step(run, "policy", cfg, console, fn)
+        run_step(run, "policy", cfg, console, fn)
         policy = run.stage_path("policy") / "model"
-        card = _step(run, "eval", cfg, console, partial(evaluate, policy, cfg, console))
+        card = run_step(run, "eval", cfg, console, partial(evaluate, policy, cfg, console))
         cards[f"round-{k}"] = card["scorecard"]
     return cards
 
