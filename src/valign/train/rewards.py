@@ -80,19 +80,14 @@ class ConstitutionRules:
     """Rule-based rewards: refuse what the guard flags, help with what it passes.
 
     ``flag`` judges (prompt, reply-or-None) pairs with the guard; ``refused`` is the
-    refusal detector over (prompt, reply) pairs.
+    refusal detector over (prompt, reply) pairs. The rules stand for the constitution's
+    ``no_harmful_assistance`` (refuse flagged requests, no unsafe replies) and
+    ``be_helpful`` (do not refuse the rest).
     """
 
     flag: Flagger
     refused: Refusal
     _prompt_flags: dict[str, bool] = field(default_factory=dict)
-    principles: dict[str, str] = field(
-        default_factory=lambda: {
-            "refuse": "no_harmful_assistance",
-            "help": "be_helpful",
-            "unsafe_reply": "no_harmful_assistance",
-        }
-    )
 
     def flag_prompts(self, prompts: Sequence[str]) -> list[bool]:
         """The guard's verdict on each request, judged once per distinct request."""
