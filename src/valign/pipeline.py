@@ -7,6 +7,7 @@
     eval_aligned  scorecards of the SFT and aligned models       -> eval_aligned/
     redteam_base, redteam_aligned  red-team campaigns before and after alignment (opt-in)
     guard      attack success with and without the default guard -> guard/
+    interp     per-layer probes of the base model (opt-in)           -> interp/
     data_audit the corpus's audit and datasheet (opt-in)          -> data_audit/
     report     report.html over every finished stage
 
@@ -68,6 +69,11 @@ class DemoConfig(BaseModel):
     )
     align: AlignConfig = Field(
         default_factory=AlignConfig, description="Settings of the alignment trainers."
+    )
+    interp: bool = Field(
+        False,
+        description="Probe the base model per layer for the constitution's concepts "
+        "(harmful request, misconception, stereotype); about a minute.",
     )
     data_audit: bool = Field(
         False,
@@ -180,6 +186,18 @@ def stage_eval_base(run: RunDir, cfg: DemoConfig, console: Console) -> dict[str,
     }
 
 
+def stage_interp(run: RunDir, cfg: DemoConfig, console: Console) -> dict[str, Any]:
+    """Per-layer probes of the base model (``valign interp probe``), inside interp/."""
+    from valign.interp.probe_job import ProbeSettings, run_probe
+
+    settings = ProbeSettings(
+        model=str(run.stage_path("pretrain") / "model"),
+        world=str(run.stage_path("world")),
+        seed=cfg.seed,
+    )
+    return run_probe(settings, run.stage("interp"))
+
+
 def _aligning(cfg: DemoConfig) -> bool:
     return cfg.alignment
 
@@ -196,6 +214,7 @@ STAGES: tuple[tuple[str, Stage], ...] = (
     ("redteam_base", stage_redteam_base),
     ("redteam_aligned", stage_redteam_aligned),
     ("guard", guard_stage),
+    ("interp", stage_interp),
     ("data_audit", data_audit_stage),
 )
 OPTIONAL = {  # stages a setting can switch off
@@ -203,6 +222,7 @@ OPTIONAL = {  # stages a setting can switch off
     "guard": lambda cfg: cfg.guard,
     "redteam_base": lambda cfg: cfg.redteam,
     "redteam_aligned": lambda cfg: cfg.redteam and cfg.alignment,
+    "interp": lambda cfg: cfg.interp,
     "data_audit": lambda cfg: cfg.data_audit,
 }
 

@@ -144,6 +144,7 @@ def test_stage_order() -> None:
         "redteam_base",
         "redteam_aligned",
         "guard",
+        "interp",
         "data_audit",
     ]
 
