@@ -12,6 +12,11 @@ and prints one scorecard table (held-out evaluation, 95% intervals) plus the har
 over-refusal trade-off. Every run is a resumable folder under ``--out``.
 
     python benchmarks/alignment_ablation.py --run runs/demo --out /tmp/ablation
+
+``--start helpful`` trains the starting SFT model on the demonstrations without the
+refusals of harmful and jailbreak requests (a helpful-only assistant, as in Safe RLHF's
+setting), so that RL has something to fix and the arms can differ; ``--start full`` (the
+default) starts from the demo's SFT recipe.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from rich.console import Console
 
 from valign.evals.scorecard import METRIC_TITLES
 from valign.feedback.preferences import load_comparisons
+from valign.jsonl import iter_objects
 from valign.report import RunDir, format_value
+from valign.report.records import atomic_write_text
 from valign.train.align import (
     AlignConfig,
     dpo_step,
@@ -37,6 +44,16 @@ from valign.train.align import (
 )
 from valign.train.stage import ROWS
 
+REFUSED_KINDS = ("harmful", "jailbreak")
+
+
+def helpful_only(demos: Path, out: Path) -> Path:
+    """The demonstrations less the refusals of harmful and jailbreak requests."""
+    kept = [r for _, r in iter_objects(demos) if r.get("kind") not in REFUSED_KINDS]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, "".join(json.dumps(r) + "\n" for r in kept))
+    return out
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -46,6 +63,12 @@ def main() -> None:
     ap.add_argument("--weights", default="0.3,1,3", help="Fixed cost weights to sweep.")
     ap.add_argument("--rl-steps", type=int, default=0, help="Override RL steps (0: config).")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument(
+        "--start",
+        choices=("full", "helpful"),
+        default="full",
+        help="SFT on every demonstration, or on the helpful ones only (no refusals).",
+    )
     ap.add_argument("--sft-model", type=Path, help="Reuse this SFT model instead of training.")
     ap.add_argument("--reward-model", type=Path, help="Reuse this reward model.")
     ap.add_argument("--cost-model", type=Path, help="Reuse this cost model.")
@@ -67,10 +90,13 @@ def main() -> None:
     cfg = cfg.model_copy(update={"eval_tasks": str(world / "eval.jsonl")})
     rows = load_comparisons(world / "preferences.jsonl")
 
+    demos = world / "sft.jsonl"
+    if args.start == "helpful":
+        demos = helpful_only(demos, args.out / "sft_helpful.jsonl")
     if args.sft_model:
         sft_model = args.sft_model
     else:
-        run_step(run, "sft", cfg, console, lambda d: sft_step(base, world / "sft.jsonl", cfg, d))
+        run_step(run, "sft", cfg, console, lambda d: sft_step(base, demos, cfg, d))
         sft_model = run.stage_path("sft") / "model"
 
     def trained(objective: str, out: Path) -> dict[str, Any]:

@@ -249,7 +249,10 @@ class Filter:
                 "action": "counterfactual",
                 "swap": plan,
             }
-            d.added.append((new_id, self.swapper.apply(d.record, plan), change))
+            copy = self.swapper.apply(d.record, plan)
+            if isinstance(copy.get("id"), str):  # a copy is a record of its own
+                copy["id"] = f"{copy['id']}#cf{i}.{k}"
+            d.added.append((new_id, copy, change))
 
     # -- one document ----------------------------------------------------------------------
     def decide(self, doc: Doc) -> Decision:

@@ -52,7 +52,7 @@ class AlignConfig(BaseModel):
     method: Method = Field("rl", description="rl: reward + cost models and online RL; dpo.")
     rounds: int = Field(1, ge=1, description="Feedback-and-retrain rounds.")
     seed: int = Field(0, description="Seed of sampling, feedback and training.")
-    sft: SFTSettings = Field(default_factory=lambda: SFTSettings(learning_rate=3e-4, epochs=3))
+    sft: SFTSettings = Field(default_factory=SFTSettings)
     reward: RewardSettings = Field(default_factory=RewardSettings)
     cost: RewardSettings = Field(default_factory=RewardSettings)
     rl: RLSettings = Field(default_factory=RLSettings)

@@ -131,12 +131,18 @@ def trainer_kwargs(s: TrainSettings, work: Path) -> dict[str, Any]:
 
 def quiet_libraries() -> None:
     """No per-map progress bars from datasets nor per-shard bars from transformers: the
-    training commands draw one bar of optimiser steps instead."""
+    training commands draw one bar of optimiser steps instead; and not TRL 1.16's call of a
+    transformers attribute deprecated for v6, repeated at every generation step."""
+    import warnings
+
     import datasets
     from transformers.utils import logging as hf_logging
 
     datasets.disable_progress_bars()
     hf_logging.disable_progress_bar()
+    warnings.filterwarnings(
+        "ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning
+    )
 
 
 def peft_config(s: TrainSettings, task_type: str = "CAUSAL_LM") -> Any:

@@ -33,8 +33,8 @@ from valign.train.common import (
 class SFTSettings(TrainSettings):
     """Supervised fine-tuning (defaults: the microworld's base model on 2 CPU cores)."""
 
-    learning_rate: float = Field(1e-3, description="Peak learning rate.")
-    epochs: float = Field(2.0, description="Passes over the demonstrations.")
+    learning_rate: float = Field(3e-4, description="Peak learning rate.")
+    epochs: float = Field(3.0, description="Passes over the demonstrations.")
     batch_size: int = Field(32, description="Conversations per optimiser step.")
     packing: bool = Field(
         False, description="Pack several conversations into one sequence (padding-free)."

@@ -98,6 +98,31 @@ def test_counterfactual_augmentation_swaps_group_terms(
     assert replaced["added"] == 0 and 10 <= replaced["swapped_in_place"] <= 25  # identity: kept
 
 
+def test_counterfactual_copies_of_records_with_ids_get_ids_of_their_own(
+    tmp_path: Path,
+) -> None:
+    chat = tmp_path / "sft.jsonl"
+    rows = [
+        {
+            "id": f"d{i}",
+            "messages": [
+                {"role": "user", "content": "The Osk and the Lorne met. Who was rude?"},
+                {"role": "assistant", "content": "The Osk person."},
+            ],
+        }
+        for i in range(3)
+    ]
+    chat.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    policy = _policy({"action": "counterfactual", "copies": "one", "ties": "all"})
+    s = run_filter(chat, policy, tmp_path / "out", None)
+    out = _lines(tmp_path / "out" / "corpus.jsonl")
+    assert s["added"] == 3 and len(out) == 6
+    assert len({r["id"] for r in out}) == 6  # no id taken twice
+    copies = [r for r in out if r["id"].startswith("d") and "#cf" in r["id"]]
+    assert len(copies) == 3
+    assert all("Osk" not in r["messages"][1]["content"] for r in copies)
+
+
 def test_counterfactuals_shift_every_named_group_together() -> None:
     from valign.data.counterfactual import Swapper
     from valign.data.lexicons import load_lexicons
