@@ -205,6 +205,7 @@ def main() -> None:
     )
     p.add_argument("--hard", action="store_true", help="RLAIF DPO: AI labels as hard labels")
     p.add_argument("--method", choices=("dpo", "direct"), default=CAISettings().method)
+    p.add_argument("--dpo-lr", type=float, default=DPOSettings().learning_rate)
     p.add_argument("--tag", default="", help="suffix of the RLAIF folders (one per setting)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -216,7 +217,7 @@ def main() -> None:
         method=a.method,
         sampling=SamplingSettings(n=4),
         sft=SFTSettings(learning_rate=3e-4, epochs=3, threads=a.threads),
-        dpo=DPOSettings(threads=a.threads),
+        dpo=DPOSettings(learning_rate=a.dpo_lr, threads=a.threads),
         rl=RLSettings(max_steps=a.rl_steps, threads=a.threads),
     )
     a.out.mkdir(parents=True, exist_ok=True)

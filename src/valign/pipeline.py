@@ -76,12 +76,14 @@ class DemoConfig(BaseModel):
     cai: bool = Field(
         False,
         description="RLAIF next to RLHF: an evaluator trained on the first comparisons "
-        "labels the SFT model's samples, DPO on its labels, scored beside RLHF (about 10 "
-        "minutes on a CPU).",
+        "scores the SFT model's replies as the reward of online RL (or labels its samples "
+        "for DPO: rlaif.method), scored beside RLHF (several minutes on a CPU).",
     )
     rlaif: CAISettings = Field(
-        default_factory=lambda: CAISettings(seed_size=1000, prompts=2000),
-        description="Settings of the AI-feedback path (the cai stage).",
+        default_factory=lambda: CAISettings(method="direct"),
+        description="Settings of the AI-feedback path (the cai stage). Direct RLAIF by "
+        "default: from the SFT model it measured at least as well as DPO on the AI labels "
+        "and needs no labelling pass (BENCHMARKS.md).",
     )
     interp: bool = Field(
         False,

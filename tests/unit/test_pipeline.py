@@ -54,6 +54,16 @@ def test_none_override_means_not_given(tmp_path: Path) -> None:
     assert cfg.pretrain.max_steps == 7
 
 
+def test_a_nested_setting_keeps_the_defaults_a_factory_chose(tmp_path: Path) -> None:
+    path = _yaml(tmp_path, "align:\n  sft:\n    threads: 1\nrlaif:\n  rl:\n    threads: 1\n")
+    cfg = DemoConfig.load(path, **{"rlaif.dpo.threads": 1})
+    assert cfg.align.sft.threads == 1
+    assert cfg.align.sft.learning_rate == DemoConfig().align.sft.learning_rate == 3e-4
+    assert cfg.rlaif.method == DemoConfig().rlaif.method == "direct"
+    assert cfg.rlaif.rl.max_steps == 40 and cfg.rlaif.rl.threads == 1
+    assert cfg.rlaif.dpo.threads == 1
+
+
 def test_nested_override_without_file() -> None:
     cfg = DemoConfig.load(None, **{"pretrain.max_steps": 3}, eval_limit=2)
     assert cfg.pretrain.max_steps == 3
