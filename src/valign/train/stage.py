@@ -234,12 +234,15 @@ def _cai_section(record: dict[str, Any], s: Any) -> dict[str, Any]:
             f"the evaluator's score as the only reward, {s.rl.max_steps} steps, "
             f"KL weight {s.rl.beta}."
         )
-    plots = [
-        _curve_plot(
-            "DPO loss and reward margin", _pick(record["curves"], "loss", "rewards/margins")
-        ),
-        _curve_plot("Evaluator reward by step", _pick(record["curves"], "reward", "kl")),
-    ]
+    curves = record["curves"]
+    plots = (
+        [_curve_plot("DPO loss and reward margin", _pick(curves, "loss", "rewards/margins"))]
+        if record["method"] == "dpo"
+        else [
+            _curve_plot("Evaluator reward by step", _pick(curves, "reward")),
+            _curve_plot("KL to the SFT model", _pick(curves, "kl")),
+        ]
+    )
     return section(
         "RL from AI feedback (Constitutional AI)",
         order=35,
