@@ -5,7 +5,7 @@
     python benchmarks/cai_microworld.py ... --chain gt     # RLAIF from the SFT model
     python benchmarks/cai_microworld.py ... --chain bare   # SFT on bare refusals (baseline)
     python benchmarks/cai_microworld.py ... --chain rlhf   # DPO on the ground-truth labels
-    python benchmarks/cai_microworld.py ... --chain direct # GRPO with the evaluator as reward
+    python benchmarks/cai_microworld.py ... --chain ai --method direct  # GRPO on the evaluator
     python benchmarks/cai_microworld.py ... --summary      # the table of every finished run
 
 WORLD is a built microworld folder (``valign world build``); BASE_MODEL its pretrained
@@ -27,17 +27,16 @@ import torch
 
 from valign.evals.run import EvalSettings, run_eval
 from valign.feedback.evaluator import TrainedEvaluator
-from valign.feedback.preferences import write_comparisons
 from valign.train.cai import (
     CAISettings,
     SamplingSettings,
     fit_evaluator,
     prompts_from,
-    rlaif_dpo,
-    rlaif_labels,
+    rlaif_phase,
     supervised_cai,
 )
 from valign.train.dpo import DPOSettings, train_dpo
+from valign.train.rl import RLSettings
 from valign.train.sft import SFTSettings, sft
 from valign.values import load_constitution
 
@@ -110,8 +109,13 @@ def chain_ai(a: argparse.Namespace, s: CAISettings) -> None:
             "supervised_cai", log, supervised_cai, a.base, convs[: s.prompts], evaluator, c, scai, s
         )
     evaluate(scai / "model", world, out / "eval_scai")
-    rlaif(a, s, evaluator, scai / "model", convs[s.prompts :], out / "rlaif_from_scai", log)
+    rlaif(a, s, evaluator, scai / "model", convs[s.prompts :], _folder(a, s, "scai"), log)
     (out / "timings_ai.json").write_text(json.dumps(log, indent=2))
+
+
+def _folder(a: argparse.Namespace, s: CAISettings, start: str) -> Path:
+    """rlaif_from_START (DPO on AI labels) or direct_from_START, then ``--tag``."""
+    return a.out / f"{'rlaif' if s.method == 'dpo' else 'direct'}_from_{start}{a.tag}"
 
 
 def rlaif(
@@ -123,22 +127,9 @@ def rlaif(
     out: Path,
     log: dict[str, float],
 ) -> None:
-    labels = out / "labels.jsonl"
-    if not labels.is_file():
-        rows = timed(
-            "rlaif_labels",
-            log,
-            rlaif_labels,
-            policy,
-            convs,
-            evaluator,
-            s.sampling,
-            s.min_confidence,
-            evaluator.score,
-        )
-        write_comparisons(labels, rows)
+    """AI labels on the policy's samples, then DPO (or direct RLAIF with ``--method``)."""
     if not (out / "model" / "config.json").is_file():
-        timed("rlaif_dpo", log, rlaif_dpo, policy, labels, out, s.dpo)
+        timed(f"rlaif_{s.method}", log, rlaif_phase, policy, convs, evaluator, out, s)
     evaluate(out / "model", a.world, out.parent / f"eval_{out.name}")
 
 
@@ -149,26 +140,8 @@ def chain_gt(a: argparse.Namespace, s: CAISettings) -> None:
     evaluator = TrainedEvaluator.load(ev_dir)
     convs = prompts_from(a.world / "sft.jsonl", 2 * s.prompts)
     log: dict[str, float] = {}
-    rlaif(a, s, evaluator, a.sft, convs[s.prompts :], a.out / "rlaif_from_sft", log)
+    rlaif(a, s, evaluator, a.sft, convs[s.prompts :], _folder(a, s, "sft"), log)
     (a.out / "timings_gt.json").write_text(json.dumps(log, indent=2))
-
-
-def chain_direct(a: argparse.Namespace, s: CAISettings) -> None:
-    """Direct RLAIF: GRPO from the supervised-CAI model, the evaluator's score as reward."""
-    from valign.train.cai import direct_rlaif
-    from valign.train.rl import RLSettings
-
-    evaluator = TrainedEvaluator.load(a.out / f"evaluator_{s.seed_size}")
-    convs = prompts_from(a.world / "sft.jsonl", 2 * s.prompts)[s.prompts :]
-    out = a.out / "direct_rlaif"
-    log: dict[str, float] = {}
-    if not (out / "model" / "config.json").is_file():
-        rl = RLSettings(max_steps=a.rl_steps, threads=a.threads)
-        timed(
-            "direct_rlaif", log, direct_rlaif, a.out / "scai" / "model", convs, evaluator, out, rl
-        )
-    evaluate(out / "model", a.world, a.out / "eval_direct_rlaif")
-    (a.out / "timings_direct.json").write_text(json.dumps(log, indent=2))
 
 
 def chain_bare(a: argparse.Namespace, s: CAISettings) -> None:
@@ -218,20 +191,34 @@ def main() -> None:
     p.add_argument("--base", type=Path, required=True)
     p.add_argument("--sft", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--chain", choices=("ai", "gt", "bare", "rlhf", "direct", "baselines"))
+    p.add_argument("--chain", choices=("ai", "gt", "bare", "rlhf", "baselines"))
     p.add_argument("--summary", action="store_true")
     p.add_argument("--seed-size", type=int, default=1000)
     p.add_argument("--prompts", type=int, default=2000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rl-steps", type=int, default=40)
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        default=CAISettings().min_confidence,
+        help="RLAIF DPO: drop AI labels less sure than this",
+    )
+    p.add_argument("--hard", action="store_true", help="RLAIF DPO: AI labels as hard labels")
+    p.add_argument("--method", choices=("dpo", "direct"), default=CAISettings().method)
+    p.add_argument("--dpo-lr", type=float, default=DPOSettings().learning_rate)
+    p.add_argument("--tag", default="", help="suffix of the RLAIF folders (one per setting)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     s = CAISettings(
         seed_size=a.seed_size,
         prompts=a.prompts,
+        min_confidence=a.min_confidence,
+        soft_labels=not a.hard,
+        method=a.method,
         sampling=SamplingSettings(n=4),
         sft=SFTSettings(learning_rate=3e-4, epochs=3, threads=a.threads),
-        dpo=DPOSettings(threads=a.threads),
+        dpo=DPOSettings(learning_rate=a.dpo_lr, threads=a.threads),
+        rl=RLSettings(max_steps=a.rl_steps, threads=a.threads),
     )
     a.out.mkdir(parents=True, exist_ok=True)
     if a.chain == "ai":
@@ -240,8 +227,6 @@ def main() -> None:
         chain_gt(a, s)
     elif a.chain == "bare":
         chain_bare(a, s)
-    elif a.chain == "direct":
-        chain_direct(a, s)
     elif a.chain == "rlhf":
         chain_rlhf(a, s)
     elif a.chain == "baselines":

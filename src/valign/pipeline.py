@@ -4,7 +4,8 @@
     pretrain   tokenizer + base model on the corpus              -> pretrain/model/
     eval_base  scorecard of the base model on held-out items     -> eval_base/
     sft, reward, cost, rl   alignment (valign.train.stage)       -> sft/ reward/ cost/ rl/
-    eval_aligned  scorecards of the SFT and aligned models       -> eval_aligned/
+    cai        RLAIF from the SFT model: AI feedback (opt-in)     -> cai/
+    eval_aligned  scorecards of the SFT, RLHF and RLAIF models   -> eval_aligned/
     redteam_base, redteam_aligned  red-team campaigns before and after alignment (opt-in)
     guard      attack success with and without the default guard -> guard/
     interp     per-layer probes of the base model (opt-in)           -> interp/
@@ -39,8 +40,10 @@ from valign.report import RunDir, format_value, render_report
 from valign.report.sections import bar_plot, line_plot, section, table
 from valign.settings import load_settings
 from valign.train.align import AlignConfig
+from valign.train.cai import CAISettings
 from valign.train.pretrain import PretrainConfig, pretrain
 from valign.train.stage import (
+    stage_cai,
     stage_cost,
     stage_eval_aligned,
     stage_reward,
@@ -69,6 +72,18 @@ class DemoConfig(BaseModel):
     )
     align: AlignConfig = Field(
         default_factory=AlignConfig, description="Settings of the alignment trainers."
+    )
+    cai: bool = Field(
+        False,
+        description="RLAIF next to RLHF: an evaluator trained on the first comparisons "
+        "scores the SFT model's replies as the reward of online RL (or labels its samples "
+        "for DPO: rlaif.method), scored beside RLHF (several minutes on a CPU).",
+    )
+    rlaif: CAISettings = Field(
+        default_factory=lambda: CAISettings(method="direct"),
+        description="Settings of the AI-feedback path (the cai stage). Direct RLAIF by "
+        "default: from the SFT model it measured at least as well as DPO on the AI labels "
+        "and needs no labelling pass (BENCHMARKS.md).",
     )
     interp: bool = Field(
         False,
@@ -210,6 +225,7 @@ STAGES: tuple[tuple[str, Stage], ...] = (
     ("reward", stage_reward),
     ("cost", stage_cost),
     ("rl", stage_rl),
+    ("cai", stage_cai),
     ("eval_aligned", stage_eval_aligned),
     ("redteam_base", stage_redteam_base),
     ("redteam_aligned", stage_redteam_aligned),
@@ -222,8 +238,12 @@ OPTIONAL = {  # stages a setting can switch off
     "guard": lambda cfg: cfg.guard,
     "redteam_base": lambda cfg: cfg.redteam,
     "redteam_aligned": lambda cfg: cfg.redteam and cfg.alignment,
+    "cai": lambda cfg: cfg.cai and cfg.alignment,
     "interp": lambda cfg: cfg.interp,
     "data_audit": lambda cfg: cfg.data_audit,
+}
+REDO_AFTER = {  # a stage that runs makes these stale: they read its results
+    "cai": ("eval_aligned",),
 }
 
 
@@ -239,6 +259,8 @@ def run_demo(out: Path, cfg: DemoConfig, console: Console | None = None) -> Path
             console.print(f"[dim]- {name} (switched off)[/]")
             continue
         run.run_stage(name, cfg, cfg.seed, partial(fn, run, cfg, console), console)
+        for stale in REDO_AFTER.get(name, ()):
+            run.clear_done(stale)  # redone below; finished evaluations are not repeated
     report = render_report(out, title="valign run report")
     console.print(f"report: {report}")
     return report

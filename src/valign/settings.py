@@ -34,6 +34,23 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     return data
 
 
+def _defaults(cls: type[M]) -> dict[str, Any]:
+    """The defaults as data, so that a file setting one nested field keeps its siblings'
+    defaults, also those a nested default factory chose (the demo's SFT learning rate)."""
+    try:
+        return cls().model_dump()
+    except ValidationError:
+        return {}  # required fields: no whole default to start from
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merge(out[key], value) if both else value
+    return out
+
+
 def _set(data: dict[str, Any], key: str, value: Any, where: str) -> None:
     head, _, rest = key.partition(".")
     if not rest:
@@ -47,7 +64,7 @@ def _set(data: dict[str, Any], key: str, value: Any, where: str) -> None:
 
 def load_settings(cls: type[M], path: Path | None, **overrides: Any) -> M:
     """``cls`` from its defaults < the YAML file at ``path`` < the non-None ``overrides``."""
-    data = read_yaml_mapping(path) if path is not None else {}
+    data = _merge(_defaults(cls), read_yaml_mapping(path) if path is not None else {})
     where = str(path) if path is not None else "options"
     for key, value in overrides.items():
         if value is not None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Any
 
 import pytest
+from rich.console import Console
 
 from valign.errors import UserError
-from valign.pipeline import STAGES, DemoConfig
+from valign.pipeline import OPTIONAL, STAGES, DemoConfig, run_demo
+from valign.report import RunDir
 from valign.train.pretrain import PretrainConfig
 
 
@@ -48,6 +52,16 @@ def test_none_override_means_not_given(tmp_path: Path) -> None:
     cfg = DemoConfig.load(path, seed=None, eval_limit=None, **{"pretrain.max_steps": None})
     assert cfg.seed == 5
     assert cfg.pretrain.max_steps == 7
+
+
+def test_a_nested_setting_keeps_the_defaults_a_factory_chose(tmp_path: Path) -> None:
+    path = _yaml(tmp_path, "align:\n  sft:\n    threads: 1\nrlaif:\n  rl:\n    threads: 1\n")
+    cfg = DemoConfig.load(path, **{"rlaif.dpo.threads": 1})
+    assert cfg.align.sft.threads == 1
+    assert cfg.align.sft.learning_rate == DemoConfig().align.sft.learning_rate == 3e-4
+    assert cfg.rlaif.method == DemoConfig().rlaif.method == "direct"
+    assert cfg.rlaif.rl.max_steps == 40 and cfg.rlaif.rl.threads == 1
+    assert cfg.rlaif.dpo.threads == 1
 
 
 def test_nested_override_without_file() -> None:
@@ -140,6 +154,7 @@ def test_stage_order() -> None:
         "reward",
         "cost",
         "rl",
+        "cai",
         "eval_aligned",
         "redteam_base",
         "redteam_aligned",
@@ -151,3 +166,32 @@ def test_stage_order() -> None:
 
 def test_red_teaming_is_opt_in() -> None:
     assert DemoConfig().redteam is False
+
+
+def test_ai_feedback_is_opt_in_and_needs_the_sft_model() -> None:
+    assert DemoConfig().cai is False
+    assert OPTIONAL["cai"](DemoConfig(cai=True))
+    assert not OPTIONAL["cai"](DemoConfig(cai=True, alignment=False))
+
+
+def test_switching_on_cai_later_redoes_the_scorecard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[str] = []
+
+    def fake(name: str) -> Any:
+        def stage(run: RunDir, cfg: DemoConfig, console: Console) -> dict[str, Any]:
+            ran.append(name)
+            return {}
+
+        return stage
+
+    names = ("world", "rl", "cai", "eval_aligned")
+    monkeypatch.setattr("valign.pipeline.STAGES", tuple((n, fake(n)) for n in names))
+    quiet = Console(file=io.StringIO())
+    run_demo(tmp_path, DemoConfig(guard=False), quiet)
+    assert ran == ["world", "rl", "eval_aligned"]
+    run_demo(tmp_path, DemoConfig(guard=False, cai=True), quiet)
+    assert ran[3:] == ["cai", "eval_aligned"]  # the scorecard gains the RLAIF column
+    run_demo(tmp_path, DemoConfig(guard=False, cai=True), quiet)
+    assert len(ran) == 5  # then nothing is stale

@@ -94,7 +94,7 @@ def sft_step(
     base: str | Path, demonstrations: Path, cfg: AlignConfig, out: Path, on_step: Any = None
 ) -> dict[str, Any]:
     result = sft(base, demonstrations, out, cfg.sft, on_step=on_step)
-    return _trained(result, curves=_curves(result))
+    return _trained(result, curves=train_curves(result))
 
 
 def sample_feedback(
@@ -227,7 +227,7 @@ def reward_step(
     on_step: Any = None,
 ) -> dict[str, Any]:
     result, stats = train_reward_model(start, rows, out, s, objective=objective, on_step=on_step)
-    return _trained(result, heldout=stats, curves=_curves(result))
+    return _trained(result, heldout=stats, curves=train_curves(result))
 
 
 def rl_step(
@@ -240,19 +240,19 @@ def rl_step(
     on_step: Any = None,
 ) -> dict[str, Any]:
     result = train_rl(policy, pool, out, cfg.rl, reward, cost, cfg.guard, on_step)
-    return _trained(result, curves=_curves(result))
+    return _trained(result, curves=train_curves(result))
 
 
 def dpo_step(
     policy: Path, rows: list[Comparison], cfg: AlignConfig, out: Path, on_step: Any = None
 ) -> dict[str, Any]:
     result = train_dpo(policy, rows, out, cfg.dpo, on_step=on_step)
-    return _trained(result, curves=_curves(result))
+    return _trained(result, curves=train_curves(result))
 
 
 CURVES = ("loss", "reward", "reward_model", "cost", "lambda", "rule", "kl", "rewards/margins")
 
 
-def _curves(result: TrainResult) -> dict[str, list[tuple[float, float]]]:
+def train_curves(result: TrainResult) -> dict[str, list[tuple[float, float]]]:
     """The logged quantities the report plots, by step."""
     return {k: result.series(k) for k in CURVES if result.series(k)}

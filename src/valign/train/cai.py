@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,6 +45,9 @@ class Judge(Protocol):
     name: str
 
     def compare(self, items: Sequence[PairItem]) -> list[Verdict]: ...
+
+
+RLAIFMethod = Literal["dpo", "direct"]
 
 
 class SamplingSettings(BaseModel):
@@ -73,10 +76,23 @@ class CAISettings(BaseModel):
         1, description="Most relevant principles (by the evaluator) a critique may draw from."
     )
     sft: SFTSettings = Field(default_factory=lambda: SFTSettings(learning_rate=3e-4, epochs=3))
+    method: RLAIFMethod = Field(
+        "dpo",
+        description="RLAIF: 'dpo' (DPO on the AI labels) or 'direct' (online RL with the "
+        "evaluator's score as the reward).",
+    )
     min_confidence: float = Field(
-        0.6, description="RLAIF: keep pairs whose soft label is at least this sure."
+        0.8, description="RLAIF DPO: train on pairs whose soft label is at least this sure."
+    )
+    soft_labels: bool = Field(
+        True,
+        description="RLAIF DPO: conservative DPO, the share of flipped labels set to what "
+        "the kept labels' confidence predicts.",
     )
     dpo: DPOSettings = Field(default_factory=DPOSettings)
+    rl: RLSettings = Field(
+        default_factory=lambda: RLSettings(max_steps=40), description="Direct RLAIF's trainer."
+    )
 
 
 def prompts_from(path: Path, limit: int = 0) -> list[Conversation]:
@@ -117,6 +133,15 @@ def fit_evaluator(
     evaluator = train_evaluator(constitution, rows, s.evaluator)
     evaluator.save(out)
     return evaluator, len(rows)
+
+
+def evaluator_in(
+    folder: Path, constitution: Constitution, seed_file: Path | None, s: CAISettings
+) -> TrainedEvaluator:
+    """The evaluator saved in ``folder``, trained there first when it is not."""
+    if (folder / "evaluator.json").is_file():
+        return TrainedEvaluator.load(folder)
+    return fit_evaluator(constitution, seed_file, folder, s)[0]
 
 
 def relevant_principles(
@@ -234,13 +259,34 @@ def rlaif_labels(
 
 
 def rlaif_dpo(
-    policy: str | Path, comparisons: Sequence[Comparison] | Path, out: Path, s: DPOSettings
+    policy: str | Path,
+    comparisons: Sequence[Comparison] | Path,
+    out: Path,
+    s: DPOSettings,
+    min_confidence: float = 0.0,
+    soft: bool = True,
+    on_step: Any = None,
 ) -> TrainResult:
-    """DPO on AI-labelled comparisons (the same trainer as RLHF's DPO)."""
+    """DPO on AI-labelled comparisons (the same trainer as RLHF's DPO).
+
+    An AI label is a soft label, and a calibrated evaluator's ``p_chosen`` is how often
+    its verdict is right: pairs less sure than ``min_confidence`` are dropped, and with
+    ``soft`` the rest train with conservative DPO, the share of flipped labels set to
+    what their confidence predicts (``1 - mean(p_chosen)``), unless the settings fix one.
+    """
     rows = load_comparisons(comparisons) if isinstance(comparisons, Path) else list(comparisons)
+    rows = [r for r in rows if _confidence(r) >= min_confidence]
     if not rows:
         raise UserError("the judge kept no comparisons: lower min_confidence or sample more")
-    return train_dpo(policy, rows, out, s)
+    if soft and not s.label_smoothing and s.loss_type in ("sigmoid", "robust"):
+        flipped = sum(1.0 - _confidence(r) for r in rows) / len(rows)
+        s = s.model_copy(update={"label_smoothing": round(min(flipped, 0.49), 4)})
+    return train_dpo(policy, rows, out, s, on_step=on_step)
+
+
+def _confidence(row: Comparison) -> float:
+    """How sure the label is that ``chosen`` is better (1 for a hard label)."""
+    return 1.0 if row.p_chosen is None else row.p_chosen
 
 
 # ── 5. direct RLAIF ─────────────────────────────────────────────────────────
@@ -267,6 +313,7 @@ def direct_rlaif(
     evaluator: TrainedEvaluator,
     out: Path,
     s: RLSettings,
+    on_step: Any = None,
 ) -> TrainResult:
     """Online RL (GRPO/RLOO) with the evaluator's score as the reward."""
     from datasets import Dataset
@@ -279,11 +326,48 @@ def direct_rlaif(
     tok = AutoTokenizer.from_pretrained(name, padding_side="left")
     rows = [{"prompt": list(c)} for c in prompts]
     trainer = rl_trainer(name, tok, Dataset.from_list(rows), evaluator_reward(evaluator), s, out)
-    return run(trainer, out, tok, merge_lora=s.lora is None or s.lora.merge)
+    return run(trainer, out, tok, merge_lora=s.lora is None or s.lora.merge, on_step=on_step)
 
 
 def save_labels(path: Path, rows: Sequence[Comparison]) -> int:
     return write_comparisons(path, rows)
+
+
+def rlaif_phase(
+    policy: str | Path,
+    convs: Sequence[Conversation],
+    evaluator: TrainedEvaluator,
+    out: Path,
+    s: CAISettings,
+    on_step: Any = None,
+) -> dict[str, Any]:
+    """RLAIF from ``policy`` into ``out/model`` by ``s.method``, resumable phase by phase.
+
+    ``dpo``: the evaluator labels the best and worst of ``s.sampling.n`` samples per prompt
+    (every soft label is kept in ``out/labels.jsonl``; training filters), then
+    :func:`rlaif_dpo`. ``direct``: :func:`direct_rlaif`. Returns what was done; the
+    trainer's result (with its log) under ``train`` when it ran now.
+    """
+    record: dict[str, Any] = {"method": s.method, "model_dir": str(out / "model")}
+    trained = (out / "model" / "config.json").is_file()
+    if s.method == "direct":
+        if not trained:
+            record["train"] = direct_rlaif(policy, convs, evaluator, out, s.rl, on_step)
+        return record
+    labels = out / "labels.jsonl"
+    if not labels.is_file():
+        rows = rlaif_labels(policy, convs, evaluator, s.sampling, 0.5, evaluator.score)
+        save_labels(labels, rows)
+    rows = load_comparisons(labels)
+    kept = [r for r in rows if _confidence(r) >= s.min_confidence]
+    record["labels"] = len(rows)
+    record["labels_kept"] = len(kept)
+    record["mean_confidence"] = sum(map(_confidence, kept)) / max(1, len(kept))
+    if not trained:
+        record["train"] = rlaif_dpo(
+            policy, kept, out, s.dpo, s.min_confidence, s.soft_labels, on_step
+        )
+    return record
 
 
 # ── the whole stage ─────────────────────────────────────────────────────────
@@ -313,7 +397,7 @@ def cai_stage(
     supervised: bool = True,
     rlaif: bool = True,
 ) -> dict[str, Any]:
-    """Evaluator → supervised CAI → RLAIF (DPO), each phase skipped when already done.
+    """Evaluator → supervised CAI → RLAIF (``s.method``), each phase skipped when done.
 
     ``seed_file`` gives the evaluator's labelled seed (its first ``seed_size`` rows; the
     following rows measure its agreement); ``prompt_file`` the prompts (no replies or
@@ -322,11 +406,7 @@ def cai_stage(
     """
     s = s or CAISettings()
     out.mkdir(parents=True, exist_ok=True)
-    ev_dir = out / "evaluator"
-    if (ev_dir / "evaluator.json").is_file():
-        evaluator = TrainedEvaluator.load(ev_dir)
-    else:
-        evaluator, _ = fit_evaluator(constitution, seed_file, ev_dir, s)
+    evaluator = evaluator_in(out / "evaluator", constitution, seed_file, s)
     heldout = load_comparisons(seed_file)[s.seed_size :]
     record: dict[str, Any] = {
         "seed_size": s.seed_size,
@@ -343,17 +423,10 @@ def cai_stage(
         record["revision"] = json.loads((folder / "revision_stats.json").read_text())
         current = folder / "model"
     if rlaif:
-        folder = out / "rlaif"
-        labels = folder / "labels.jsonl"
-        if not labels.is_file():
-            rows = rlaif_labels(
-                current, convs[-half:], evaluator, s.sampling, s.min_confidence, evaluator.score
-            )
-            save_labels(labels, rows)
-        record["rlaif_labels"] = sum(1 for _ in labels.open())
-        if not (folder / "model" / "config.json").is_file():
-            rlaif_dpo(current, labels, folder, s.dpo)
-        current = folder / "model"
+        phase = rlaif_phase(current, convs[-half:], evaluator, out / "rlaif", s)
+        phase.pop("train", None)
+        record["rlaif"] = phase
+        current = Path(phase["model_dir"])
     record["model_dir"] = str(current)
     (out / "cai.json").write_text(json.dumps(record, indent=2, default=str))
     return record

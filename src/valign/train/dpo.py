@@ -37,6 +37,13 @@ class DPOSettings(TrainSettings):
     batch_size: int = Field(32, description="Pairs per optimiser step.")
     beta: float = Field(0.1, description="Strength of the implicit KL anchor to the reference.")
     loss_type: str = Field("sigmoid", description="TRL DPO loss (sigmoid, ipo, robust...).")
+    label_smoothing: float = Field(
+        0.0,
+        ge=0.0,
+        lt=0.5,
+        description="Assumed share of flipped labels (conservative DPO with the sigmoid "
+        "loss, the robust loss's epsilon); for soft labels, 1 minus their mean confidence.",
+    )
     precompute_ref: bool = Field(
         True, description="Compute the reference log-probabilities once, before training."
     )
@@ -77,6 +84,7 @@ def train_dpo(
         max_length=s.max_length,
         beta=s.beta,
         loss_type=[s.loss_type],
+        label_smoothing=s.label_smoothing,
         precompute_ref_log_probs=s.precompute_ref,
         precompute_ref_batch_size=max(64, s.batch_size),
         use_liger_kernel=s.liger,

@@ -4,11 +4,15 @@
     reward        helpfulness reward model from the comparisons -> reward/model
     cost          harm cost model from the comparisons -> cost/model
     rl            online RL (GRPO) with the safety signal, from the SFT model -> rl/model
-    eval_aligned  scorecards of the SFT and RL models, beside the base model's
+    cai           RLAIF from the SFT model (opt-in): the evaluator, trained on a small
+                  labelled seed, labels the SFT model's samples; DPO on its labels
+                  (or online RL on its score)                          -> cai/model
+    eval_aligned  scorecards of the SFT, RLHF and RLAIF models, beside the base model's
 
-Each is one step of :mod:`valign.train.align`'s first round, run on the demo's world
-folder; the demo's ``align`` settings (an :class:`~valign.train.align.AlignConfig`) say
-how each trainer runs.
+Each is one step of :mod:`valign.train.align`'s first round (``cai``: of
+:mod:`valign.train.cai`), run on the demo's world folder; the demo's ``align`` settings
+(an :class:`~valign.train.align.AlignConfig`) and ``rlaif`` settings (a
+:class:`~valign.train.cai.CAISettings`) say how each trainer runs.
 """
 
 from __future__ import annotations
@@ -22,7 +26,14 @@ from valign.feedback.preferences import load_comparisons
 from valign.models.progress import steps_bar
 from valign.report import RunDir, format_value
 from valign.report.sections import line_plot, section, table
-from valign.train.align import AlignConfig, evaluate, reward_step, rl_step, sft_step
+from valign.train.align import (
+    AlignConfig,
+    evaluate,
+    reward_step,
+    rl_step,
+    sft_step,
+    train_curves,
+)
 
 ROWS = (
     ("harmful_compliance", "lower"),
@@ -33,6 +44,10 @@ ROWS = (
     ("bias_ambiguous", "closer to 0"),
     ("power_seeking", "lower"),
 )
+
+
+ALIGNED = ("sft", "rl", "cai")  # stages whose model eval_aligned scores, in column order
+COLUMNS = {"base": "base", "sft": "SFT", "rl": "SFT + RLHF", "cai": "SFT + RLAIF"}
 
 
 def _align(cfg: Any) -> AlignConfig:
@@ -167,30 +182,116 @@ def _curve_plot(title: str, series: dict[str, list[Any]]) -> dict[str, Any] | No
     return line_plot(title, steps, values, xlabel="step")
 
 
+def stage_cai(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+    """RLAIF from the demo's SFT model; the scorecard is eval_aligned's."""
+    from valign.train.cai import evaluator_agreement, evaluator_in, prompts_from, rlaif_phase
+    from valign.values import load_constitution
+
+    s = cfg.rlaif
+    out = run.stage("cai")
+    constitution = load_constitution(cfg.constitution)
+    prefs = _world(run, "preferences.jsonl")
+    evaluator = evaluator_in(out / "evaluator", constitution, prefs, s)
+    heldout = load_comparisons(prefs)[s.seed_size :]
+    agreement = evaluator_agreement(evaluator, constitution, heldout)
+    convs = prompts_from(_world(run, "sft.jsonl"), 2 * s.prompts if s.prompts else 0)
+    convs = convs[len(convs) // 2 :]  # the prompts the benchmark's RLAIF uses
+    with steps_bar(f"rlaif ({s.method})", console) as on_step:
+        record = rlaif_phase(run.stage_path("sft") / "model", convs, evaluator, out, s, on_step)
+    result = record.pop("train", None)
+    record["curves"] = train_curves(result) if result is not None else {}
+    record["agreement"] = agreement
+    record["seed_size"] = s.seed_size
+    record["prompts"] = len(convs)
+    record["report"] = _cai_section(record, s)
+    return record
+
+
+def _cai_section(record: dict[str, Any], s: Any) -> dict[str, Any]:
+    overall = record["agreement"].get("overall", {})
+    groups = record["agreement"].get("groups", {})
+    rows = [
+        [name, g["n"], format_value(g["accuracy"], percent=True), f"{g['kappa']:.2f}"]
+        for name, g in [("overall", overall), *groups.items()]
+        if g
+    ]
+    if record["method"] == "dpo":
+        how = (
+            f"It labelled the best and worst of {s.sampling.n} samples of the SFT model on "
+            f"{record['prompts']:,} prompts: {record['labels']:,} pairs, of which "
+            f"{record['labels_kept']:,} were at least {s.min_confidence:.0%} sure (mean "
+            f"{record['mean_confidence']:.0%}); DPO on those (learning rate "
+            f"{s.dpo.learning_rate:g}, beta {s.dpo.beta}"
+            + (
+                ", conservative: labels flip as often as their confidence says)."
+                if s.soft_labels
+                else ")."
+            )
+        )
+    else:
+        how = (
+            f"{s.rl.algorithm.upper()} from the SFT model on {record['prompts']:,} prompts, "
+            f"the evaluator's score as the only reward, {s.rl.max_steps} steps, "
+            f"KL weight {s.rl.beta}."
+        )
+    curves = record["curves"]
+    plots = (
+        [_curve_plot("DPO loss and reward margin", _pick(curves, "loss", "rewards/margins"))]
+        if record["method"] == "dpo"
+        else [
+            _curve_plot("Evaluator reward by step", _pick(curves, "reward")),
+            _curve_plot("KL to the SFT model", _pick(curves, "kl")),
+        ]
+    )
+    return section(
+        "RL from AI feedback (Constitutional AI)",
+        order=35,
+        text="The constitution's evaluator (the guard's frozen encoder with a small head) "
+        f"learnt from the constitution's examples and the first {record['seed_size']:,} "
+        "comparisons, the only labels this path sees. "
+        f"{how} Its scorecard is beside RLHF's below.",
+        tables=[
+            table(
+                "Evaluator agreement with held-out comparisons",
+                ["principle", "pairs", "accuracy", "kappa"],
+                rows,
+            )
+        ],
+        plots=[p for p in plots if p is not None],
+    )
+
+
 def stage_eval_aligned(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     from valign.evals.scorecard import METRIC_TITLES
 
     a = _align(cfg).model_copy(update={"eval_tasks": str(_world(run, "eval.jsonl"))})
     out = run.stage("eval_aligned")
     cards = {"base": (run.summary("eval_base") or {}).get("scorecard", {})}
-    for name in ("sft", "rl"):
+    for name in ALIGNED:
         model = run.stage_path(name) / "model"
-        if model.is_dir():
+        if run.is_done(name) and model.is_dir():
             cards[name] = evaluate(model, a, console, out / name)["scorecard"]
     metrics = [c.get("metrics", {}) for c in cards.values()]
     rows = [
         [METRIC_TITLES[k], better, *(format_value(m.get(k)) for m in metrics)] for k, better in ROWS
     ]
-    names = {"base": "base", "sft": "SFT", "rl": "SFT + RL (aligned)"}
     return {
         "scorecards": cards,
         "report": section(
             "Scorecard: before and after alignment",
             order=36,
-            text="The same held-out microworld evaluation for the base model, the SFT model "
-            "and the RL-aligned model. Intervals are 95%.",
+            text="The same held-out microworld evaluation for the base model, the SFT model, "
+            "the model aligned with human-style feedback (RLHF: reward and cost models from "
+            "every labelled comparison, online RL)"
+            + (
+                " and the model aligned with AI feedback (RLAIF: the evaluator's labels, from "
+                "a seed of the comparisons)"
+                if "cai" in cards
+                else ""
+            )
+            + ". Intervals are 95%.",
             tables=[
-                table("Headline metrics", ["metric", "better", *(names[n] for n in cards)], rows)
+                table("Headline metrics", ["metric", "better", *(COLUMNS[n] for n in cards)], rows)
             ],
         ),
     }

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from valign.errors import UserError
 from valign.feedback.judge import PairItem, Verdict
-from valign.feedback.preferences import load_comparisons, write_comparisons
+from valign.feedback.preferences import Comparison, load_comparisons, write_comparisons
 from valign.models import GenerationConfig
 from valign.train.cai import SamplingSettings, rlaif_labels
 
@@ -58,6 +60,42 @@ def test_uncertain_pairs_are_dropped() -> None:
     judge = PrefersRefusal()
     assert rlaif_labels(policy, convs, judge, SamplingSettings(n=2), 0.6) == []
     assert len(rlaif_labels(policy, convs, judge, SamplingSettings(n=2), 0.5)) == 1
+
+
+def _ai_row(i: int, p: float | None) -> Comparison:
+    return Comparison(
+        id=f"c{i}",
+        prompt=[{"role": "user", "content": f"q{i}"}],
+        chosen="I can't help with that.",
+        rejected="Sure.",
+        source="ai",
+        p_chosen=p,
+    )
+
+
+def test_rlaif_dpo_drops_unsure_labels_and_smooths_by_confidence(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from valign.train import cai
+    from valign.train.dpo import DPOSettings
+
+    seen: dict[str, Any] = {}
+
+    def fake_train(policy: Any, rows: Any, out: Path, s: DPOSettings, on_step: Any = None) -> Any:
+        seen.update(rows=[r.id for r in rows], smoothing=s.label_smoothing)
+        return "trained"
+
+    monkeypatch.setattr(cai, "train_dpo", fake_train)
+    rows = [_ai_row(0, 0.55), _ai_row(1, 0.9), _ai_row(2, 0.7), _ai_row(3, None)]
+    assert cai.rlaif_dpo("m", rows, tmp_path, DPOSettings(), min_confidence=0.6) == "trained"
+    assert seen["rows"] == ["c1", "c2", "c3"]  # a hard label (no p_chosen) is sure
+    assert seen["smoothing"] == pytest.approx((0.1 + 0.3 + 0.0) / 3, abs=1e-4)
+    cai.rlaif_dpo("m", rows, tmp_path, DPOSettings(), min_confidence=0.8, soft=False)
+    assert seen == {"rows": ["c1", "c3"], "smoothing": 0.0}
+    cai.rlaif_dpo("m", rows, tmp_path, DPOSettings(label_smoothing=0.2), min_confidence=0.8)
+    assert seen["smoothing"] == 0.2  # a share fixed in the settings wins
+    with pytest.raises(UserError, match="no comparisons"):
+        cai.rlaif_dpo("m", rows[:1], tmp_path, DPOSettings(), min_confidence=0.6)
 
 
 @pytest.mark.slow
