@@ -98,6 +98,17 @@ def use_bf16(flag: bool | None) -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def use_liger(flag: bool | None) -> bool:
+    """Liger's Triton kernels (RMSNorm, SwiGLU, rotary embeddings): on a CUDA GPU where
+    ``liger-kernel`` is installed, unless set. TRL already computes the loss through a chunked
+    LM head, without the full logits, so Liger's fused linear cross-entropy is not used."""
+    if flag is not None:
+        return flag
+    import importlib.util
+
+    return torch.cuda.is_available() and importlib.util.find_spec("liger_kernel") is not None
+
+
 def trainer_kwargs(s: TrainSettings, work: Path) -> dict[str, Any]:
     """The ``TrainingArguments`` fields every valign trainer sets the same way."""
     if s.threads > 0:

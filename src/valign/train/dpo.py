@@ -26,6 +26,7 @@ from valign.train.common import (
     peft_config,
     run,
     trainer_kwargs,
+    use_liger,
 )
 
 
@@ -47,8 +48,9 @@ class DPOSettings(TrainSettings):
     precompute_ref: bool = Field(
         True, description="Compute the reference log-probabilities once, before training."
     )
-    liger: bool = Field(
-        False, description="Liger kernels (fused DPO loss; GPU, needs liger-kernel)."
+    liger: bool | None = Field(
+        None,
+        description="Liger layer kernels (None: on if CUDA and liger-kernel are present).",
     )
 
 
@@ -64,18 +66,12 @@ def dpo_rows(rows: Sequence[Comparison]) -> list[dict[str, Any]]:
     ]
 
 
-def train_dpo(
-    model: str | Path,
-    data: Path | Sequence[Comparison],
-    out: Path,
-    s: DPOSettings,
-    on_step: Any = None,
-) -> TrainResult:
-    """Fit ``model`` to the comparisons; the result is in ``out/model``."""
+def dpo_trainer(model: str | Path, rows: Sequence[Comparison], out: Path, s: DPOSettings) -> Any:
+    """The configured TRL trainer; with ``precompute_ref`` the reference log-probabilities
+    are computed here, before it is returned."""
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    rows = load_comparisons(data) if isinstance(data, Path) else list(data)
     if not rows:
         raise UserError("no comparisons to train on")
     name, tok = chat_tokenizer(model)
@@ -87,14 +83,27 @@ def train_dpo(
         label_smoothing=s.label_smoothing,
         precompute_ref_log_probs=s.precompute_ref,
         precompute_ref_batch_size=max(64, s.batch_size),
-        use_liger_kernel=s.liger,
+        use_liger_kernel=use_liger(s.liger),
         model_init_kwargs={"dtype": "auto"},
     )
-    trainer = DPOTrainer(
+    return DPOTrainer(
         model=name,
         args=args,
         train_dataset=Dataset.from_list(dpo_rows(rows)),
         processing_class=tok,
         peft_config=peft_config(s),
     )
-    return run(trainer, out, tok, merge_lora=s.lora is None or s.lora.merge, on_step=on_step)
+
+
+def train_dpo(
+    model: str | Path,
+    data: Path | Sequence[Comparison],
+    out: Path,
+    s: DPOSettings,
+    on_step: Any = None,
+) -> TrainResult:
+    """Fit ``model`` to the comparisons; the result is in ``out/model``."""
+    rows = load_comparisons(data) if isinstance(data, Path) else list(data)
+    trainer = dpo_trainer(model, rows, out, s)
+    merge = s.lora is None or s.lora.merge
+    return run(trainer, out, trainer.processing_class, merge_lora=merge, on_step=on_step)

@@ -27,6 +27,7 @@ from valign.train.common import (
     peft_config,
     run,
     trainer_kwargs,
+    use_liger,
 )
 
 
@@ -39,8 +40,9 @@ class SFTSettings(TrainSettings):
     packing: bool = Field(
         False, description="Pack several conversations into one sequence (padding-free)."
     )
-    liger: bool = Field(
-        False, description="Liger kernels (fused linear cross-entropy; GPU, needs liger-kernel)."
+    liger: bool | None = Field(
+        None,
+        description="Liger layer kernels (None: on if CUDA and liger-kernel are present).",
     )
 
 
@@ -90,7 +92,7 @@ def sft_trainer(model: str | Path, rows: list[dict[str, Any]], out: Path, s: SFT
         packing=s.packing,
         padding_free=s.packing,
         completion_only_loss=True,
-        use_liger_kernel=s.liger,
+        use_liger_kernel=use_liger(s.liger),
         model_init_kwargs={"dtype": "auto"},
     )
     return SFTTrainer(
