@@ -13,10 +13,12 @@ over-refusal trade-off. Every run is a resumable folder under ``--out``.
 
     python benchmarks/alignment_ablation.py --run runs/demo --out /tmp/ablation
 
-``--start helpful`` trains the starting SFT model on the demonstrations without the
-refusals of harmful and jailbreak requests (a helpful-only assistant, as in Safe RLHF's
-setting), so that RL has something to fix and the arms can differ; ``--start full`` (the
-default) starts from the demo's SFT recipe.
+``--refusals N`` trains the starting SFT model on the demonstrations with only ``N`` of
+the refusals of harmful and jailbreak requests kept (a mostly helpful-only assistant, as in
+Safe RLHF's setting): from the demo's SFT model, which already refuses, RL has nothing to
+fix and every arm ends where it started. A handful of refusals makes the start refuse some
+of the time, so that the RL arms can find refusals in their samples and differ (with none,
+the policy never samples one and no reward can teach it).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 from rich.console import Console
 
+from valign.data.counterfactual import stable_fraction
 from valign.evals.scorecard import METRIC_TITLES
 from valign.feedback.preferences import load_comparisons
 from valign.jsonl import iter_objects
@@ -47,9 +50,15 @@ from valign.train.stage import ROWS
 REFUSED_KINDS = ("harmful", "jailbreak")
 
 
-def helpful_only(demos: Path, out: Path) -> Path:
-    """The demonstrations less the refusals of harmful and jailbreak requests."""
-    kept = [r for _, r in iter_objects(demos) if r.get("kind") not in REFUSED_KINDS]
+def few_refusals(demos: Path, keep: int, out: Path) -> Path:
+    """The demonstrations with only ``keep`` refusals of harmful and jailbreak requests (the
+    first by a hash of their ids, so the choice is fixed)."""
+    rows = [r for _, r in iter_objects(demos)]
+    refusals = sorted(
+        (str(r.get("id")) for r in rows if r.get("kind") in REFUSED_KINDS), key=stable_fraction
+    )
+    chosen = set(refusals[:keep])
+    kept = [r for r in rows if r.get("kind") not in REFUSED_KINDS or str(r.get("id")) in chosen]
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, "".join(json.dumps(r) + "\n" for r in kept))
     return out
@@ -64,10 +73,10 @@ def main() -> None:
     ap.add_argument("--rl-steps", type=int, default=0, help="Override RL steps (0: config).")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument(
-        "--start",
-        choices=("full", "helpful"),
-        default="full",
-        help="SFT on every demonstration, or on the helpful ones only (no refusals).",
+        "--refusals",
+        type=int,
+        default=-1,
+        help="Keep only this many refusal demonstrations for SFT (-1: all of them).",
     )
     ap.add_argument("--sft-model", type=Path, help="Reuse this SFT model instead of training.")
     ap.add_argument("--reward-model", type=Path, help="Reuse this reward model.")
@@ -91,8 +100,8 @@ def main() -> None:
     rows = load_comparisons(world / "preferences.jsonl")
 
     demos = world / "sft.jsonl"
-    if args.start == "helpful":
-        demos = helpful_only(demos, args.out / "sft_helpful.jsonl")
+    if args.refusals >= 0:
+        demos = few_refusals(demos, args.refusals, args.out / "sft_demonstrations.jsonl")
     if args.sft_model:
         sft_model = args.sft_model
     else:
