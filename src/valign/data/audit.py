@@ -270,26 +270,34 @@ def summarise_stats(stats: PieceStats, lex: Any, cfg: AuditConfig) -> dict[str, 
     }
 
 
-def run_audit(
-    corpus: Path,
-    out: Path,
-    cfg: AuditConfig | None = None,
-    on_piece: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
-    """Audit ``corpus`` into ``out``; returns the summary (also ``out/audit.json``)."""
-    from valign.data.datasheet import write_datasheet
-
-    cfg = cfg or AuditConfig()
-    t0 = time.perf_counter()
+def prepare_audit(
+    corpus: Path, out: Path, cfg: AuditConfig
+) -> tuple[Path, ScanSettings, list[Piece]]:
+    """Check the settings, make ``out`` and an empty work folder, plan the pieces."""
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
-    lex = load_lexicons([Path(f) for f in cfg.lexicons])
     settings = _settings(cfg, work)
     pieces = plan_pieces(corpus, max(1, int(cfg.piece_mb * 2**20)), cfg.text_mode)
-    workers = cfg.workers or os.cpu_count() or 1
-    stats = _scan_all(pieces, settings, workers, on_piece)
+    return work, settings, pieces
+
+
+def finish_audit(
+    corpus: Path,
+    out: Path,
+    cfg: AuditConfig,
+    pieces: list[Piece],
+    stats: PieceStats,
+    workers: int,
+    t0: float,
+) -> dict[str, Any]:
+    """The merge, once every piece is scanned into ``out/work``: flags, duplicates, the
+    summary, the datasheet. ``t0`` is when the audit started (for its timing)."""
+    from valign.data.datasheet import write_datasheet
+
+    work = out / "work"
+    lex = load_lexicons([Path(f) for f in cfg.lexicons])
     t_scan = time.perf_counter() - t0
     _concat_flags(work, len(pieces), out / FLAGS_FILE)
     duplicates = _write_duplicates(pieces, work, cfg, out / DUPLICATES_FILE)
@@ -312,3 +320,18 @@ def run_audit(
     atomic_write_json(out / AUDIT_FILE, summary)
     write_datasheet(summary, out)
     return summary
+
+
+def run_audit(
+    corpus: Path,
+    out: Path,
+    cfg: AuditConfig | None = None,
+    on_piece: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Audit ``corpus`` into ``out``; returns the summary (also ``out/audit.json``)."""
+    cfg = cfg or AuditConfig()
+    t0 = time.perf_counter()
+    _, settings, pieces = prepare_audit(corpus, out, cfg)
+    workers = cfg.workers or os.cpu_count() or 1
+    stats = _scan_all(pieces, settings, workers, on_piece)
+    return finish_audit(corpus, out, cfg, pieces, stats, workers, t0)
