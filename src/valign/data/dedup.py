@@ -12,10 +12,9 @@ needed again and its memory is set by ``memory_mb``, not by the number of docume
    duplicates; within a run of equal keys each document is a candidate pair with the run's
    first; the pairs are sorted, deduplicated and checked on their signatures (estimated
    Jaccard >= threshold, signatures read by index from disk);
-3. **clusters** — connected components of the accepted pairs (label propagation with
-   pointer jumping, in numpy, over the documents in accepted pairs only: this is the one
-   step whose memory grows, with the number of near duplicates — about 50 bytes each); the
-   first document of a component is kept and the others are near duplicates of it.
+3. **clusters** — connected components of the accepted pairs, over sorted runs too
+   (pointer jumping and hooking of stars, :func:`_components`); the first document of a
+   component is kept and the others are near duplicates of it.
 
 The result is a stream of rows ``(index, of, kind, similarity)`` in corpus order, one per
 duplicate document.
@@ -38,6 +37,7 @@ NONE, EXACT, NEAR = 0, 1, 2
 DUP_ROW = np.dtype([("i", np.int64), ("of", np.int64), ("kind", np.uint8), ("sim", np.float32)])
 _KEY_ROW = np.dtype([("k", np.uint64), ("i", np.int64)])
 _PAIR_ROW = np.dtype([("u", np.int64), ("v", np.int64)])
+_LABEL_ROW = np.dtype([("x", np.int64), ("l", np.int64)])  # document, its label
 #: Rows checked or written per step.
 CHUNK = 65_536
 
@@ -88,28 +88,31 @@ def _group_heads(sorter: RunSorter) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         yield idx, head
 
 
-class _Below:
-    """Values of a field of sorted blocks, handed out in order: those below a bound."""
+class _Window:
+    """The rows of sorted blocks seen through a window on their first field, moving
+    forward: :meth:`rows` drops the rows below ``lo`` and reads until past ``hi``."""
 
-    def __init__(self, blocks: Iterator[np.ndarray], name: str) -> None:
-        self.blocks, self.name = blocks, name
-        self.buf = np.zeros(0, np.int64)
+    def __init__(self, blocks: Iterator[np.ndarray], dtype: np.dtype) -> None:
+        self.blocks, self.key = blocks, (dtype.names or ("",))[0]
+        self.buf = np.zeros(0, dtype)
         self.done = False
 
-    def below(self, bound: int) -> np.ndarray:
-        while not self.done and (not len(self.buf) or self.buf[-1] < bound):
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        """Rows with ``lo <= key <= hi``."""
+        keys = self.buf[self.key]
+        self.buf = self.buf[np.searchsorted(keys, keys.dtype.type(lo), "left") :]
+        while not self.done and (not len(self.buf) or self.buf[self.key][-1] <= hi):
             block = next(self.blocks, None)
             if block is None:
                 self.done = True
             else:
-                self.buf = np.concatenate([self.buf, block[self.name]])
-        cut = int(np.searchsorted(self.buf, bound, "left"))
-        out, self.buf = self.buf[:cut], self.buf[cut:]
-        return out
+                self.buf = np.concatenate([self.buf, block])
+        keys = self.buf[self.key]
+        return self.buf[: np.searchsorted(keys, keys.dtype.type(hi), "right")]
 
 
-def _exact(hashes: RowReader, work: Path, rows: int, out: RunSorter, heads: RunSorter) -> int:
-    """Exact duplicates into ``out``; the kept document of each group into ``heads``."""
+def _exact(hashes: RowReader, work: Path, rows: int, out: RunSorter, kept: RunSorter) -> int:
+    """Exact duplicates into ``out`` (and the document each one duplicates into ``kept``)."""
     by_hash = RunSorter(work, "exact", _KEY_ROW, rows)
     for start, h in hashes.chunks(rows):
         by_hash.add(_rows(_KEY_ROW, k=h, i=np.arange(start, start + len(h))))
@@ -118,7 +121,7 @@ def _exact(hashes: RowReader, work: Path, rows: int, out: RunSorter, heads: RunS
         dup = head != idx
         n_exact += int(dup.sum())
         out.add(_rows(DUP_ROW, i=idx[dup], of=head[dup], kind=EXACT, sim=1.0))
-        heads.add(_rows(_PAIR_ROW, u=np.unique(head[dup]), v=0))
+        kept.add(_rows(_PAIR_ROW, u=head[dup], v=idx[dup]))
     by_hash.close()
     return n_exact
 
@@ -128,10 +131,10 @@ def _candidates(
 ) -> RunSorter:
     """Candidate pairs (u < v) sharing a band key, sorted and possibly repeated."""
     per_band = [RunSorter(work, f"band{b:03d}", _KEY_ROW, rows // bands) for b in range(bands)]
-    dups = _Below(iter(exact), "i")
+    dups = _Window(iter(exact), DUP_ROW)
     for start, keys in band_keys.chunks(max(1, rows // bands)):  # keys: (n, bands)
         index = np.arange(start, start + len(keys))
-        keep = ~np.isin(index, dups.below(start + len(keys)))
+        keep = ~np.isin(index, dups.rows(start, start + len(keys) - 1)["i"])
         for b, sorter in enumerate(per_band):
             sorter.add(_rows(_KEY_ROW, k=keys[keep, b], i=index[keep]))
     pairs = RunSorter(work, "pairs", _PAIR_ROW, rows)
@@ -143,9 +146,12 @@ def _candidates(
     return pairs
 
 
-def _accepted(pairs: RunSorter, sigs: RowReader, threshold: float) -> tuple[np.ndarray, ...]:
-    """The distinct candidate pairs whose signatures agree on >= ``threshold`` of slots."""
-    us, vs = [], []
+def _accepted(
+    pairs: RunSorter, sigs: RowReader, threshold: float, work: Path, rows: int
+) -> RunSorter:
+    """The distinct candidate pairs whose signatures agree on >= ``threshold`` of slots,
+    both ways round: ``(u, v)`` and ``(v, u)``, sorted (the graph's adjacency lists)."""
+    edges = RunSorter(work, "edges", _PAIR_ROW, rows)
     last: tuple[int, int] | None = None
     for block in pairs:
         u, v = block["u"], block["v"]
@@ -158,45 +164,111 @@ def _accepted(pairs: RunSorter, sigs: RowReader, threshold: float) -> tuple[np.n
         for s in range(0, len(u), CHUNK):
             cu, cv = u[s : s + CHUNK], v[s : s + CHUNK]
             ok = estimated_jaccard(sigs.take(cu), sigs.take(cv)) >= threshold
-            us.append(cu[ok])
-            vs.append(cv[ok])
+            edges.add(_rows(_PAIR_ROW, u=cu[ok], v=cv[ok]))
+            edges.add(_rows(_PAIR_ROW, u=cv[ok], v=cu[ok]))
     pairs.close()
-    empty = np.zeros(0, np.int64)
-    return (np.concatenate(us) if us else empty), (np.concatenate(vs) if vs else empty)
+    return edges
 
 
-def _components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Smallest index in each connected component, (n,) int64."""
-    label = np.arange(n, dtype=np.int64)
-    if len(u) == 0:
-        return label
+def _lookup(
+    blocks: Iterator[np.ndarray], key: str, labels: RunSorter
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """For blocks sorted by ``key``, the label of each row's ``key`` (every one has one)."""
+    window = _Window(iter(labels), _LABEL_ROW)
+    for block in blocks:
+        keys = block[key]
+        rows = window.rows(int(keys[0]), int(keys[-1]))
+        yield block, rows["l"][np.searchsorted(rows["x"], keys)]
+
+
+def _first_per_key(labels_in: RunSorter, out: RunSorter) -> int:
+    """Into ``out`` the first row of each run of equal ``x`` (its smallest label); returns
+    the sum of those labels."""
+    total, last = 0, None
+    for block in labels_in:
+        x = block["x"]
+        new = np.ones(len(x), bool)
+        new[1:] = x[1:] != x[:-1]
+        if last is not None:
+            new[0] = int(x[0]) != last
+        last = int(x[-1])
+        out.add(block[new])
+        total += int(block["l"][new].sum())
+    return total
+
+
+def _jump(labels: RunSorter, work: Path, rows: int) -> tuple[RunSorter, int]:
+    """Every label replaced by its label's label (pointer jumping; a sort by label);
+    returns the new labels and their sum. ``labels`` is closed."""
+    by_label = RunSorter(work, "bylabel", _LABEL_ROW, rows)  # (label, document)
+    for block in labels:
+        by_label.add(_rows(_LABEL_ROW, x=block["l"], l=block["x"]))
+    jumped = RunSorter(work, "labels", _LABEL_ROW, rows)
+    total = 0
+    for block, label in _lookup(iter(by_label), "x", labels):
+        jumped.add(_rows(_LABEL_ROW, x=block["l"], l=label))
+        total += int(label.sum())
+    by_label.close()
+    labels.close()
+    return jumped, total
+
+
+def _components(edges: RunSorter, work: Path, rows: int) -> RunSorter:
+    """``(x, l)`` for every document with an edge: ``l`` is the smallest document of its
+    connected component. Labels only decrease; every step is a sort:
+
+    1. each document starts with the smaller of itself and its smallest neighbour;
+    2. pointer jumping until every label is a root (labels its own label): the components
+       found so far are stars;
+    3. hooking: each root takes the smallest label seen across an edge leaving its star;
+       every star without a smaller neighbour absorbs its neighbours, so the number of
+       stars at least halves per round; back to 2 until no label changes.
+    """
+    first = RunSorter(work, "labels", _LABEL_ROW, rows)
+    for block in edges:
+        first.add(_rows(_LABEL_ROW, x=block["u"], l=np.minimum(block["u"], block["v"])))
+    labels = RunSorter(work, "labels", _LABEL_ROW, rows)
+    total = _first_per_key(first, labels)
+    first.close()
     while True:
-        m = np.minimum(label[u], label[v])
-        before = label.copy()
-        np.minimum.at(label, u, m)
-        np.minimum.at(label, v, m)
-        while True:  # pointer jumping
-            jumped = label[label]
-            if np.array_equal(jumped, label):
+        while True:  # 2. pointer jumping to stars
+            labels, now = _jump(labels, work, rows)
+            if now == total:
                 break
-            label = jumped
-        if np.array_equal(label, before):
-            return label
+            total = now
+        across = RunSorter(work, "across", _LABEL_ROW, rows)  # (v, label of u) per edge
+        for block, label in _lookup(iter(edges), "u", labels):
+            across.add(_rows(_LABEL_ROW, x=block["v"], l=label))
+        hooks = RunSorter(work, "hooks", _LABEL_ROW, rows)  # (root of v, label of u)
+        for block, root in _lookup(iter(across), "x", labels):
+            hooks.add(_rows(_LABEL_ROW, x=root, l=block["l"]))
+        across.close()
+        for block in labels:
+            hooks.add(block)
+        labels.close()
+        labels = RunSorter(work, "labels", _LABEL_ROW, rows)
+        now = _first_per_key(hooks, labels)
+        hooks.close()
+        if now == total:  # 3. no root took a smaller label: done
+            edges.close()
+            return labels
+        total = now
 
 
-def _near(u: np.ndarray, v: np.ndarray, sigs: RowReader, out: RunSorter) -> tuple[int, np.ndarray]:
-    """Near duplicates of the accepted pairs into ``out``; returns how many there are and
-    the kept document of each cluster (sorted)."""
-    nodes = np.unique(np.concatenate([u, v]))
-    label = _components(len(nodes), np.searchsorted(nodes, u), np.searchsorted(nodes, v))
-    root = nodes[label]
-    near = root != nodes
-    idx, of = nodes[near], root[near]
-    for s in range(0, len(idx), CHUNK):
-        ci, co = idx[s : s + CHUNK], of[s : s + CHUNK]
-        sim = estimated_jaccard(sigs.take(ci), sigs.take(co)).astype(np.float32)
-        out.add(_rows(DUP_ROW, i=ci, of=co, kind=NEAR, sim=sim))
-    return len(idx), np.unique(of)
+def _near(labels: RunSorter, sigs: RowReader, out: RunSorter, kept: RunSorter) -> int:
+    """Near duplicates (a label other than itself) into ``out``; returns how many."""
+    n = 0
+    for block in labels:
+        near = block["x"] != block["l"]
+        idx, of = block["x"][near], block["l"][near]
+        for s in range(0, len(idx), CHUNK):
+            ci, co = idx[s : s + CHUNK], of[s : s + CHUNK]
+            sim = estimated_jaccard(sigs.take(ci), sigs.take(co)).astype(np.float32)
+            out.add(_rows(DUP_ROW, i=ci, of=co, kind=NEAR, sim=sim))
+            kept.add(_rows(_PAIR_ROW, u=co, v=ci))
+        n += len(idx)
+    labels.close()
+    return n
 
 
 def _distinct(sorter: RunSorter, name: str) -> int:
@@ -233,26 +305,19 @@ def find_duplicates(
     work = work or exact_files[0].parent / "merge"
     rows = max(1, int(memory_mb * 2**20 / (16 * 3 * 2)))  # two sorters fill at a time
     out = RunSorter(work, "duplicates", DUP_ROW, rows // 4)
-    heads = RunSorter(work, "heads", _PAIR_ROW, rows // 4)
+    kept = RunSorter(work, "kept", _PAIR_ROW, rows // 4)  # (kept document, duplicate)
     hashes = RowReader(exact_files, np.uint64)
-    n_exact = _exact(hashes, work, rows, out, heads)
+    n_exact = _exact(hashes, work, rows, out, kept)
     hashes.close()
-    clusters = _distinct(heads, "u")
     n_near = 0
     if near and len(hashes):
         band_keys = RowReader(band_files, np.uint64, bands)
         sigs = RowReader(sig_files, np.uint16, num_perm)
         pairs = _candidates(band_keys, bands, out, work, rows)
         band_keys.close()
-        u, v = _accepted(pairs, sigs, threshold)
-        n_near, roots = _near(u, v, sigs, out)
+        edges = _accepted(pairs, sigs, threshold, work, rows)
+        n_near = _near(_components(edges, work, rows), sigs, out, kept)
         sigs.close()
-        exact_heads = _Below(iter(heads), "u")
-        both = 0
-        for s in range(0, len(roots), CHUNK):
-            chunk = roots[s : s + CHUNK]
-            upto = int(chunk[-1]) + 1 if s + CHUNK >= len(roots) else int(roots[s + CHUNK])
-            both += int(np.isin(chunk, exact_heads.below(upto)).sum())
-        clusters += len(roots) - both
-    heads.close()
+    clusters = _distinct(kept, "u")
+    kept.close()
     return Duplicates(n_exact, n_near, clusters, out)

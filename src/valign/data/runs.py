@@ -17,6 +17,7 @@ map, so random reads do not pull whole pages of the file into the process).
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ import numpy as np
 FAN_IN = 64
 #: Smallest buffer a run gets while merging.
 MIN_BLOCK = 4096
+_SERIAL = itertools.count()  # sorters sharing a folder and a name get different files
 
 
 def _keys(dtype: np.dtype) -> tuple[str, str]:
@@ -101,13 +103,13 @@ class RunSorter:
 
     Args:
         folder: Where run files go (created); :meth:`close` deletes them.
-        name: Prefix of the run files.
+        name: Prefix of the run files (a serial number keeps sorters apart).
         dtype: Structured row type; fields 0 and 1 are the sort key.
         chunk_rows: Rows held in memory before a run is written (the memory bound).
     """
 
     def __init__(self, folder: Path, name: str, dtype: Any, chunk_rows: int) -> None:
-        self.folder, self.name = folder, name
+        self.folder, self.name = folder, f"{name}-{next(_SERIAL):05d}"
         self.dtype = np.dtype(dtype)
         self.chunk_rows = max(MIN_BLOCK, chunk_rows)
         self.runs: list[Path] = []

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from valign.data import runs
+from valign.data import dedup, runs
 from valign.data.dedup import EXACT, NEAR, NONE, Duplicates, find_duplicates
 from valign.data.minhash import MinHashConfig, MinHasher, compact, estimated_jaccard
 
@@ -131,3 +132,34 @@ def test_near_duplicates_do_not_depend_on_the_memory_budget(
     assert big.n_near > 50 and big.n_exact > 0
     assert (big.n_exact, big.n_near, big.clusters) == (small.n_exact, small.n_near, small.clusters)
     assert np.array_equal(np.concatenate(list(big.rows())), np.concatenate(list(small.rows())))
+
+
+def test_components_on_disk_find_the_smallest_member(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long chain, stars and random edges, with runs of a few rows: the label of every
+    document is the smallest document of its component (checked by union-find)."""
+    monkeypatch.setattr(runs, "MIN_BLOCK", 16)
+    rng = np.random.default_rng(5)
+    chain = rng.permutation(np.arange(1000, 1300))
+    pairs = [(int(a), int(b)) for a, b in itertools.pairwise(chain)]
+    pairs += [(int(rng.integers(2000, 2050)), int(rng.integers(2000, 3000))) for _ in range(400)]
+    pairs += [(7, 9), (9, 7), (9, 8)]
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        parent[max(ra, rb)] = min(ra, rb)
+    edges = dedup.RunSorter(tmp_path, "e", dedup._PAIR_ROW, 100)
+    for a, b in pairs:
+        if a != b:
+            edges.add(dedup._rows(dedup._PAIR_ROW, u=np.array([a, b]), v=np.array([b, a])))
+    labels = np.concatenate(list(dedup._components(edges, tmp_path, 100)))
+    assert labels["x"].tolist() == sorted(parent)
+    assert all(int(lab) == find(int(x)) for x, lab in zip(labels["x"], labels["l"], strict=True))
