@@ -1,16 +1,14 @@
 """Audit throughput (documents/s, MB/s) and memory on a large synthetic corpus.
 
     python benchmarks/data_throughput.py --world RUN/world --size-mb 1000 --tmp /tmp/tp \
-        [--workers 2] [--guard none] [--merge-mb 256]
+        [--workers 2] [--guard none] [--merge-mb 256] [--piece-mb 64]
     python benchmarks/data_throughput.py --world RUN/world --size-mb 50 200 400 --tmp /tmp/tp
-
 
 Writes a corpus of about ``--size-mb`` by repeating the microworld corpus with variations
 (every other document of each copy gets a copy number appended, so half are exact
 duplicates of earlier copies and half are new texts) into ``--tmp`` (never the repository),
-audits it (pieces of 64 MB, so the workers share a single large file), and samples the
-resident memory of the audit (the main process and its workers)
-twice a second. It prints throughput and the memory at each tenth of the run, so a flat
+audits it (pieces of ``--piece-mb``, so the workers share a single large file), and samples
+the resident memory of the audit (the main process and its workers) twice a second. It prints throughput and the memory at each tenth of the run, so a flat
 profile shows that memory does not grow with the documents read; the duplicate merge at
 the end is reported separately (its sorts spill to disk beyond ``--merge-mb``). With
 several sizes, each is audited in a fresh process and a table of peak memory per size
@@ -72,6 +70,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--guard", default="none")
     parser.add_argument("--merge-mb", type=float, default=None, help="AuditConfig.merge_mb.")
+    parser.add_argument("--piece-mb", type=float, default=64, help="AuditConfig.piece_mb.")
     args = parser.parse_args()
     if len(args.size_mb) > 1:
         _sizes(args)
@@ -101,7 +100,10 @@ def main() -> None:
     thread.start()
     extra = {} if args.merge_mb is None else {"merge_mb": args.merge_mb}
     cfg = AuditConfig(
-        guard=None if args.guard == "none" else args.guard, workers=args.workers, **extra
+        guard=None if args.guard == "none" else args.guard,
+        workers=args.workers,
+        piece_mb=args.piece_mb,
+        **extra,
     )
     summary = run_audit(corpus, args.tmp / f"audit-{int(size_mb)}mb", cfg, on_piece=on_piece)
     done.set()
@@ -148,17 +150,19 @@ def _sizes(args: argparse.Namespace) -> None:
     for size in args.size_mb:
         cmd = [sys.executable, __file__, "--world", str(args.world), "--tmp", str(args.tmp)]
         cmd += ["--size-mb", str(size), "--workers", str(args.workers), "--guard", args.guard]
+        cmd += ["--piece-mb", str(args.piece_mb)]
         if args.merge_mb is not None:
             cmd += ["--merge-mb", str(args.merge_mb)]
         subprocess.run(cmd, check=True)
         rows.append(json.loads((args.tmp / f"throughput-{int(size)}mb.json").read_text()))
     print(
-        f"{'MB':>8} {'documents':>10} {'scan s':>8} {'total s':>8} {'docs/s':>8} "
+        f"{'MB':>8} {'documents':>10} {'pieces':>7} {'scan s':>8} {'total s':>8} {'docs/s':>8} "
         f"{'peak scan MB':>13} {'peak merge MB':>14} {'peak main MB':>13}"
     )
     for r in rows:
         print(
-            f"{r['mb']:8.1f} {r['documents']:10d} {r['scan_seconds']:8.0f} {r['seconds']:8.0f} "
+            f"{r['mb']:8.1f} {r['documents']:10d} {r['pieces']:7d} {r['scan_seconds']:8.0f} "
+            f"{r['seconds']:8.0f} "
             f"{r['docs_per_second']:8.0f} {r['rss_mb_peak_scan']:13d} "
             f"{r['rss_mb_peak_merge']:14d} {r['rss_mb_peak_main']:13d}"
         )
