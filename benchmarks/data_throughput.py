@@ -9,10 +9,11 @@ Writes a corpus of about ``--size-mb`` by repeating the microworld corpus with v
 duplicates of earlier copies and half are new texts) into ``--tmp`` (never the repository),
 audits it (pieces of ``--piece-mb``, so the workers share a single large file), and samples
 the resident memory of the audit (the main process and its workers) twice a second. It
-prints throughput and the memory at each tenth of the run, so a flat profile shows that memory does not grow with the documents read; the duplicate merge at
-the end is reported separately (its sorts spill to disk beyond ``--merge-mb``). With
-several sizes, each is audited in a fresh process and a table of peak memory per size
-closes the output: memory that stays flat as the corpus grows is the point.
+prints throughput and the memory at each tenth of the run, so a flat profile shows that
+memory does not grow with the documents read; the duplicate merge at the end is reported
+separately (its sorts spill to disk beyond ``--merge-mb``). With several sizes, each is
+audited in a fresh process and a table of peak memory per size closes the output: memory
+that stays flat as the corpus grows is the point.
 """
 
 from __future__ import annotations
