@@ -66,13 +66,20 @@ def _rows(dtype: np.dtype, **columns: Any) -> np.ndarray:
     return out
 
 
-def _runs_of_equal(keys: np.ndarray, prev: int | None) -> np.ndarray:
-    """For each row of a sorted block, the position of the first row of its run of equal
-    keys in this block, or -1 when the run began in an earlier block (key == ``prev``)."""
+def _run_starts(keys: np.ndarray, prev: int | None) -> np.ndarray:
+    """Which rows of a sorted block begin a run of equal keys (the first row does unless
+    its key is ``prev``, the last key of the block before)."""
     new = np.ones(len(keys), bool)
     new[1:] = keys[1:] != keys[:-1]
     if prev is not None:
         new[0] = keys[0] != keys.dtype.type(prev)
+    return new
+
+
+def _runs_of_equal(keys: np.ndarray, prev: int | None) -> np.ndarray:
+    """For each row of a sorted block, the position of the first row of its run of equal
+    keys in this block, or -1 when the run began in an earlier block (key == ``prev``)."""
+    new = _run_starts(keys, prev)
     return np.maximum.accumulate(np.where(new, np.arange(len(keys)), -1))
 
 
@@ -186,12 +193,8 @@ def _first_per_key(labels_in: RunSorter, out: RunSorter) -> int:
     the sum of those labels."""
     total, last = 0, None
     for block in labels_in:
-        x = block["x"]
-        new = np.ones(len(x), bool)
-        new[1:] = x[1:] != x[:-1]
-        if last is not None:
-            new[0] = int(x[0]) != last
-        last = int(x[-1])
+        new = _run_starts(block["x"], last)
+        last = int(block["x"][-1])
         out.add(block[new])
         total += int(block["l"][new].sum())
     return total
@@ -275,13 +278,8 @@ def _distinct(sorter: RunSorter, name: str) -> int:
     """Distinct values of a field of a sorter's (sorted) rows."""
     n, last = 0, None
     for block in sorter:
-        values = block[name]
-        new = np.ones(len(values), bool)
-        new[1:] = values[1:] != values[:-1]
-        if last is not None:
-            new[0] = int(values[0]) != last
-        n += int(new.sum())
-        last = int(values[-1])
+        n += int(_run_starts(block[name], last).sum())
+        last = int(block[name][-1])
     return n
 
 
