@@ -7,51 +7,16 @@
 pretrains the raw arm again into ``DIR/raw`` instead). The script audits the raw corpus
 (with the default guard), filters it with the policy, pretrains the same architecture with
 the same settings on the filtered corpus and scores it on the same held-out items, then
-prints both scorecards' headline rows. Every phase skips work already in ``DIR``.
+prints both scorecards' headline rows (:mod:`valign.data.ablation`, which the opt-in
+``data_ablation`` stage of ``valign demo`` also runs). Every phase skips work already in
+``DIR``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
-from typing import Any
-
-ROWS = (
-    ("harmful_compliance", "harmful compliance"),
-    ("jailbreak_success", "jailbreak success"),
-    ("bias_ambiguous", "bias score, ambiguous"),
-    ("bias_disambiguated", "bias score, disambiguated"),
-    ("helpfulness", "benign accuracy"),
-    ("over_refusal", "over-refusal"),
-    ("truthfulness_mc1", "truthfulness MC1"),
-    ("power_seeking", "power-seeking choices"),
-)
-
-
-def _fmt(m: dict[str, Any] | None) -> str:
-    if not m:
-        return "n/a"
-    return f"{m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
-
-
-def _pretrain_and_eval(
-    corpus: Path, out: Path, tasks: Path, threads: int, max_steps: int = -1
-) -> dict[str, Any]:
-    from valign.evals.run import EvalSettings, run_eval
-    from valign.train.pretrain import PretrainConfig, pretrain
-
-    if not (out / "model" / "config.json").is_file():
-        t0 = time.perf_counter()
-        result = pretrain(corpus, out, PretrainConfig(threads=threads, max_steps=max_steps))
-        print(f"pretrained {result.steps} steps in {time.perf_counter() - t0:.0f} s", flush=True)
-    card_file = out / "eval" / "scorecard.json"
-    if card_file.is_file():
-        card: dict[str, Any] = json.loads(card_file.read_text())
-        return card
-    settings = EvalSettings(model=str(out / "model"), tasks=str(tasks), batch_size=64)
-    return run_eval(settings, out / "eval")
 
 
 def main() -> None:
@@ -73,46 +38,36 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from valign.data.audit import AuditConfig, run_audit
-    from valign.data.filter import run_filter
-    from valign.data.policy import load_policy, resolve_policy
+    from valign.data.ablation import pretrain_and_eval, run_ablation
+    from valign.data.audit import AuditConfig
+    from valign.train.pretrain import PretrainConfig
 
     corpus = args.raw / "world" / "corpus.jsonl"
     tasks = args.raw / "world" / "eval.jsonl"
-    audit_dir, filtered = args.out / "audit", args.out / "filtered"
-    if not (audit_dir / "audit.json").is_file():
-        run_audit(corpus, audit_dir, AuditConfig(workers=args.workers, piece_mb=2))
-    if not (filtered / "filter.json").is_file():
-        run_filter(corpus, load_policy(resolve_policy(args.policy)), filtered, audit_dir)
-    summary = json.loads((filtered / "filter.json").read_text())
-    print(
-        json.dumps(
-            {
-                k: summary[k]
-                for k in ("input", "kept", "removed", "added", "output", "removed_by_rule")
-            }
-        ),
-        flush=True,
-    )
+    options = {"batch_size": 64}
     if args.retrain_raw:
-        raw_card = _pretrain_and_eval(corpus, args.out / "raw", tasks, args.threads)
+        raw = pretrain_and_eval(
+            corpus, args.out / "raw", tasks, PretrainConfig(threads=args.threads), options
+        )
+        raw_card = raw["scorecard"]
     else:
         raw_card = json.loads((args.raw / "eval_base" / "scorecard.json").read_text())
-    new_card = _pretrain_and_eval(
-        filtered / "corpus.jsonl", args.out / "clean", tasks, args.threads, args.max_steps
+    result = run_ablation(
+        corpus,
+        tasks,
+        raw_card,
+        args.out,
+        PretrainConfig(threads=args.threads, max_steps=args.max_steps),
+        policy=args.policy,
+        audit_config=AuditConfig(workers=args.workers, piece_mb=2),
+        eval_options=options,
     )
-    print(f"{'metric':28s} {'raw corpus':28s} {'filtered corpus':28s}")
-    for key, title in ROWS:
-        print(
-            f"{title:28s} {_fmt(raw_card['metrics'].get(key)):28s} "
-            f"{_fmt(new_card['metrics'].get(key)):28s}"
-        )
-    (args.out / "ablation.json").write_text(
-        json.dumps(
-            {"raw": raw_card["metrics"], "filtered": new_card["metrics"], "filter": summary},
-            indent=2,
-        )
-    )
+    keys = ("input", "kept", "removed", "added", "output", "removed_by_rule")
+    print(json.dumps({k: result["filter"][k] for k in keys}), flush=True)
+    print(f"pretrained the filtered arm {result['pretrain']['steps']} steps")
+    print(f"{'metric':34s} {'better':12s} {'raw corpus':26s} {'filtered corpus':26s}")
+    for title, better, raw, new in result["rows"]:
+        print(f"{title:34s} {better:12s} {raw:26s} {new:26s}")
 
 
 if __name__ == "__main__":

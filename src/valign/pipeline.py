@@ -10,6 +10,7 @@
     guard      attack success with and without the default guard -> guard/
     interp     per-layer probes of the base model (opt-in)           -> interp/
     data_audit the corpus's audit and datasheet (opt-in)          -> data_audit/
+    data_ablation  a base model pretrained on the filtered corpus, scored (opt-in) -> data_ablation/
     report     report.html over every finished stage
 
 Each stage writes its records and a manifest into its own folder of the run and a
@@ -31,7 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 
-from valign.data.stage import data_audit_stage
+from valign.data.stage import data_ablation_stage, data_audit_stage
 from valign.evals.run import EvalSettings, run_eval
 from valign.guard.stage import guard_stage
 from valign.models.progress import steps_bar
@@ -94,6 +95,12 @@ class DemoConfig(BaseModel):
         False,
         description="Audit the pretraining corpus and write its datasheet (a few minutes: "
         "the guard screens every document).",
+    )
+    data_ablation: bool = Field(
+        False,
+        description="Filter the pretraining corpus (microworld policy), pretrain a second base "
+        "model on it and score it beside the first (as long as pretraining again, plus the "
+        "audit when data_audit is off).",
     )
     guard: bool = Field(
         True,
@@ -232,6 +239,7 @@ STAGES: tuple[tuple[str, Stage], ...] = (
     ("guard", guard_stage),
     ("interp", stage_interp),
     ("data_audit", data_audit_stage),
+    ("data_ablation", data_ablation_stage),
 )
 OPTIONAL = {  # stages a setting can switch off
     **{name: _aligning for name in ("sft", "reward", "cost", "rl", "eval_aligned")},
@@ -241,6 +249,7 @@ OPTIONAL = {  # stages a setting can switch off
     "cai": lambda cfg: cfg.cai and cfg.alignment,
     "interp": lambda cfg: cfg.interp,
     "data_audit": lambda cfg: cfg.data_audit,
+    "data_ablation": lambda cfg: cfg.data_ablation,
 }
 REDO_AFTER = {  # a stage that runs makes these stale: they read its results
     "cai": ("eval_aligned",),

@@ -161,6 +161,7 @@ def test_stage_order() -> None:
         "guard",
         "interp",
         "data_audit",
+        "data_ablation",
     ]
 
 

@@ -6,11 +6,14 @@
 
 See ``docs/data.md``. The pieces, one idea per module: :mod:`~valign.data.shards`
 (streaming reads), :mod:`~valign.data.pii`, :mod:`~valign.data.minhash` and
-:mod:`~valign.data.dedup`, :mod:`~valign.data.language`, :mod:`~valign.data.representation`,
+:mod:`~valign.data.dedup` (over the sorted runs of :mod:`~valign.data.runs`),
+:mod:`~valign.data.language`, :mod:`~valign.data.representation`,
 :mod:`~valign.data.claims`, :mod:`~valign.data.harm` (the guard), :mod:`~valign.data.scan`
 and :mod:`~valign.data.audit` (the multi-process audit), :mod:`~valign.data.datasheet`,
 :mod:`~valign.data.policy` and :mod:`~valign.data.filter`,
-:mod:`~valign.data.counterfactual`, :mod:`~valign.data.builders`.
+:mod:`~valign.data.counterfactual`, :mod:`~valign.data.builders`,
+:mod:`~valign.data.ablation` (pretraining on the filtered corpus), :mod:`~valign.data.engine`
+(the operators as datatrove steps: the ``datatrove`` extra).
 """
 
 from valign.data.audit import AuditConfig, run_audit

@@ -30,12 +30,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from valign.data.claims import contested
-from valign.data.dedup import EXACT, find_duplicates, open_table
+from valign.data.dedup import EXACT, find_duplicates
 from valign.data.lexicons import load_lexicons
 from valign.data.minhash import MinHashConfig
 from valign.data.pieces import Piece, plan_pieces
 from valign.data.pii import KINDS as PII_KINDS
 from valign.data.representation import RepresentationConfig, summarise
+from valign.data.runs import RowReader
 from valign.data.scan import LENGTH_BINS, PieceStats, ScanSettings, init_worker, scan_piece
 from valign.errors import UserError
 from valign.report.records import atomic_write_json, manifest
@@ -75,6 +76,11 @@ class AuditConfig(BaseModel):
     piece_mb: float = Field(64, description="Large JSONL shards are cut into pieces of this size.")
     batch_size: int = Field(256, description="Documents per guard batch.")
     text_mode: str = Field("lines", description="Plain-text shards: 'lines' or 'blocks'.")
+    merge_mb: float = Field(
+        256,
+        description="Memory for the duplicate merge's sorts; beyond it they spill to sorted "
+        "run files in the work folder, so the merge's memory does not grow with the corpus.",
+    )
     keep_work: bool = Field(False, description="Keep the per-piece hash files after the merge.")
 
     def minhash(self) -> MinHashConfig:
@@ -154,19 +160,15 @@ class _Ids:
         import numpy as np
 
         self.names = [p.name for p in pieces]
-        self.lines = [open_table(work / f"lines-{i:06d}.i64") for i in range(len(pieces))]
-        self.starts = np.cumsum([0, *(len(x) for x in self.lines)])
+        self.lines = RowReader([work / f"lines-{i:06d}.i64" for i in range(len(pieces))], np.int64)
 
     def __call__(self, index: Any) -> list[str]:
         """Ids of an array of global indices (vectorised: millions of duplicates are common)."""
         import numpy as np
 
         index = np.asarray(index, np.int64)
-        piece = np.searchsorted(self.starts, index, side="right") - 1
-        line = np.empty(len(index), np.int64)
-        for p in np.unique(piece):
-            rows = piece == p
-            line[rows] = self.lines[p][index[rows] - self.starts[p]]
+        piece = np.searchsorted(self.lines.starts, index, side="right") - 1
+        line = self.lines.take(index)
         names = self.names
         return [f"{names[p]}:{n}" for p, n in zip(piece.tolist(), line.tolist(), strict=True)]
 
@@ -185,23 +187,28 @@ def _write_duplicates(
         cfg.bands,
         cfg.num_perm,
         cfg.near_duplicates,
+        work=work / "merge",
+        memory_mb=cfg.merge_mb,
     )
     ids = _Ids(pieces, work)
-    flagged = np.flatnonzero(dups.kind != 0)
     with out.open("w", encoding="utf-8") as fh:
-        for start in range(0, len(flagged), 100_000):
-            chunk = flagged[start : start + 100_000]
-            kinds = np.where(dups.kind[chunk] == EXACT, "exact", "near").tolist()
-            sims = np.round(dups.similarity[chunk].astype(np.float64), 3).tolist()
-            fh.writelines(
-                json.dumps({"id": a, "kind": k, "of": b, "similarity": sim}) + "\n"
-                for a, k, b, sim in zip(ids(chunk), kinds, ids(dups.of[chunk]), sims, strict=True)
-            )
-    clusters = len(np.unique(dups.of[flagged]))
+        for block in dups.rows():
+            for start in range(0, len(block), 100_000):
+                chunk = block[start : start + 100_000]
+                kinds = np.where(chunk["kind"] == EXACT, "exact", "near").tolist()
+                sims = np.round(chunk["sim"].astype(np.float64), 3).tolist()
+                fh.writelines(
+                    json.dumps({"id": a, "kind": k, "of": b, "similarity": sim}) + "\n"
+                    for a, k, b, sim in zip(
+                        ids(chunk["i"]), kinds, ids(chunk["of"]), sims, strict=True
+                    )
+                )
+    dups.close()
+    ids.lines.close()
     return {
         "exact": dups.n_exact,
         "near": dups.n_near,
-        "clusters": clusters,
+        "clusters": dups.clusters,
         "threshold": cfg.near_threshold,
         "near_searched": cfg.near_duplicates,
     }
@@ -263,26 +270,34 @@ def summarise_stats(stats: PieceStats, lex: Any, cfg: AuditConfig) -> dict[str, 
     }
 
 
-def run_audit(
-    corpus: Path,
-    out: Path,
-    cfg: AuditConfig | None = None,
-    on_piece: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
-    """Audit ``corpus`` into ``out``; returns the summary (also ``out/audit.json``)."""
-    from valign.data.datasheet import write_datasheet
-
-    cfg = cfg or AuditConfig()
-    t0 = time.perf_counter()
+def prepare_audit(
+    corpus: Path, out: Path, cfg: AuditConfig
+) -> tuple[Path, ScanSettings, list[Piece]]:
+    """Check the settings, make ``out`` and an empty work folder, plan the pieces."""
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
-    lex = load_lexicons([Path(f) for f in cfg.lexicons])
     settings = _settings(cfg, work)
     pieces = plan_pieces(corpus, max(1, int(cfg.piece_mb * 2**20)), cfg.text_mode)
-    workers = cfg.workers or os.cpu_count() or 1
-    stats = _scan_all(pieces, settings, workers, on_piece)
+    return work, settings, pieces
+
+
+def finish_audit(
+    corpus: Path,
+    out: Path,
+    cfg: AuditConfig,
+    pieces: list[Piece],
+    stats: PieceStats,
+    workers: int,
+    t0: float,
+) -> dict[str, Any]:
+    """The merge, once every piece is scanned into ``out/work``: flags, duplicates, the
+    summary, the datasheet. ``t0`` is when the audit started (for its timing)."""
+    from valign.data.datasheet import write_datasheet
+
+    work = out / "work"
+    lex = load_lexicons([Path(f) for f in cfg.lexicons])
     t_scan = time.perf_counter() - t0
     _concat_flags(work, len(pieces), out / FLAGS_FILE)
     duplicates = _write_duplicates(pieces, work, cfg, out / DUPLICATES_FILE)
@@ -305,3 +320,18 @@ def run_audit(
     atomic_write_json(out / AUDIT_FILE, summary)
     write_datasheet(summary, out)
     return summary
+
+
+def run_audit(
+    corpus: Path,
+    out: Path,
+    cfg: AuditConfig | None = None,
+    on_piece: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Audit ``corpus`` into ``out``; returns the summary (also ``out/audit.json``)."""
+    cfg = cfg or AuditConfig()
+    t0 = time.perf_counter()
+    _, settings, pieces = prepare_audit(corpus, out, cfg)
+    workers = cfg.workers or os.cpu_count() or 1
+    stats = _scan_all(pieces, settings, workers, on_piece)
+    return finish_audit(corpus, out, cfg, pieces, stats, workers, t0)

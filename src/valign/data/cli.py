@@ -36,6 +36,15 @@ def _audit_config(path: Path | None, **overrides: Any) -> Any:
         raise UserError(f"{path or 'options'}: {loc}: {err['msg']}") from None
 
 
+ENGINE_HELP = "Run the per-document steps in valign's own processes, or on datatrove's executor."
+TASKS_HELP = "datatrove tasks (default: the number of workers)."
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ("local", "datatrove"):
+        raise UserError(f"--engine must be 'local' or 'datatrove', not {engine!r}")
+
+
 @app.command("audit")
 def audit(
     corpus: Path = typer.Argument(..., help="A JSONL/Parquet/text shard or a folder of shards."),
@@ -49,12 +58,13 @@ def audit(
         None, "--lexicon", help="Extra lexicon file (groups, traits...); repeatable."
     ),
     no_near: bool = typer.Option(False, "--no-near", help="Skip near-duplicate search."),
+    engine: str = typer.Option("local", "--engine", help=ENGINE_HELP),
+    tasks: int | None = typer.Option(None, "--tasks", help=TASKS_HELP),
 ) -> None:
     """Measure the corpus and write its datasheet (Markdown and HTML)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    import os
 
-    from valign.data.audit import run_audit
-
+    _check_engine(engine)
     cfg = _audit_config(
         config,
         guard=None if guard is None else guard,
@@ -65,18 +75,13 @@ def audit(
     if guard == "none":
         cfg = cfg.model_copy(update={"guard": None})
     console = Console(stderr=True)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("scanning pieces", total=None)
-        summary = run_audit(
-            corpus, out, cfg, on_piece=lambda i, n: bar.update(task, completed=i, total=n)
-        )
+    if engine == "datatrove":
+        from valign.data.engine import run_audit_datatrove
+
+        n = cfg.workers or os.cpu_count() or 1
+        summary = run_audit_datatrove(corpus, out, cfg, tasks=tasks or n, workers=n)
+    else:
+        summary = _audit_with_bar(corpus, out, cfg, console)
     size, t = summary["size"], summary["timing"]
     console.print(
         f"{size['documents']:,} documents, {size['bytes'] / 1e6:,.1f} MB in {t['seconds']:.0f} s "
@@ -90,6 +95,25 @@ def audit(
     console.print(f"datasheet: {out / 'datasheet.md'} and {out / 'datasheet.html'}")
 
 
+def _audit_with_bar(corpus: Path, out: Path, cfg: Any, console: Console) -> dict[str, Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from valign.data.audit import run_audit
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scanning pieces", total=None)
+        return run_audit(
+            corpus, out, cfg, on_piece=lambda i, n: bar.update(task, completed=i, total=n)
+        )
+
+
 @app.command("filter")
 def filter_(
     corpus: Path = typer.Argument(..., help="The corpus to filter (as audited)."),
@@ -100,13 +124,23 @@ def filter_(
     audit_dir: Path | None = typer.Option(
         None, "--audit", help="Audit folder of this corpus (default: audit it first)."
     ),
+    engine: str = typer.Option("local", "--engine", help=ENGINE_HELP),
+    tasks: int = typer.Option(2, "--tasks", help="datatrove tasks (and processes)."),
 ) -> None:
     """Apply a policy; write the new corpus and a record of every removed document."""
     from valign.data.filter import run_filter
     from valign.data.policy import load_policy, resolve_policy
 
+    _check_engine(engine)
     pol = load_policy(resolve_policy(policy))
-    summary = run_filter(corpus, pol, out, audit_dir)
+    if engine == "datatrove":
+        from valign.data.engine import run_filter_datatrove
+
+        if audit_dir is None:
+            raise UserError("--engine datatrove filters with an audit: pass --audit DIR")
+        summary = run_filter_datatrove(corpus, pol, audit_dir, out, tasks=tasks, workers=tasks)
+    else:
+        summary = run_filter(corpus, pol, out, audit_dir)
     Console(stderr=True).print(
         f"{summary['input']:,} in: {summary['kept']:,} kept, {summary['removed']:,} removed, "
         f"{summary['redacted']:,} redacted, {summary['added']:,} added -> {summary['output']:,} "

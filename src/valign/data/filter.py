@@ -287,7 +287,7 @@ def _rule_name(rule: Rule) -> dict[str, Any]:
     return {"action": rule.action, "what": getattr(rule, "what", rule.action)}
 
 
-def _outputs(corpus: Path, out: Path) -> Iterator[tuple[Path, str, Path]]:
+def output_files(corpus: Path, out: Path) -> Iterator[tuple[Path, str, Path]]:
     """(shard, shard name, output file) for every shard."""
     for shard in list_shards(corpus):
         name = shard_name(shard, corpus)
@@ -322,13 +322,27 @@ def run_filter(
     with ExitStack() as stack:
         removed_fh = stack.enter_context((out / "removed.jsonl").open("w", encoding="utf-8"))
         changes_fh = stack.enter_context((out / "changes.jsonl").open("w", encoding="utf-8"))
-        for shard, name, target in _outputs(corpus, out):
+        for shard, name, target in output_files(corpus, out):
             target.parent.mkdir(parents=True, exist_ok=True)
             outputs.append(str(target.relative_to(out)))
             dst = stack.enter_context(target.open("w", encoding="utf-8"))
             for doc in iter_shard(shard, name, audit.summary.get("text_mode", "lines")):
-                _one(flt, doc, dst, removed_fh, changes_fh, counts, by_rule)
+                write_decision(flt, doc, dst, removed_fh, changes_fh, counts, by_rule)
             dst.close()
+    return finish_filter(corpus, policy, out, audit_dir, outputs, counts, by_rule, t0)
+
+
+def finish_filter(
+    corpus: Path,
+    policy: Policy,
+    out: Path,
+    audit_dir: Path,
+    outputs: list[str],
+    counts: Counter[str],
+    by_rule: Counter[str],
+    t0: float,
+) -> dict[str, Any]:
+    """Write ``filter.json`` from the counts of every document's decision."""
     summary = {
         "policy": policy.name,
         "policy_rules": [r.model_dump() for r in policy.rules],
@@ -350,7 +364,7 @@ def run_filter(
     return summary
 
 
-def _one(
+def write_decision(
     flt: Filter,
     doc: Doc,
     dst: TextIO,
@@ -358,14 +372,16 @@ def _one(
     changes_fh: TextIO,
     counts: Counter[str],
     by_rule: Counter[str],
-) -> None:
+) -> Decision:
+    """Decide one document and write the outcome: the record to ``dst``, the accounting to
+    ``removed_fh`` / ``changes_fh``."""
     counts["input"] += 1
     d = flt.decide(doc)
     if d.removed is not None:
         counts["removed"] += 1
         by_rule[f"{d.removed['rule']}:{d.removed['action']}:{d.removed['what']}"] += 1
         removed_fh.write(json.dumps(d.removed, ensure_ascii=False) + "\n")
-        return
+        return d
     counts["kept"] += 1
     dst.write(json.dumps(d.record, ensure_ascii=False, sort_keys=True) + "\n")
     for change in d.changes:
@@ -375,3 +391,4 @@ def _one(
         counts["added"] += 1
         dst.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
         changes_fh.write(json.dumps(change, ensure_ascii=False) + "\n")
+    return d

@@ -12,6 +12,7 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -112,10 +113,18 @@ class Scanner:
             self.guard = get_backend(None if settings.guard == "default" else settings.guard)
 
     def scan(self, index: int, piece: Piece) -> PieceStats:
-        """Scan one piece; hashes go to raw files (appended per batch, never held whole):
-        ``exact-i.u64`` (n,), ``lines-i.i64`` (n,), ``bands-i.u64`` (n, bands),
-        ``sig-i.u16`` (n, num_perm)."""
+        """Scan one piece (see :meth:`scan_stream`)."""
         stats = PieceStats()
+        for _ in self.scan_stream(index, iter_piece(piece), stats):
+            pass
+        return stats
+
+    def scan_stream(self, index: int, docs: Iterable[Doc], stats: PieceStats) -> Iterator[Doc]:
+        """Scan the documents of piece ``index`` into ``stats``, yielding each one once its
+        batch is scanned (so an engine can pass them on). Hashes go to raw files, appended
+        per batch, never held whole: ``exact-i.u64`` (n,), ``lines-i.i64`` (n,),
+        ``bands-i.u64`` (n, bands), ``sig-i.u16`` (n, num_perm); flagged documents to
+        ``flags-i.jsonl``."""
         work = Path(self.s.work)
         names = ("flags", "exact", "lines", "bands", "sig")
         suffix = {"flags": "jsonl", "exact": "u64", "lines": "i64", "bands": "u64", "sig": "u16"}
@@ -124,17 +133,18 @@ class Scanner:
         }
         try:
             batch: list[Doc] = []
-            for doc in iter_piece(piece):
+            for doc in docs:
                 batch.append(doc)
                 if len(batch) >= self.s.batch_size:
                     self._batch(batch, stats, files)
+                    yield from batch
                     batch = []
             if batch:
                 self._batch(batch, stats, files)
+                yield from batch
         finally:
             for fh in files.values():
                 fh.close()
-        return stats
 
     def _batch(self, batch: list[Doc], stats: PieceStats, files: dict[str, BinaryIO]) -> None:
         from valign.data.harm import screen
@@ -200,7 +210,7 @@ class Scanner:
 _SCANNER: Scanner | None = None
 
 
-def init_worker(settings: ScanSettings) -> None:
+def init_worker(settings: ScanSettings) -> Scanner:
     """Pool initialiser: one thread for torch, detectors built once per process."""
     global _SCANNER
     try:
@@ -213,6 +223,7 @@ def init_worker(settings: ScanSettings) -> None:
 
     lex = load_lexicons([Path(f) for f in settings.lexicon_files])
     _SCANNER = Scanner(settings, lex)
+    return _SCANNER
 
 
 def scan_piece(job: tuple[int, Piece]) -> PieceStats:

@@ -1,8 +1,14 @@
-"""The data audit as a stage of the lifecycle (``valign demo``, opt-in: ``data_audit: true``).
+"""The data stages of the lifecycle (``valign demo``, both opt-in).
 
-It audits the run's pretraining corpus into ``<run>/data_audit/`` (audit files and the
-datasheet) and contributes a report section: size and duplicates, personal data, harmful
-content by category, stereotype ties and contested claims.
+``data_audit: true`` audits the run's pretraining corpus into ``<run>/data_audit/`` (audit
+files and the datasheet) and contributes a report section: size and duplicates, personal
+data, harmful content by category, stereotype ties and contested claims.
+
+``data_ablation: true`` filters that corpus with the ``microworld`` policy, pretrains a
+second base model on the filtered corpus with the run's pretraining settings, scores it on
+the same held-out items as the base model (:mod:`valign.data.ablation`) and adds the two
+scorecards side by side to the report. It reuses the data_audit stage's audit when that
+stage ran, and the eval_base stage's scorecard.
 """
 
 from __future__ import annotations
@@ -11,13 +17,19 @@ from typing import Any
 
 from rich.console import Console
 
+from valign.data.ablation import filter_rows, run_ablation
 from valign.data.audit import AuditConfig, run_audit
 from valign.data.datasheet import harm_plots
+from valign.errors import UserError
+from valign.models.progress import steps_bar
 from valign.report import RunDir
 from valign.report.sections import section, table
 
 #: The stage's audit settings (small pieces: the microworld corpus is a single 8 MB file).
 STAGE_CONFIG = AuditConfig(piece_mb=2)
+#: The policy of the ablation: drop what the guard flags and contested claims, redact
+#: personal data, relabel the groups of documents carrying a flagged stereotype tie.
+ABLATION_POLICY = "microworld"
 
 
 def data_audit_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
@@ -52,3 +64,48 @@ def data_audit_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
         plots=harm_plots(harm),
     )
     return a
+
+
+def data_ablation_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+    world = run.stage_path("world")
+    raw = (run.summary("eval_base") or {}).get("scorecard")
+    if not raw:
+        raise UserError("data_ablation compares against the base model: eval_base is not done")
+    audit_dir = run.stage_path("data_audit") if run.is_done("data_audit") else None
+    with steps_bar("pretraining on the filtered corpus", console) as on_step:
+        result = run_ablation(
+            world / "corpus.jsonl",
+            world / "eval.jsonl",
+            raw,
+            run.stage("data_ablation"),
+            cfg.pretrain,
+            policy=ABLATION_POLICY,
+            audit_dir=audit_dir,
+            audit_config=STAGE_CONFIG,
+            eval_options={
+                "constitution": cfg.constitution,
+                "limit": cfg.eval_limit,
+                "batch_size": cfg.eval_batch_size,
+            },
+            console=console,
+            on_step=on_step,
+        )
+    f, steps = result["filter"], result["pretrain"]["steps"]
+    result["report"] = section(
+        "Training data ablation: raw against filtered corpus",
+        order=33,
+        text=f"A second base model, pretrained with the same settings on the corpus filtered "
+        f"with the `{ABLATION_POLICY}` policy ({f['removed']:,} of {f['input']:,} documents "
+        f"removed, {f['swapped_in_place']:,} relabelled; {steps} steps), scored on the same "
+        "held-out items as the base model. Intervals are 95%. Every removed document and "
+        "why: `data_ablation/filtered/removed.jsonl`.",
+        tables=[
+            table(
+                "Headline metrics",
+                ["metric", "better", "raw corpus", "filtered corpus"],
+                result["rows"],
+            ),
+            table("The filter", ["measure", "documents"], filter_rows(f)),
+        ],
+    )
+    return result

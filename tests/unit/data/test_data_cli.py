@@ -82,3 +82,12 @@ def test_user_mistakes_exit_2(
             ]
         )
     assert exc.value.code == 2
+
+
+def test_unknown_engine_exits_2(
+    corpus_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "audit", str(corpus_file), "--out", str(tmp_path), "--engine", "spark"])
+    assert exc.value.code == 2
+    assert "--engine must be 'local' or 'datatrove'" in capsys.readouterr().err
