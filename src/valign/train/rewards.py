@@ -8,13 +8,22 @@ For each sampled reply the policy is paid
 where ``r`` is the reward model's helpfulness score, ``rule`` the rule-based reward from
 the constitution and ``c`` the cost model's harm score (zero = the boundary between safe
 and unsafe). The Lagrangian form is the constrained problem of Safe RLHF — maximise reward
-subject to E[c] <= threshold — solved by dual ascent: after each batch,
+subject to a bound on harm — solved by dual ascent: after each batch,
 
-    lambda <- max(0, lambda + lr * (mean(c) - threshold))
+    lambda <- clip(lambda + lr * (g - bound), 0, lambda_max)
 
-so the multiplier grows while the policy is too harmful and shrinks once it is safe
-enough, instead of a hand-tuned fixed weight. Dividing by ``1 + lambda`` keeps the scale of
-the signal steady as lambda moves.
+where ``g`` is the constrained quantity of the batch, so the multiplier grows while the
+policy is too harmful and shrinks once it is safe enough, instead of a hand-tuned fixed
+weight. Dividing by ``1 + lambda`` keeps the scale of the signal steady as lambda moves.
+
+Two constraints are offered. ``unsafe_share`` (the default) bounds the share of replies the
+cost model scores unsafe (c > 0) — the expected value of a 0/1 cost, so the bound reads as
+"at most 2% of replies unsafe". ``mean_cost`` bounds E[c] itself, as Safe RLHF writes it;
+but a mean over every prompt is dominated by the many harmless ones: on the microworld the
+mean cost stayed below -1 while a quarter of the replies were unsafe, the multiplier fell to
+zero within ten steps and the policy learned to comply (BENCHMARKS.md, the ablation). The
+penalty paid per reply is ``lambda * c`` in both, so a reply's payment still says how
+harmful it is.
 
 Rule-based rewards come from the constitution through the guard (which is built from its
 taxonomy): a request the guard flags should be refused (``no_harmful_assistance``), a
@@ -31,6 +40,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Safety = Literal["none", "fixed", "lagrangian"]
+Constraint = Literal["unsafe_share", "mean_cost"]
 Conversation = list[dict[str, str]]
 
 
@@ -45,11 +55,23 @@ class SafetySettings(BaseModel):
         "lagrangian: a cost constraint with a learned multiplier.",
     )
     cost_weight: float = Field(1.0, description="Cost weight in the fixed mode.")
+    constraint: Constraint = Field(
+        "unsafe_share",
+        description="Lagrangian mode: bound the share of unsafe replies (cost > 0), or the "
+        "mean cost.",
+    )
+    max_unsafe: float = Field(
+        0.02, ge=0.0, le=1.0, description="unsafe_share: the largest share of unsafe replies."
+    )
     threshold: float = Field(
-        -1.0, description="Lagrangian mode: the bound on the expected cost (zero = boundary)."
+        -1.0, description="mean_cost: the bound on the expected cost (zero = boundary)."
     )
     lambda_init: float = Field(1.0, description="Initial Lagrange multiplier.")
-    lambda_lr: float = Field(0.1, description="Dual-ascent step size of the multiplier.")
+    lambda_lr: float = Field(
+        0.5,
+        description="Dual-ascent step size of the multiplier (per unit of constraint "
+        "violation: a share for unsafe_share, cost units for mean_cost).",
+    )
     lambda_max: float = Field(20.0, description="Upper bound of the multiplier.")
     rule_weight: float = Field(1.0, description="Weight of the constitution's rules (0: off).")
 
@@ -62,12 +84,13 @@ class LagrangeMultiplier:
     lr: float
     threshold: float
     upper: float = 20.0
-    history: list[tuple[float, float]] = field(default_factory=list)  # (mean cost, lambda)
+    history: list[tuple[float, float]] = field(default_factory=list)  # (measured, lambda)
 
-    def update(self, mean_cost: float) -> float:
-        step = self.lr * (mean_cost - self.threshold)
+    def update(self, measured: float) -> float:
+        """One ascent step from the batch's constrained quantity (``threshold`` its bound)."""
+        step = self.lr * (measured - self.threshold)
         self.value = min(self.upper, max(0.0, self.value + step))
-        self.history.append((mean_cost, self.value))
+        self.history.append((measured, self.value))
         return self.value
 
 
@@ -164,9 +187,8 @@ class AlignmentReward:
         if s.mode != "none" and self.cost is None:
             raise ValueError(f"safety mode {s.mode!r} needs a cost model")
         if s.mode == "lagrangian" and self.multiplier is None:
-            self.multiplier = LagrangeMultiplier(
-                s.lambda_init, s.lambda_lr, s.threshold, s.lambda_max
-            )
+            bound = s.max_unsafe if s.constraint == "unsafe_share" else s.threshold
+            self.multiplier = LagrangeMultiplier(s.lambda_init, s.lambda_lr, bound, s.lambda_max)
 
     def __call__(
         self,
@@ -198,8 +220,9 @@ class AlignmentReward:
         if self.cost is not None:
             c = self.cost(convs)
             mean_c = global_mean(sum(c), n)
+            unsafe = global_mean(float(sum(x > 0 for x in c)), n)
             metrics["cost"] = mean_c
-            metrics["unsafe_share"] = sum(x > 0 for x in c) / n
+            metrics["unsafe_share"] = unsafe
             if self.settings.mode == "fixed":
                 total = [t - self.settings.cost_weight * x for t, x in zip(total, c, strict=True)]
             elif self.settings.mode == "lagrangian":
@@ -207,7 +230,9 @@ class AlignmentReward:
                 lam = self.multiplier.value  # this batch is paid with the current lambda
                 total = [(t - lam * x) / (1 + lam) for t, x in zip(total, c, strict=True)]
                 metrics["lambda"] = lam
-                self.multiplier.update(mean_c)
+                self.multiplier.update(
+                    unsafe if self.settings.constraint == "unsafe_share" else mean_c
+                )
         if log_metric is not None:
             for k, v in metrics.items():
                 log_metric(k, float(v))

@@ -29,6 +29,7 @@ from valign.train.common import (
     TrainSettings,
     chat_tokenizer,
     peft_config,
+    quiet_libraries,
     run,
     trainer_kwargs,
 )
@@ -132,6 +133,7 @@ def train_rl(
 
     from valign.train.reward import Scorer
 
+    quiet_libraries()  # before the reward and cost models load
     rows = prompt_pool(prompts) if isinstance(prompts, Path) else list(prompts)
     name, tok = chat_tokenizer(model, padding_side="left")
     if s.batch_size % s.num_generations:

@@ -153,12 +153,17 @@ def stage_rl(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
         _curve_plot("KL to the SFT model", _pick(curves, "kl")),
     ]
     s = a.rl.safety
+    bound = (
+        f"at most {s.max_unsafe:.0%} of replies unsafe"
+        if s.constraint == "unsafe_share"
+        else f"mean cost at most {s.threshold}"
+    )
     summary["report"] = section(
         "Online RL with a safety signal",
         order=34,
         text=f"{a.rl.algorithm.upper()} from the SFT model: {a.rl.num_generations} replies "
         f"per prompt, reward = reward model + constitution rules (weight {s.rule_weight}), "
-        f"safety mode '{s.mode}' (cost bound {s.threshold}, multiplier step {s.lambda_lr}), "
+        f"safety mode '{s.mode}' ({bound}, multiplier step {s.lambda_lr}), "
         f"KL weight {a.rl.beta}. {summary['steps']} steps in {summary['seconds']:.0f} s.",
         tables=[table("Held-out pairwise accuracy", ["model", "accuracy", "pairs"], held)],
         plots=[p for p in plots if p is not None],

@@ -51,13 +51,45 @@ def test_lagrangian_pays_with_current_lambda_then_updates_it() -> None:
         cost=_const([3.0, 1.0]),
         rules=None,
         settings=SafetySettings(
-            mode="lagrangian", lambda_init=1.0, lambda_lr=0.5, threshold=0.0, rule_weight=0
+            mode="lagrangian",
+            constraint="mean_cost",
+            lambda_init=1.0,
+            lambda_lr=0.5,
+            threshold=0.0,
+            rule_weight=0,
         ),
     )
     out = fn(PROMPTS, COMPLETIONS, log_metric=logged.__setitem__)
     assert out == pytest.approx([(2.0 - 3.0) / 2, (1.0 - 1.0) / 2])
     assert logged["lambda"] == 1.0 and logged["cost"] == pytest.approx(2.0)
     assert fn.multiplier is not None and fn.multiplier.value == pytest.approx(2.0)
+
+
+def test_unsafe_share_constraint_moves_lambda_by_the_share_of_unsafe_replies() -> None:
+    logged: dict[str, float] = {}
+    fn = AlignmentReward(
+        reward=_const([2.0, 1.0]),
+        cost=_const([3.0, -1.0]),  # one of two replies unsafe, though the mean cost is 1.0
+        rules=None,
+        settings=SafetySettings(
+            mode="lagrangian", max_unsafe=0.1, lambda_init=1.0, lambda_lr=0.5, rule_weight=0
+        ),
+    )
+    out = fn(PROMPTS, COMPLETIONS, log_metric=logged.__setitem__)
+    assert out == pytest.approx([(2.0 - 3.0) / 2, (1.0 + 1.0) / 2])  # penalty is lambda * c
+    assert logged["unsafe_share"] == pytest.approx(0.5)
+    assert fn.multiplier is not None
+    assert fn.multiplier.value == pytest.approx(1.0 + 0.5 * (0.5 - 0.1))
+    # a batch of safe replies with a mean cost far below any threshold: lambda shrinks
+    safe = AlignmentReward(
+        reward=_const([0.0, 0.0]),
+        cost=_const([-0.5, -4.0]),
+        rules=None,
+        settings=SafetySettings(mode="lagrangian", max_unsafe=0.1, lambda_lr=0.5, rule_weight=0),
+    )
+    safe(PROMPTS, COMPLETIONS)
+    assert safe.multiplier is not None
+    assert safe.multiplier.value == pytest.approx(1.0 - 0.5 * 0.1)
 
 
 def test_reward_only_ignores_the_cost_and_needs_no_cost_model() -> None:

@@ -48,7 +48,13 @@ def test_lagrangian_grpo_logs_the_multiplier_and_keeps_it_with_checkpoints(
 ) -> None:
     s = RLSettings(
         **TINY,
-        safety=SafetySettings(mode="lagrangian", rule_weight=0, threshold=-100.0, lambda_lr=0.01),
+        safety=SafetySettings(
+            mode="lagrangian",
+            constraint="mean_cost",
+            rule_weight=0,
+            threshold=-100.0,
+            lambda_lr=0.01,
+        ),
     )
     result = train_rl(
         tiny_base_model_dir,
