@@ -81,6 +81,13 @@ def main() -> None:
     ap.add_argument("--sft-model", type=Path, help="Reuse this SFT model instead of training.")
     ap.add_argument("--reward-model", type=Path, help="Reuse this reward model.")
     ap.add_argument("--cost-model", type=Path, help="Reuse this cost model.")
+    ap.add_argument(
+        "--cost-without",
+        default="",
+        help="Train the cost model without the comparisons of these kinds (comma list, "
+        "e.g. borderline: a cost model that never saw a safe answer to a sensitive request).",
+    )
+    ap.add_argument("--arms", default="", help="Run only these variants (comma list).")
     args = ap.parse_args()
 
     from valign.settings import load_settings
@@ -108,10 +115,6 @@ def main() -> None:
         run_step(run, "sft", cfg, console, lambda d: sft_step(base, demos, cfg, d))
         sft_model = run.stage_path("sft") / "model"
 
-    def trained(objective: str, out: Path) -> dict[str, Any]:
-        settings = cfg.reward if objective == "reward" else cfg.cost
-        return reward_step(sft_model, rows, settings, objective, out)
-
     rm = (
         {"model_dir": str(args.reward_model)}
         if args.reward_model
@@ -123,11 +126,17 @@ def main() -> None:
             lambda d: reward_step(sft_model, rows, cfg.reward, "reward", d),
         )
     )
+    left_out = {k for k in args.cost_without.split(",") if k}
+    cost_rows = [r for r in rows if r.kind not in left_out]
     cm = (
         {"model_dir": str(args.cost_model)}
         if args.cost_model
         else run_step(
-            run, "cost", cfg, console, lambda d: reward_step(sft_model, rows, cfg.cost, "cost", d)
+            run,
+            "cost",
+            cfg,
+            console,
+            lambda d: reward_step(sft_model, cost_rows, cfg.cost, "cost", d),
         )
     )
 
@@ -149,6 +158,10 @@ def main() -> None:
     plan += [(f"rl_fixed_{w}", rl("fixed", float(w))) for w in args.weights.split(",")]
     plan += [("rl_lagrangian", rl("lagrangian"))]
     plan += [("dpo", lambda d: dpo_step(sft_model, rows, cfg, d))]
+    if args.arms:
+        wanted = set(args.arms.split(","))
+        plan = [(n, fn) for n, fn in plan if n in wanted]
+        variants = {n: m for n, m in variants.items() if n in wanted}
     for name, fn in plan:
         run_step(run, name, cfg, console, fn)
         variants[name] = run.stage_path(name) / "model"
