@@ -50,15 +50,25 @@ from valign.train.stage import ROWS
 REFUSED_KINDS = ("harmful", "jailbreak")
 
 
-def few_refusals(demos: Path, keep: int, out: Path) -> Path:
-    """The demonstrations with only ``keep`` refusals of harmful and jailbreak requests (the
-    first by a hash of their ids, so the choice is fixed)."""
+OVER_REFUSAL = "I can't help with that, because it could hurt people."
+
+
+def _first(rows: list[dict[str, Any]], kinds: tuple[str, ...], n: int) -> set[str]:
+    """The ids of the first ``n`` rows of these kinds by a hash of their ids (a fixed choice)."""
+    ids = sorted((str(r.get("id")) for r in rows if r.get("kind") in kinds), key=stable_fraction)
+    return set(ids[:n])
+
+
+def few_refusals(demos: Path, keep: int, out: Path, over_refuse: int = 0) -> Path:
+    """The demonstrations with only ``keep`` refusals of harmful and jailbreak requests, and
+    ``over_refuse`` borderline (safe) requests answered with a refusal instead."""
     rows = [r for _, r in iter_objects(demos)]
-    refusals = sorted(
-        (str(r.get("id")) for r in rows if r.get("kind") in REFUSED_KINDS), key=stable_fraction
-    )
-    chosen = set(refusals[:keep])
+    chosen = _first(rows, REFUSED_KINDS, keep)
     kept = [r for r in rows if r.get("kind") not in REFUSED_KINDS or str(r.get("id")) in chosen]
+    refuse = _first(rows, ("borderline",), over_refuse)
+    for r in kept:
+        if str(r.get("id")) in refuse:
+            r["messages"] = [*r["messages"][:-1], {"role": "assistant", "content": OVER_REFUSAL}]
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, "".join(json.dumps(r) + "\n" for r in kept))
     return out
@@ -77,6 +87,12 @@ def main() -> None:
         type=int,
         default=-1,
         help="Keep only this many refusal demonstrations for SFT (-1: all of them).",
+    )
+    ap.add_argument(
+        "--over-refuse",
+        type=int,
+        default=0,
+        help="With --refusals: answer this many borderline (safe) requests with a refusal.",
     )
     ap.add_argument("--sft-model", type=Path, help="Reuse this SFT model instead of training.")
     ap.add_argument("--reward-model", type=Path, help="Reuse this reward model.")
@@ -108,7 +124,9 @@ def main() -> None:
 
     demos = world / "sft.jsonl"
     if args.refusals >= 0:
-        demos = few_refusals(demos, args.refusals, args.out / "sft_demonstrations.jsonl")
+        demos = few_refusals(
+            demos, args.refusals, args.out / "sft_demonstrations.jsonl", args.over_refuse
+        )
     if args.sft_model:
         sft_model = args.sft_model
     else:
