@@ -133,30 +133,22 @@ def main() -> None:
         run_step(run, "sft", cfg, console, lambda d: sft_step(base, demos, cfg, d))
         sft_model = run.stage_path("sft") / "model"
 
-    rm = (
-        {"model_dir": str(args.reward_model)}
-        if args.reward_model
-        else run_step(
+    def scorer(objective: str, given: Path | None, pairs: list[Any]) -> dict[str, Any]:
+        """A given reward/cost model, or one trained from the SFT model on ``pairs``."""
+        if given:
+            return {"model_dir": str(given)}
+        settings = cfg.reward if objective == "reward" else cfg.cost
+        return run_step(
             run,
-            "reward",
+            objective,
             cfg,
             console,
-            lambda d: reward_step(sft_model, rows, cfg.reward, "reward", d),
+            lambda d: reward_step(sft_model, pairs, settings, objective, d),
         )
-    )
+
     left_out = {k for k in args.cost_without.split(",") if k}
-    cost_rows = [r for r in rows if r.kind not in left_out]
-    cm = (
-        {"model_dir": str(args.cost_model)}
-        if args.cost_model
-        else run_step(
-            run,
-            "cost",
-            cfg,
-            console,
-            lambda d: reward_step(sft_model, cost_rows, cfg.cost, "cost", d),
-        )
-    )
+    rm = scorer("reward", args.reward_model, rows)
+    cm = scorer("cost", args.cost_model, [r for r in rows if r.kind not in left_out])
 
     def rl(mode: str, weight: float = 1.0, rules: float | None = None) -> Any:
         safety = cfg.rl.safety.model_copy(
