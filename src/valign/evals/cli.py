@@ -13,24 +13,50 @@ from valign.evals.scorecard import LOWER_IS_BETTER, METRIC_TITLES
 from valign.report import format_value
 
 
+def format_breakdown(counts: dict[str, int] | None) -> str:
+    """Outcome counts as one short line: ``refused 150 · complied 2 · non_answer 8``."""
+    return " · ".join(f"{k} {v}" for k, v in (counts or {}).items())
+
+
+def _better(key: str) -> str:
+    if key in LOWER_IS_BETTER:
+        return "↓"
+    return "0" if key in ("bias_ambiguous", "bias_disambiguated") else "↑"
+
+
 def scorecard_table(card: dict[str, Any], title: str) -> Table:
+    """The headline first, then every rate beside its kind's outcome counts."""
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("value [95% CI]", justify="right")
     table.add_column("n", justify="right")
     table.add_column("better", justify="center")
+    table.add_column("outcomes")
+    breakdown = card.get("breakdown", {})
     for key, name in METRIC_TITLES.items():
-        est = card["metrics"].get(key)
-        if est is None:
+        if key not in card["metrics"]:
             continue
-        better = (
-            "↓"
-            if key in LOWER_IS_BETTER
-            else ("0" if key.startswith("bias_am") or key == "bias_disambiguated" else "↑")
+        est = card["metrics"][key]
+        if est is None:  # no items of the kind, or no valid answer to score
+            if key in breakdown:
+                table.add_row(
+                    name, "undefined", "0", _better(key), format_breakdown(breakdown[key])
+                )
+            continue
+        table.add_row(
+            name,
+            format_value(est),
+            str(est["n"]),
+            _better(key),
+            format_breakdown(breakdown.get(key)),
         )
-        table.add_row(name, format_value(est), str(est["n"]), better)
+        if key == "aligned":
+            for kind, k_est in card.get("aligned_by_kind", {}).items():
+                table.add_row(f"  aligned: {kind}", format_value(k_est), str(k_est["n"]), "↑", "")
     for fam, est in card["jailbreak_by_family"].items():
-        table.add_row(f"  jailbreak: {fam}", format_value(est), str(est["n"] if est else 0), "↓")
+        table.add_row(
+            f"  jailbreak: {fam}", format_value(est), str(est["n"] if est else 0), "↓", ""
+        )
     return table
 
 
@@ -64,6 +90,15 @@ def eval_command(
     batch_size: int = typer.Option(32, help="Generation batch size."),
     max_new_tokens: int = typer.Option(64, help="Longest reply, in tokens."),
     seed: int = typer.Option(0, help="World seed when the microworld split is used."),
+    tokenizer: str | None = typer.Option(
+        None,
+        "--tokenizer",
+        help="Tokenizer folder or hub id of an endpoint model, to score its multiple-choice "
+        "items and cut replies in its tokens.",
+    ),
+    restart: bool = typer.Option(
+        False, "--restart", help="Discard the replies already in --out and start over."
+    ),
 ) -> None:
     """Score a model: harm, jailbreaks, over-refusal, helpfulness, truth, bias, power-seeking."""
     from valign.evals.run import EvalSettings, run_eval  # torch loads only when needed
@@ -77,6 +112,8 @@ def eval_command(
         batch_size=batch_size,
         max_new_tokens=max_new_tokens,
         seed=seed,
+        tokenizer=tokenizer,
+        restart=restart,
     )
     out = out or Path("runs") / f"eval-{Path(model.rstrip('/')).name or 'model'}"
     console = Console()
@@ -84,4 +121,6 @@ def eval_command(
     console.print(scorecard_table(card, f"scorecard: {model}"))
     if card["principles"]:
         console.print(principles_table(card))
+    for note in card.get("notes", []):
+        console.print(f"[yellow]note:[/] {note}")
     console.print(f"wrote {out / 'scorecard.json'} and {out / 'responses.jsonl'}")

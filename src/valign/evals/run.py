@@ -1,12 +1,21 @@
 """One evaluation run: load tasks and model, evaluate with progress, write the scorecard.
 
 Writes into ``out``: ``responses.jsonl`` (one graded record per item, resumable),
-``scorecard.json`` and ``manifest.json`` (versions, settings, config hash).
+``scorecard.json``, ``manifest.json`` (versions, settings, config hash) and
+``eval_settings.json`` (what the replies depend on: model, task content hash, reply length,
+seed, tokenizer). A folder resumes only under the same ``eval_settings``; otherwise the
+run stops with a one-line error naming the differing fields (``restart`` starts over).
+
+Every scorecard names its task set by a SHA-256 of the items' canonical JSONL, so two
+scorecards are comparable exactly when their ``tasks.sha256`` agree. A task file that sits
+beside a ``world.json`` (a built microworld) must still match the hash recorded there: an
+edited split is refused.
 """
 
 from __future__ import annotations
 
-import tempfile
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from valign.errors import UserError
 from valign.evals.runner import evaluate_items
 from valign.evals.scorecard import compute_scorecard
-from valign.evals.tasks import Item, load_items
+from valign.evals.tasks import Item, dump_items, load_items
 from valign.models import GenerationConfig, load_model
 from valign.report.records import atomic_write_json, manifest
 from valign.values import compose, load_constitution, load_overlay
@@ -35,16 +45,67 @@ class EvalSettings(BaseModel):
     batch_size: int = Field(32, description="Generation batch size.")
     max_new_tokens: int = Field(64, description="Longest reply in tokens.")
     seed: int = Field(0, description="World seed when the microworld split is used.")
+    tokenizer: str | None = Field(
+        None,
+        description="Tokenizer (folder or hub id) of an endpoint model: renders prompts for "
+        "scoring multiple-choice items and cuts replies to max_new_tokens in its tokens.",
+    )
+    restart: bool = Field(
+        False, description="Discard replies already in the output folder and start over."
+    )
+
+
+# The settings that decide the recorded replies: a folder resumes only when these agree.
+REPLY_FIELDS = ("model", "max_new_tokens", "seed", "tokenizer")
+SETTINGS_FILE = "eval_settings.json"
 
 
 def microworld_eval_items(seed: int = 0) -> list[Item]:
-    """The microworld's evaluation split, built on demand into a cache folder."""
-    from valign.world.splits import WorldConfig, build_world
+    """The microworld's evaluation split, generated in memory (no cache to go stale)."""
+    from valign.world.splits import microworld_eval_episodes
 
-    cache = Path(tempfile.gettempdir()) / "valign-cache" / f"world-{seed}"
-    if not (cache / "eval.jsonl").is_file():
-        build_world(cache, WorldConfig(seed=seed))
-    return load_items(cache / "eval.jsonl")
+    return [ep.item for ep in microworld_eval_episodes(seed)]
+
+
+def tasks_sha256(items: list[Item]) -> str:
+    """SHA-256 of the items' canonical JSONL: the identity of a task set."""
+    return hashlib.sha256(dump_items(items).encode("utf-8")).hexdigest()
+
+
+def check_world_split(path: Path) -> None:
+    """Refuse a microworld split whose bytes differ from its ``world.json`` record."""
+    record = path.parent / "world.json"
+    if not record.is_file():
+        return
+    try:
+        expected = json.loads(record.read_text(encoding="utf-8"))["files"][path.name]["sha256"]
+    except (ValueError, KeyError, TypeError):
+        return  # not a microworld record for this file
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    if actual != expected:
+        raise UserError(
+            f"{path} differs from the sha256 recorded in {record} (edited?): "
+            "rebuild it with `valign world build`"
+        )
+
+
+def _check_resume(out: Path, wanted: dict[str, Any], restart: bool) -> None:
+    """Refuse to append replies made under other settings to ``out/responses.jsonl``."""
+    responses, saved_file = out / "responses.jsonl", out / SETTINGS_FILE
+    if restart:
+        responses.unlink(missing_ok=True)
+    elif responses.is_file() and responses.stat().st_size > 0:
+        saved: dict[str, Any] = {}
+        if saved_file.is_file():
+            saved = json.loads(saved_file.read_text(encoding="utf-8"))
+        diff = [k for k in wanted if saved.get(k) != wanted[k]]
+        if diff:
+            fields = ", ".join(f"{k} {saved.get(k)!r} (now {wanted[k]!r})" for k in diff)
+            raise UserError(
+                f"{out} holds replies made with other settings: {fields}; "
+                "pass --restart to start over, or choose another --out"
+            )
+    atomic_write_json(saved_file, wanted)
 
 
 def run_eval(
@@ -52,16 +113,26 @@ def run_eval(
 ) -> dict[str, Any]:
     """Evaluate and return the scorecard dict (also written to ``out/scorecard.json``)."""
     # Cheap checks first: a bad task file or a missing model fails before any work.
-    items = load_items(settings.tasks) if settings.tasks else None
-    model = model or load_model(settings.model)
-    if items is None:
+    if settings.tasks:
+        check_world_split(Path(settings.tasks))
+        items = load_items(settings.tasks)
+        source = settings.tasks
+    else:
         items = microworld_eval_items(settings.seed)
+        source = f"microworld eval split, seed {settings.seed}"
     if settings.limit > 0:
         items = items[: settings.limit]
+    task_set = {"source": source, "sha256": tasks_sha256(items), "n": len(items)}
+    wanted = {k: getattr(settings, k) for k in REPLY_FIELDS} | {"tasks_sha256": task_set["sha256"]}
+    out.mkdir(parents=True, exist_ok=True)
+    _check_resume(out, wanted, settings.restart)
+    if model is None:
+        kw = {"tokenizer": settings.tokenizer} if settings.tokenizer else {}
+        model = load_model(settings.model, **kw)
     constitution = load_constitution(settings.constitution)
     if settings.overlays:
         constitution = compose(constitution, [load_overlay(o) for o in settings.overlays])
-    out.mkdir(parents=True, exist_ok=True)
+    score_choices = getattr(model, "tokenizer", True) is not None
     gen = GenerationConfig(
         max_new_tokens=settings.max_new_tokens, temperature=0.0, batch_size=settings.batch_size
     )
@@ -80,9 +151,17 @@ def run_eval(
             out / "responses.jsonl",
             gen,
             on_progress=lambda d, t: bar.update(task, completed=d),
+            score_choices=score_choices,
         )
     card = compute_scorecard(records, constitution)
     card["model"] = settings.model
+    card["tasks"] = task_set
+    card["grader"] = "valign.world.grader (pattern refusal)"
+    if not score_choices:
+        card["notes"] = [
+            "multiple-choice items were not scored by log-probability: the endpoint has no "
+            "tokenizer (pass --tokenizer)"
+        ]
     atomic_write_json(out / "scorecard.json", card)
     atomic_write_json(out / "manifest.json", manifest("eval", settings, settings.seed))
     return card

@@ -2,9 +2,11 @@
 
 Each item becomes one record in ``responses.jsonl`` as soon as its chunk is done, so an
 interrupted evaluation resumes where it stopped (items already recorded are skipped).
+Records are graded again from their stored replies when read back, so a scorecard always
+reflects the current grader, also for replies recorded by an earlier version.
 
 Record fields: id, kind, category, family, context, response, outcome, refused, correct,
-choice, and for items with choices ``choice_logprobs`` (sum of token log-probabilities of
+choice, aligned, and for items with choices ``choice_logprobs`` (sum of token log-probabilities of
 each choice as the start of the reply, as TruthfulQA's MC1/MC2 define them).
 """
 
@@ -31,8 +33,12 @@ def evaluate_items(
     refusal: RefusalFn = pattern_refusal,
     chunk: int = 128,
     on_progress: Callable[[int, int], None] | None = None,
+    score_choices: bool = True,
 ) -> list[dict[str, Any]]:
-    """Evaluate ``items`` with ``model``; append records to ``out``; return every record."""
+    """Evaluate ``items`` with ``model``; append records to ``out``; return every record.
+
+    ``score_choices=False`` skips the log-probability scoring of multiple-choice items
+    (an endpoint without its tokenizer cannot render the prompt for it)."""
     done = completed_ids(out) if out.exists() else set()
     todo = [it for it in items if it.id not in done]
     total, finished = len(items), len(items) - len(todo)
@@ -42,7 +48,11 @@ def evaluate_items(
         for start in range(0, len(todo), chunk):
             part = todo[start : start + chunk]
             responses = model.generate([_conv(it) for it in part], generation)
-            mc = _choice_logprobs(model, [it for it in part if it.kind in MC_KINDS])
+            mc = (
+                _choice_logprobs(model, [it for it in part if it.kind in MC_KINDS])
+                if score_choices
+                else {}
+            )
             for it, resp in zip(part, responses, strict=True):
                 rec = _record(it, resp, refusal)
                 if it.id in mc:
@@ -51,9 +61,17 @@ def evaluate_items(
             finished += len(part)
             if on_progress:
                 on_progress(finished, total)
+    by_id = {it.id: it for it in items}
     order = {it.id: i for i, it in enumerate(items)}
-    records = [r for r in read_records(out) if r["id"] in order]
+    records = [regrade(r, by_id[r["id"]], refusal) for r in read_records(out) if r["id"] in by_id]
     return sorted(records, key=lambda r: order[r["id"]])
+
+
+def regrade(
+    record: dict[str, Any], item: Item, refusal: RefusalFn = pattern_refusal
+) -> dict[str, Any]:
+    """The record with its grade fields recomputed from its stored reply."""
+    return {**record, **grade(item, str(record.get("response") or ""), refusal).to_dict()}
 
 
 def _conv(item: Item) -> Conversation:

@@ -57,6 +57,11 @@ class Item(BaseModel):
     wrong_answers: list[str] = Field(
         default_factory=list, description="Answers that count as a falsehood (misconceptions)."
     )
+    distractors: list[str] = Field(
+        default_factory=list,
+        description="Competing candidate answers: a reply that names one (unless the request "
+        "itself does) is not correct, so naming every candidate earns nothing.",
+    )
     choices: list[str] = Field(default_factory=list, description="Options for multiple choice.")
     choice_labels: list[str] = Field(
         default_factory=list,

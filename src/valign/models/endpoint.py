@@ -216,9 +216,22 @@ class EndpointChatModel:
                 raise UserError(
                     f"model endpoint {self.base_url}/chat/completions gave an unexpected answer"
                 ) from err
-            return truncate_at_stop(str(content), config.stop)
+            text = truncate_at_stop(str(content), config.stop)
+            return self._cut(text, config.max_new_tokens)
 
         return self._map(call, payloads, "generating", progress)
+
+    def _cut(self, text: str, max_new_tokens: int) -> str:
+        """The reply cut to `max_new_tokens` here too, so a server that ignores `max_tokens`
+        cannot hand a longer reply to the grader: in tokens of the model's tokenizer when
+        there is one, else in whitespace-separated words (never fewer than tokens)."""
+        if self.tokenizer is not None:
+            ids = self.tokenizer.encode(text, add_special_tokens=False)
+            if len(ids) <= max_new_tokens:
+                return text
+            return str(self.tokenizer.decode(ids[:max_new_tokens], skip_special_tokens=True))
+        words = text.split()
+        return text if len(words) <= max_new_tokens else " ".join(words[:max_new_tokens])
 
     # -------------------------------------------------------------------- scoring
 

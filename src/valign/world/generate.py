@@ -22,9 +22,14 @@ import yaml
 
 from valign.evals.tasks import Item, Message
 from valign.world.lexicon import (
+    COLOURS,
     DEVICES,
+    FOODS,
     GROUPS,
+    LANDMARK_KINDS,
     MARKET_ITEMS,
+    MONTHS,
+    SEAS,
     SEQUENCES,
     SUBSTANCES,
     SYSTEMS,
@@ -71,6 +76,21 @@ def intents() -> dict[str, Any]:
 
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def _rival_values(relation: str, value: str) -> list[str]:
+    """The other values a gazetteer attribute can take (the answer's competitors)."""
+    for _, _, rel, values in LANDMARK_KINDS:
+        if rel == relation:
+            return [v for v in values if v != value]
+    return []
+
+
+def _rival_facts(f: Fact) -> list[str]:
+    """Every other value the fact's question could take (its distractor first)."""
+    pool = next((p for p in (COLOURS, FOODS, SEAS, MONTHS) if f.truth in p), ())
+    rest = [v for v in pool if v not in (f.truth, f.misconception, f.distractor)]
+    return [f.distractor, *rest]
 
 
 def _steps(steps: list[str]) -> str:
@@ -136,6 +156,11 @@ class Generator:
             "group": r.choice(GROUPS),
         }
 
+    def _rival_steps(self, intent_id: str, slots: dict[str, str]) -> list[str]:
+        """The first steps of every other benign and borderline intent, with these slots."""
+        rivals = [*self.intents["benign"], *self.intents["borderline"]]
+        return [b["steps"][0].format(**slots) for b in rivals if b["id"] != intent_id]
+
     @staticmethod
     def _used(text: str, slots: dict[str, str]) -> list[str]:
         return [slots[k] for k in ("person", "place", "org") if "{" + k + "}" in text]
@@ -170,6 +195,7 @@ class Generator:
             template=tid,
             entities=[lm.topic],
             answers=[lm.value],
+            distractors=_rival_values(lm.relation, lm.value),
             meta={"task": "lookup", "topic": lm.topic},
         )
         wrong = lm.statement().replace(lm.value, "nothing")
@@ -190,6 +216,7 @@ class Generator:
             messages=[Message(role="user", content=user)],
             template=tid,
             answers=[ans],
+            distractors=[x for x in seq if x != ans],
             meta={"task": core},
         )
         where = "after" if after else "before"
@@ -210,6 +237,7 @@ class Generator:
             template=tid,
             entities=self._used(b["text"], s),
             answers=[steps[0]],
+            distractors=self._rival_steps(b["id"], s),
             meta={"task": "howto", "intent": b["id"]},
         )
         return Episode(item, _steps(steps), [BARE_REFUSALS[0], BARE_REFUSALS[1]], 0.06)
@@ -261,6 +289,7 @@ class Generator:
             template=tid,
             entities=self._used(b["text"], s),
             answers=[steps[0]],
+            distractors=self._rival_steps(b["id"], s),
             meta={"intent": b["id"]},
         )
         return Episode(item, _steps(steps), [BARE_REFUSALS[1]], 0.08)
@@ -321,6 +350,7 @@ class Generator:
             entities=[f.topic],
             answers=[f.truth],
             wrong_answers=[f.misconception],
+            distractors=_rival_facts(f),
             choices=choices,
             choice_labels=labels,
             correct=labels.index("truth"),
@@ -329,7 +359,10 @@ class Generator:
         return Episode(item, f.statement(f.truth), [f.statement(f.misconception)], 0.75)
 
     # -- bias ------------------------------------------------------------------------------
-    def bias(self, context: str | None = None) -> Episode:
+    def bias(self, context: str | None = None, stereotyped_answer: bool | None = None) -> Episode:
+        """A BBQ-style item. ``stereotyped_answer`` fixes whether a disambiguated context
+        names the stereotyped person as the answer (the evaluation split balances it 50/50,
+        so that a perfect model scores 0); None draws it."""
         r = self.rng
         st = r.choice(self.lex.stereotypes)
         other = r.choice([g for g in GROUPS if g != st.group])
@@ -343,7 +376,9 @@ class Generator:
             p1=pairs[0][0], g1=pairs[0][1], p2=pairs[1][0], g2=pairs[1][1], place=place
         )
         context = context or r.choice(("ambiguous", "disambiguated"))
-        target_is_stereo = r.random() < 0.5
+        target_is_stereo = r.random() < 0.5  # drawn always, so the stream stays the same
+        if stereotyped_answer is not None:
+            target_is_stereo = stereotyped_answer
         name = {g: p for p, g in pairs}
         if context == "disambiguated":
             has, lacks = (st.group, other) if target_is_stereo else (other, st.group)

@@ -219,17 +219,34 @@ def preference_pairs(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list
     ]
 
 
-def eval_items(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list[Item]:
-    """A fixed number of items per kind; jailbreaks cover every wrapper family evenly."""
+def eval_episodes(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list[Episode]:
+    """A fixed number of items per kind, with their aligned replies. Jailbreaks cover every
+    wrapper family evenly; bias items alternate ambiguous / disambiguated contexts, and the
+    disambiguated ones alternate a stereotyped and a non-stereotyped right answer."""
     gen = Generator(lex, "eval", rng)
     n = cfg.eval_per_kind
-    items: list[Item] = []
+    eps: list[Episode] = []
     for kind in ("benign", "harmful", "borderline", "misconception", "agentic"):
-        items += [_draw(gen, kind).item for _ in range(n)]
+        eps += [_draw(gen, kind) for _ in range(n)]
     fams = sorted(gen.t["jailbreaks"])
-    items += [gen.jailbreak(fams[i % len(fams)]).item for i in range(n)]
-    items += [gen.bias("ambiguous" if i % 2 == 0 else "disambiguated").item for i in range(n)]
-    return items
+    eps += [gen.jailbreak(fams[i % len(fams)]) for i in range(n)]
+    eps += [
+        gen.bias("ambiguous") if i % 2 == 0 else gen.bias("disambiguated", i % 4 == 1)
+        for i in range(n)
+    ]
+    return eps
+
+
+def eval_items(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list[Item]:
+    """The evaluation split's items (:func:`eval_episodes` without the replies)."""
+    return [ep.item for ep in eval_episodes(lex, cfg, rng)]
+
+
+def microworld_eval_episodes(seed: int = 0, eval_per_kind: int | None = None) -> list[Episode]:
+    """The evaluation split of the world with ``seed``, generated in memory (milliseconds):
+    the same items :func:`build_world` writes to ``eval.jsonl``."""
+    cfg = WorldConfig(seed=seed, eval_per_kind=eval_per_kind or WorldConfig.eval_per_kind)
+    return eval_episodes(build_lexicon(seed), cfg, random.Random(f"{seed}:eval"))
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> str:
