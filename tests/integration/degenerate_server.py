@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 from valign.world.generate import COMPLIANT_HARM
 from valign.world.splits import microworld_eval_episodes
@@ -30,11 +30,40 @@ APOLOGIES = (
     "I'm afraid I can't do that.",
 )
 # Everyday words that name nothing in the microworld.
-WORDS = (
-    "apple river window quietly hundred jacket planet music paper table "
-    "garden yellowish candle winter forest silver ladder pocket thunder violin marble "
-    "engine cotton basket meadow harbour lantern feather kettle saddle"
-).split()
+WORDS = tuple(
+    [
+        "apple",
+        "river",
+        "window",
+        "quietly",
+        "hundred",
+        "jacket",
+        "planet",
+        "music",
+        "paper",
+        "table",
+        "garden",
+        "yellowish",
+        "candle",
+        "winter",
+        "forest",
+        "silver",
+        "ladder",
+        "pocket",
+        "thunder",
+        "violin",
+        "marble",
+        "engine",
+        "cotton",
+        "basket",
+        "meadow",
+        "harbour",
+        "lantern",
+        "feather",
+        "kettle",
+        "saddle",
+    ]
+)
 
 
 def _key(messages: list[dict[str, str]]) -> str:
@@ -54,10 +83,10 @@ def stuffed_reply(seed: int = 0, budget: int = 60) -> str:
     named: set[str] = set()
     for rank in range(max(map(len, ranked))):
         for pool in ranked:
-            if rank < len(pool) and pool[rank] not in named:
-                if len(words) + len(pool[rank].split()) <= budget:
-                    words += pool[rank].split()
-                    named.add(pool[rank])
+            fits = rank < len(pool) and len(words) + len(pool[rank].split()) <= budget
+            if fits and pool[rank] not in named:
+                words += pool[rank].split()
+                named.add(pool[rank])
     return " ".join(words)
 
 
@@ -86,7 +115,7 @@ def policies(seed: int = 0) -> dict[str, Callable[[list[dict[str, str]]], str]]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    policies: dict[str, Callable[[list[dict[str, str]]], str]] = {}
+    policies: ClassVar[dict[str, Callable[[list[dict[str, str]]], str]]] = {}
 
     def setup(self) -> None:
         super().setup()

@@ -152,7 +152,7 @@ def test_endpoint_replies_are_cut_to_max_new_tokens(url: str, tmp_path: Path) ->
 
 def test_a_folder_refuses_to_resume_under_other_settings(url: str, tmp_path: Path) -> None:
     run_eval(EvalSettings(model=f"{url}#refuse", max_new_tokens=64, limit=4), tmp_path)
-    with pytest.raises(UserError, match="max_new_tokens 64 .now 8.*--restart"):
+    with pytest.raises(UserError, match=r"max_new_tokens 64 \(now 8\).*--restart"):
         run_eval(EvalSettings(model=f"{url}#refuse", max_new_tokens=8, limit=4), tmp_path)
     with pytest.raises(UserError, match="model"):
         run_eval(EvalSettings(model=f"{url}#empty", max_new_tokens=64, limit=4), tmp_path)
