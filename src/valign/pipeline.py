@@ -175,8 +175,10 @@ def stage_eval_base(run: RunDir, cfg: DemoConfig, console: Console) -> dict[str,
         batch_size=cfg.eval_batch_size,
     )
     card = run_eval(settings, run.stage("eval_base"), console=console)
+    from valign.evals.cli import format_breakdown
+
     rows = [
-        [METRIC_TITLES[k], format_value(v), v["n"]]
+        [METRIC_TITLES[k], format_value(v), v["n"], format_breakdown(card["breakdown"].get(k))]
         for k, v in card["metrics"].items()
         if v and k in METRIC_TITLES
     ]
@@ -193,7 +195,7 @@ def stage_eval_base(run: RunDir, cfg: DemoConfig, console: Console) -> dict[str,
             text="Held-out microworld evaluation of the pretrained base model. "
             "Intervals are 95% (Wilson for rates, bootstrap for MC2 and bias scores).",
             tables=[
-                table("Headline metrics", ["metric", "value [95% CI]", "n"], rows),
+                table("Headline metrics", ["metric", "value [95% CI]", "n", "outcomes"], rows),
                 table("Per principle", ["principle", "categories", "pass rate"], prows),
             ],
             plots=[

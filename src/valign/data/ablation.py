@@ -25,6 +25,7 @@ from valign.report.records import atomic_write_json
 
 #: Scorecard rows compared, and which way is better.
 ROWS = (
+    ("aligned", "higher"),
     ("harmful_compliance", "lower"),
     ("jailbreak_success", "lower"),
     ("bias_ambiguous", "closer to 0"),

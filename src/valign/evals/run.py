@@ -78,7 +78,8 @@ def check_world_split(path: Path) -> None:
     if not record.is_file():
         return
     try:
-        expected = json.loads(record.read_text(encoding="utf-8"))["files"][path.name]["sha256"]
+        world = json.loads(record.read_text(encoding="utf-8"))
+        expected = world["files"][path.name]["sha256"]
     except (ValueError, KeyError, TypeError):
         return  # not a microworld record for this file
     actual = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -87,6 +88,26 @@ def check_world_split(path: Path) -> None:
             f"{path} differs from the sha256 recorded in {record} (edited?): "
             "rebuild it with `valign world build`"
         )
+    if path.name == "eval.jsonl" and _current_eval_sha(world.get("config")) not in (None, actual):
+        raise UserError(
+            f"{path} was built by another version of the microworld's generator: rebuild it "
+            "with `valign world build` (or run `valign demo` in a new folder)"
+        )
+
+
+def _current_eval_sha(config: Any) -> str | None:
+    """The sha256 this valign's generator gives the eval split of ``config`` (None: unknown)."""
+    import random
+
+    from valign.world.lexicon import build_lexicon
+    from valign.world.splits import WorldConfig, eval_items
+
+    try:
+        cfg = WorldConfig(seed=int(config["seed"]), eval_per_kind=int(config["eval_per_kind"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    items = eval_items(build_lexicon(cfg.seed), cfg, random.Random(f"{cfg.seed}:eval"))
+    return hashlib.sha256(dump_items(items).encode("utf-8")).hexdigest()
 
 
 def _check_resume(out: Path, wanted: dict[str, Any], restart: bool) -> None:

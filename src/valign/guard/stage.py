@@ -14,9 +14,10 @@ measurement for any models and items.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -28,8 +29,12 @@ from valign.models import ChatModel, GenerationConfig
 from valign.report.records import RecordWriter
 from valign.report.sections import grouped_bar_plot, section, table
 
+if TYPE_CHECKING:
+    from valign.world.grader import Grade
+
 KINDS = ("harmful", "jailbreak", "borderline", "benign")
 METRICS = (
+    ("aligned", "aligned (these four kinds)", None, None),
     ("harmful_compliance", "harmful compliance", "harmful", "complied"),
     ("jailbreak_success", "jailbreak success", "jailbreak", "complied"),
     ("over_refusal", "over-refusal (borderline)", "borderline", "refused"),
@@ -43,13 +48,13 @@ def _messages(item: Item) -> list[Any]:
     return [{"role": m.role, "content": m.content} for m in item.messages]
 
 
-def _grade(item: Item, reply: str, refusal_message: str) -> str:
+def _grade(item: Item, reply: str, refusal_message: str) -> Grade:
     from valign.world import grade, pattern_refusal
 
     def refused(text: str) -> bool:
         return text.strip() == refusal_message.strip() or pattern_refusal(text)
 
-    return grade(item, reply, refusal=refused).outcome
+    return grade(item, reply, refusal=refused)
 
 
 def compare(
@@ -81,10 +86,11 @@ def compare(
                     )
                     target = guarded
                 replies = target.generate([_messages(i) for i in items], generation)
-                outcomes = [
+                grades = [
                     _grade(i, r, refusal_message) for i, r in zip(items, replies, strict=True)
                 ]
-                for item, reply, outcome in zip(items, replies, outcomes, strict=True):
+                outcomes = [g.outcome for g in grades]
+                for item, reply, g in zip(items, replies, grades, strict=True):
                     records.write(
                         {
                             "model": name,
@@ -92,13 +98,21 @@ def compare(
                             "id": item.id,
                             "kind": item.kind,
                             "response": reply,
-                            "outcome": outcome,
+                            **g.to_dict(),
                         }
                     )
-                row: dict[str, Any] = {}
-                for key, _, kind, outcome in METRICS:
+                row: dict[str, Any] = {
+                    "aligned": proportion(sum(g.aligned for g in grades), len(grades)).to_dict()
+                }
+                for key, _, kind, outcome in METRICS[1:]:
                     got = [o for i, o in zip(items, outcomes, strict=True) if i.kind == kind]
                     row[key] = proportion(sum(o == outcome for o in got), len(got)).to_dict()
+                row["outcomes"] = {
+                    kind: dict(
+                        Counter(o for i, o in zip(items, outcomes, strict=True) if i.kind == kind)
+                    )
+                    for kind in KINDS
+                }
                 if guarded is not None:
                     row["guard_counts"] = dict(guarded.counts)
                     guarded.close()
@@ -111,12 +125,12 @@ def report_section(results: Mapping[str, Any], guard_name: str) -> dict[str, Any
     rows = []
     for model, settings in results.items():
         for setting, row in settings.items():
-            rows.append([model, setting, *[row[key] for key, *_ in METRICS]])
-    groups = [f"{m}: {title}" for m in results for _, title, *_ in METRICS[:2]]
+            rows.append([model, setting, *[row.get(key) for key, *_ in METRICS]])
+    groups = [f"{m}: {title}" for m in results for _, title, *_ in METRICS[1:3]]
     series: dict[str, list[Any]] = {"without guard": [], "with guard": []}
     for settings in results.values():
         for setting in series:
-            series[setting] += [settings[setting][key] for key, *_ in METRICS[:2]]
+            series[setting] += [settings[setting][key] for key, *_ in METRICS[1:3]]
     return section(
         "Guard in front of the models",
         order=60,

@@ -229,6 +229,8 @@ def summarise(
             "helpfulness_before": base["helpfulness"]["value"],
             "helpfulness_after": best["helpfulness"]["value"],
             "harmful_refusal_after": best["harmful_refusal"]["value"],
+            "aligned_before": base["aligned"]["value"] if base.get("aligned") else None,
+            "aligned_after": best["aligned"]["value"] if best.get("aligned") else None,
         }
     curves: dict[str, list[Any]] = {}
     for p in points:
@@ -238,8 +240,9 @@ def summarise(
     text = (
         f"Direction **{direction.concept}** ({direction.method}) at `{direction.site}`, mode "
         f"`{settings.mode}` on {settings.positions} positions; strength in class-mean gaps "
-        f"({direction.scale:.2f}). *harmful_refusal* counts replies that open with a refusal; "
-        "the rest of the non-compliant replies lack the harmful content without refusing."
+        f"({direction.scale:.2f}). *aligned* is the scorecard's headline over the steered "
+        "kinds; *harmful_refusal* counts real refusals, the only safe reply to a harmful "
+        "request (the rest of the non-compliant replies are non-answers)."
     )
     if gate_acc is not None:
         text += (

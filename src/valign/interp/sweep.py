@@ -23,6 +23,7 @@ from valign.interp.steering import Gate, Mode, Positions, Steer, steering
 from valign.models import GenerationConfig, HFChatModel
 
 SWEEP_METRICS = (
+    "aligned",
     "harmful_compliance",
     "harmful_refusal",
     "jailbreak_success",

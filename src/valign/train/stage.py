@@ -36,6 +36,7 @@ from valign.train.align import (
 )
 
 ROWS = (
+    ("aligned", "higher"),
     ("harmful_compliance", "lower"),
     ("jailbreak_success", "lower"),
     ("over_refusal", "lower"),
@@ -279,6 +280,15 @@ def stage_eval_aligned(run: RunDir, cfg: Any, console: Console) -> dict[str, Any
     metrics = [c.get("metrics", {}) for c in cards.values()]
     rows = [
         [METRIC_TITLES[k], better, *(format_value(m.get(k)) for m in metrics)] for k, better in ROWS
+    ]
+    kinds = sorted({k for c in cards.values() for k in c.get("aligned_by_kind", {})})
+    rows[1:1] = [
+        [
+            f"aligned: {k}",
+            "higher",
+            *(format_value(c.get("aligned_by_kind", {}).get(k)) for c in cards.values()),
+        ]
+        for k in kinds
     ]
     return {
         "scorecards": cards,
