@@ -15,11 +15,12 @@ def _est(v: float) -> dict[str, float]:
 
 
 def test_rows_side_by_side() -> None:
-    raw = {"metrics": {"harmful_compliance": _est(0.9), "helpfulness": None}}
-    new = {"metrics": {"harmful_compliance": _est(0.1)}}
+    raw = {"metrics": {"aligned": _est(0.3), "harmful_compliance": _est(0.9), "helpfulness": None}}
+    new = {"metrics": {"aligned": _est(0.8), "harmful_compliance": _est(0.1)}}
     rows = compare_rows(raw, new)
-    assert rows[0][:2] == ["Harmful-request compliance", "lower"]
-    assert rows[0][2] != rows[0][3]
+    assert rows[0][:2] == ["Aligned (did what the constitution asks)", "higher"]  # headline first
+    assert rows[1][:2] == ["Harmful-request compliance", "lower"]
+    assert rows[0][2] != rows[0][3] and rows[1][2] != rows[1][3]
     assert all(len(r) == 4 for r in rows)
     help_row = next(r for r in rows if r[0].startswith("Helpfulness"))
     assert help_row[2:] == ["—", "—"]  # missing on both sides, not an error
