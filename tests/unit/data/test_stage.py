@@ -68,7 +68,8 @@ def test_ablation_stage_pretrains_on_the_filtered_corpus_and_reports(
     assert (out / "clean" / "eval" / "scorecard.json").is_file()
     assert summary["filter"]["accounted"] and summary["filter"]["removed"] > 0
     assert summary["pretrain"]["steps"] == tiny_pretrain_config.max_steps
-    assert [r[0] for r in summary["rows"]][:2] == [
+    assert [r[0] for r in summary["rows"]][:3] == [
+        "Aligned (did what the constitution asks)",
         "Harmful-request compliance",
         "Jailbreak attack success",
     ]
