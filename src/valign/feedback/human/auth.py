@@ -101,19 +101,26 @@ class Signer:
     def csrf_token(self, sid: str) -> str:
         return hmac.new(self.secret, f"csrf:{sid}".encode(), hashlib.sha256).hexdigest()
 
-    def check_csrf(self, sid: str, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf_token(sid), str(token))
+    def check_csrf(self, sid: str, token: object) -> bool:
+        return isinstance(token, str) and bool(token) and _same(self.csrf_token(sid), token)
 
     def login_cookie(self) -> tuple[str, str]:
         """A fresh (cookie, form token) pair for the login form."""
         token = secrets.token_urlsafe(16)
         return self._login.dumps(token), token
 
-    def check_login(self, cookie: str | None, token: str | None) -> bool:
-        if not cookie or not token:
+    def check_login(self, cookie: str | None, token: object) -> bool:
+        if not cookie or not token or not isinstance(token, str):
             return False
         try:
             expected = self._login.loads(cookie, max_age=3600)
         except BadSignature:
             return False
-        return hmac.compare_digest(str(expected), str(token))
+        return _same(str(expected), token)
+
+
+def _same(a: str, b: str) -> bool:
+    """Constant-time equality of two strings of any characters."""
+    return hmac.compare_digest(
+        a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
+    )

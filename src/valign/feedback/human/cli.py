@@ -262,6 +262,7 @@ def serve(
     except ValidationError as exc:
         e = exc.errors()[0]
         raise UserError(f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg']}") from None
+    store = _store(db, write=True)
     cons = _constitution(constitution)
     critic = responder = None
     if assist_model or redteam_model:
@@ -271,7 +272,6 @@ def serve(
             critic = model_critic(load_model(assist_model), [p.text for p in cons.principles])
         if redteam_model:
             responder = model_responder(load_model(redteam_model))
-    store = _store(db, write=True)
     api = create_app(
         store,
         settings,

@@ -88,9 +88,10 @@ class Store:
                 try:
                     folder.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
-                    raise UserError(
-                        f"cannot make the folder {folder} of the database: {exc.strerror}"
-                    ) from None
+                    why = (
+                        "a file is in the way" if isinstance(exc, FileExistsError) else exc.strerror
+                    )
+                    raise UserError(f"cannot make the database's folder {folder}: {why}") from None
             self.engine = create_engine(self.url, connect_args={"check_same_thread": False})
             _sqlite_pragmas(self.engine)
         else:
