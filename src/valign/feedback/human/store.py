@@ -82,6 +82,8 @@ class Store:
         except ArgumentError:
             raise UserError(f"not a database URL: {url}") from None
         self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise UserError(f"unsupported database: {self.dialect} (use SQLite or PostgreSQL)")
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 folder = Path(parsed.database).parent

@@ -26,6 +26,8 @@ def test_urls() -> None:
     assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     with pytest.raises(UserError):
         Store("nosuchdialect+x://")
+    with pytest.raises(UserError, match="unsupported database: mysql"):
+        Store("mysql://u@h/db")
 
 
 def test_unusable_databases_are_one_line_errors(tmp_path: Path) -> None:
