@@ -1,4 +1,6 @@
-"""The rating app on PostgreSQL: migrations, the pages, and concurrent submits.
+"""The rating app on PostgreSQL: migrations, the pages, concurrent submits, the login lockout
+under concurrent attempts and forged headers, malformed input and fuzzing, and the start-up
+check of a database it cannot write.
 
 Needs ``VALIGN_TEST_POSTGRES_URL`` (``.ci/run`` starts a server and sets it); skipped
 without it unless ``VALIGN_REQUIRE_SERVICES=1``.
@@ -15,17 +17,30 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 
+from valign.errors import UserError
 from valign.feedback.human import Store
 from valign.feedback.human.forms import JudgmentIn
+from valign.feedback.human.lockout import Locked, Policy, Ticket, begin, keys_for
 from valign.feedback.human.projects import get_project
 from valign.feedback.human.record import record_judgment
 from valign.feedback.human.store import drop_tables
 from valign.feedback.human.tables import Base, Judgment, User
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "feedback" / "human"))
-from human_testkit import client_for, login, make_store, next_item
+import test_feedback_app as app_cases
+from fuzz_testkit import fuzz_app
+from human_testkit import (
+    app_for,
+    check_concurrent_wrong_passwords,
+    check_forged_forwarded_for,
+    client_for,
+    login,
+    make_store,
+    next_item,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -97,3 +112,62 @@ def test_concurrent_submits_of_one_judgment_store_it_once(pg_url: str) -> None:
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(Judgment)) == 1
     store.close()
+
+
+def test_lockout_holds_under_concurrent_attempts_on_postgres(pg_url: str) -> None:
+    store = _pg_store(pg_url)
+    policy = Policy(after=4)
+    keys = keys_for(policy, "cy", "203.0.113.9")
+    barrier = threading.Barrier(12)
+    tickets: list[Ticket] = []
+    refused: list[Locked] = []
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            tickets.append(begin(store, keys, policy, 1_000_000.0))
+        except Locked as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=attempt) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(t.counts["account:cy"] for t in tickets) == [1, 2, 3, 4]
+    assert len(refused) == 8
+    check_concurrent_wrong_passwords(store)
+    check_forged_forwarded_for(app_for(store), name="bo", other="admin")  # ana is locked
+    store.close()
+
+
+def test_malformed_input_is_4xx_on_postgres(pg_url: str) -> None:
+    store = _pg_store(pg_url)
+    app_cases.test_known_malformed_requests_are_4xx_with_headers(store)
+    app_cases.test_import_form_refuses_what_no_database_stores(store)
+    app_cases.test_form_bytes_must_be_utf8_and_are_stored_as_sent(store)
+    store.close()
+
+
+def test_fuzzed_requests_never_reach_500_on_postgres(pg_url: str) -> None:
+    store = _pg_store(pg_url)
+    fuzz_app(store, app_cases.EXAMPLES // 2)
+    store.close()
+
+
+def test_a_database_it_cannot_write_is_refused_at_start_up(pg_url: str) -> None:
+    _pg_store(pg_url).close()
+    admin = Store(pg_url)
+    with admin.engine.begin() as conn:
+        conn.execute(
+            text(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'valign_reader')"
+                " THEN CREATE ROLE valign_reader LOGIN; END IF; END $$"
+            )
+        )
+        conn.execute(text("GRANT SELECT ON ALL TABLES IN SCHEMA public TO valign_reader"))
+    admin.close()
+    reader = Store(make_url(pg_url).set(username="valign_reader").render_as_string(False))
+    with pytest.raises(UserError, match=r"cannot write .*: permission denied for table settings"):
+        reader.check()
+    reader.close()

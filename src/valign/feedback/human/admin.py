@@ -12,8 +12,9 @@ from starlette.concurrency import run_in_threadpool
 
 from valign.errors import UserError
 from valign.feedback.human import export
-from valign.feedback.human.accounts import add_user, list_users
+from valign.feedback.human.accounts import MAX_NAME, MAX_PASSWORD, add_user, list_users
 from valign.feedback.human.auth import SessionData
+from valign.feedback.human.forms import text_field
 from valign.feedback.human.projects import (
     add_items,
     create_project,
@@ -62,9 +63,11 @@ def overview(request: Request) -> Response:
     )
 
 
-async def _admin_form(request: Request) -> tuple[User, SessionData, dict[str, Any]]:
+async def _admin_form(
+    request: Request, upload: bool = False
+) -> tuple[User, SessionData, dict[str, Any]]:
     user, sess = await run_in_threadpool(require_user, request, True)
-    return user, sess, await read_form(request, sess)
+    return user, sess, await read_form(request, sess, upload)
 
 
 @router.post("/users")
@@ -74,9 +77,9 @@ async def new_user(request: Request) -> Response:
         await run_in_threadpool(
             add_user,
             state(request).store,
-            str(form.get("name", "")),
-            str(form.get("password", "")),
-            str(form.get("role", "rater")),
+            text_field(form, "name", MAX_NAME),
+            text_field(form, "password", MAX_PASSWORD),
+            text_field(form, "role", 16) or "rater",
         )
     except UserError as exc:
         raise _user_error(exc) from None
@@ -130,7 +133,7 @@ def project_page(request: Request, name: str) -> Response:
 
 @router.post("/p/{name}/import")
 async def import_items(request: Request, name: str) -> Response:
-    _, _, form = await _admin_form(request)
+    _, _, form = await _admin_form(request, upload=True)
     st = state(request)
     upload = form.get("file")
     if upload is None or isinstance(upload, str | list):

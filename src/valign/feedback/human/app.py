@@ -14,12 +14,17 @@ Pages (HTML, server-rendered):
 
 Errors are pages with the status they name: 400 bad form, 401 no session, 403 CSRF or not
 an admin, 404, 405, 409 not assigned or a name taken, 413 too large, 415 not a form,
-429 too many failed logins.
+429 too many failed logins (with Retry-After).
+
+With ``settings.forwarded_allow_ips`` the app reads the client's address from
+X-Forwarded-For, but only on connections from those proxies (uvicorn's own trust of
+127.0.0.1 is turned off by ``valign feedback serve``).
 """
 
 from __future__ import annotations
 
 import random
+import time
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -27,10 +32,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from valign.feedback.human import admin, pages
+from valign.feedback.human import admin, lockout, pages
 from valign.feedback.human.assist import Critic, Responder
 from valign.feedback.human.auth import Signer
+from valign.feedback.human.forms import FormError
 from valign.feedback.human.settings import ServerSettings
 from valign.feedback.human.store import Store
 from valign.feedback.human.web import (
@@ -68,15 +75,30 @@ def create_app(
         principle_texts=dict(principle_texts or {}),
         category_names=dict(category_names or {}),
         rng=random.Random(settings.seed),
+        policy=lockout.Policy(
+            after=settings.lockout_after,
+            address_after=settings.address_lockout_after,
+            base_s=settings.lockout_seconds,
+            max_s=settings.lockout_max_seconds,
+            forget_s=settings.lockout_forget_hours * 3600,
+        ),
     )
+    lockout.prune(store, st.policy, time.time())
     app = FastAPI(title="valign feedback", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.valign = st
     app.include_router(pages.router)
     app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(Guard, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)
+    if settings.forwarded_allow_ips:
+        app.add_middleware(
+            ProxyHeadersMiddleware,
+            trusted_hosts=list(settings.forwarded_allow_ips),
+        )
 
-    def error_page(request: Request, status: int, message: str) -> Response:
+    def error_page(
+        request: Request, status: int, message: str, headers: dict[str, str] | None = None
+    ) -> Response:
         found = session_of(request) if status != 401 else None
         html = st.env.get_template("error.html").render(
             user=found[0] if found else None,
@@ -85,10 +107,14 @@ def create_app(
             status=status,
             message=message,
         )
-        return HTMLResponse(html, status_code=status)
+        return HTMLResponse(html, status_code=status, headers=headers)
 
     @app.exception_handler(HttpError)
     async def _http_error(request: Request, exc: HttpError) -> Response:
+        return error_page(request, exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(FormError)
+    async def _form_error(request: Request, exc: FormError) -> Response:
         return error_page(request, exc.status, exc.message)
 
     @app.exception_handler(LoginRequired)

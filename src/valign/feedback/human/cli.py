@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,10 +30,14 @@ DEFAULT_DB = os.environ.get("VALIGN_FEEDBACK_DB", "feedback.db")
 err = Console(stderr=True, highlight=False)
 
 
-def _store(db: str) -> Store:
+def _store(db: str, write: bool = False) -> Store:
+    """The database, migrated; with ``write``, checked to take a write and read it back."""
     from valign.feedback.human.store import Store
 
-    return Store(db)
+    store = Store(db)
+    if write:
+        store.check()
+    return store
 
 
 def _constitution(name: str | None) -> Constitution:
@@ -46,7 +49,7 @@ def _constitution(name: str | None) -> Constitution:
 @app.command("init")
 def init(db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP)) -> None:
     """Create the database, or migrate it to the newest schema."""
-    store = _store(db)
+    store = _store(db, write=True)
     err.print(f"database ready: {store.safe_url} ({len(store.tables())} tables)")
 
 
@@ -68,7 +71,7 @@ def user(
     """Add an account, or reset its password and role (which logs it out everywhere)."""
     from valign.feedback.human.accounts import add_user
 
-    add_user(_store(db), name, password, role)
+    add_user(_store(db, write=True), name, password, role)
     err.print(f"account {name} ({role}) saved")
 
 
@@ -113,7 +116,7 @@ def project(
     except ValidationError as exc:
         e = exc.errors()[0]
         raise UserError(f"{'.'.join(map(str, e['loc']))}: {e['msg']}") from None
-    create_project(_store(db), settings)
+    create_project(_store(db, write=True), settings)
     err.print(f"project {name} ({kind}) created")
 
 
@@ -126,7 +129,7 @@ def import_items(
     """Import items to judge from a JSONL file (all or nothing)."""
     from valign.feedback.human.projects import add_items, get_project, read_items
 
-    store = _store(db)
+    store = _store(db, write=True)
     n = add_items(store, project, read_items(src, get_project(store, project)))
     err.print(f"imported {n} items into {project}")
 
@@ -144,22 +147,25 @@ def sample(
     db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
 ) -> None:
     """Import items sampled straight from a model (two replies per prompt for pairwise)."""
-    from valign.feedback.human.projects import add_items, get_project, items_from_model, parse_item
+    from valign.feedback.human.projects import (
+        add_items,
+        get_project,
+        items_from_model,
+        load_json_line,
+        parse_item,
+        read_text_file,
+    )
     from valign.models import GenerationConfig, load_model
 
-    store = _store(db)
+    store = _store(db, write=True)
     proj = get_project(store, project)
-    if not prompts.is_file():
-        raise UserError(f"prompt file not found: {prompts}")
     texts = []
-    for lineno, line in enumerate(prompts.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_text_file(prompts, "prompt file").splitlines(), 1):
         if line.strip():
-            try:
-                texts.append(json.loads(line)["prompt"])
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise UserError(
-                    f"{prompts}:{lineno}: expected a JSON object with 'prompt'"
-                ) from None
+            raw = load_json_line(line, f"{prompts}:{lineno}")
+            if not isinstance(raw, dict) or "prompt" not in raw:
+                raise UserError(f"{prompts}:{lineno}: expected a JSON object with 'prompt'")
+            texts.append(raw["prompt"])
     cfg = GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
     raw = items_from_model(load_model(model), texts, proj.kind, cfg)
     rows = [parse_item(r, proj, f"sample {i}") for i, r in enumerate(raw)]
@@ -229,14 +235,34 @@ def serve(
     secure_cookies: bool = typer.Option(False, help="Secure cookies (behind HTTPS)."),
     max_body_bytes: int = typer.Option(256_000, help="Largest form body accepted."),
     seed: int | None = typer.Option(None, help="Seed of order and assistance draws."),
+    forwarded_allow_ips: str = typer.Option(
+        "",
+        help="Comma-separated proxies (addresses, networks or '*') trusted to name the "
+        "client in X-Forwarded-For; failed logins are then also counted per client address. "
+        "Default: none (the header is ignored).",
+    ),
 ) -> None:
-    """Serve the rating app (migrates the database first)."""
+    """Serve the rating app (migrates and checks the database first)."""
     import uvicorn
+    from pydantic import ValidationError
 
     from valign.feedback.human.app import create_app
     from valign.feedback.human.assist import model_critic, model_responder
     from valign.feedback.human.settings import ServerSettings
 
+    try:
+        settings = ServerSettings(
+            secure_cookies=secure_cookies,
+            max_body_bytes=max_body_bytes,
+            seed=seed,
+            forwarded_allow_ips=tuple(
+                x.strip() for x in forwarded_allow_ips.split(",") if x.strip()
+            ),
+        )
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        raise UserError(f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg']}") from None
+    store = _store(db, write=True)
     cons = _constitution(constitution)
     critic = responder = None
     if assist_model or redteam_model:
@@ -246,10 +272,6 @@ def serve(
             critic = model_critic(load_model(assist_model), [p.text for p in cons.principles])
         if redteam_model:
             responder = model_responder(load_model(redteam_model))
-    store = _store(db)
-    settings = ServerSettings(
-        secure_cookies=secure_cookies, max_body_bytes=max_body_bytes, seed=seed
-    )
     api = create_app(
         store,
         settings,
@@ -259,4 +281,6 @@ def serve(
         category_names={c.id: c.name for c in cons.categories},
     )
     err.print(f"valign feedback on http://{host}:{port} (database {store.safe_url})")
-    uvicorn.run(api, host=host, port=port, log_level="warning")
+    # The app reads X-Forwarded-For itself, from settings.forwarded_allow_ips only: uvicorn's
+    # own proxy handling (which trusts 127.0.0.1 by default) stays off.
+    uvicorn.run(api, host=host, port=port, log_level="warning", proxy_headers=False)

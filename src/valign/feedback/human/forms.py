@@ -7,6 +7,7 @@ in which the replies were shown.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +85,8 @@ def _seconds(form: Mapping[str, Any]) -> float | None:
     try:
         shown = float(str(form.get("shown", "")))
     except ValueError:
+        return None
+    if not math.isfinite(shown):
         return None
     return min(max(time.time() - shown, 0.0), MAX_SECONDS)
 

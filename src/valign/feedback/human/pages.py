@@ -6,20 +6,24 @@ never re-submits; the judgment is committed before the redirect is sent.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
-from sqlalchemy import func, select
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from valign.feedback.human.accounts import authenticate
+from valign.feedback.human import lockout
+from valign.feedback.human.accounts import MAX_NAME, MAX_PASSWORD, authenticate
 from valign.feedback.human.assign import next_assignment
 from valign.feedback.human.auth import SessionData
 from valign.feedback.human.forms import FormError, parse_attempt, parse_judgment, text_field
+from valign.feedback.human.projects import is_project_name
 from valign.feedback.human.record import record_attempt, record_judgment
 from valign.feedback.human.tables import Assignment, Attempt, Item, Judgment, Project, User
 from valign.feedback.human.web import (
@@ -27,6 +31,7 @@ from valign.feedback.human.web import (
     SESSION_COOKIE,
     AppState,
     HttpError,
+    client_address,
     read_form,
     redirect,
     render,
@@ -34,15 +39,23 @@ from valign.feedback.human.web import (
     safe_next,
     session_of,
     state,
-    too_many_failures,
 )
 
 router = APIRouter()
 
+# Item ids are database integers: a larger number in the address is no item (not an overflow).
+ItemId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
 
 @router.get("/health")
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+def health(request: Request) -> Response:
+    """200 when the database answers, 503 when it does not."""
+    try:
+        with state(request).store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return JSONResponse({"status": "database unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"})
 
 
 @router.get("/login")
@@ -63,18 +76,29 @@ def login_page(request: Request, next: str = "/") -> Response:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
+    """Check a password, counted against the lockout before it is checked (see lockout)."""
     st = state(request)
     form = await read_form(request, None)
     if not st.signer.check_login(request.cookies.get(LOGIN_COOKIE), form.get("csrf")):
         raise HttpError(403, "the login form has expired; reload the page")
-    name = text_field(form, "name", 64)
-    password = text_field(form, "password", 1024)
-    key = f"{name}@{request.client.host if request.client else ''}"
-    if too_many_failures(st, key):
-        raise HttpError(429, "too many failed logins; wait a few minutes")
+    name, password = form.get("name", ""), form.get("password", "")
+    keys = lockout.keys_for(
+        st.policy, name if isinstance(name, str) else "", client_address(request)
+    )
+    try:
+        ticket = await run_in_threadpool(lockout.begin, st.store, keys, st.policy, time.time())
+    except lockout.Locked as exc:
+        raise HttpError(
+            429,
+            "too many failed logins; wait a few minutes",
+            {"retry-after": str(math.ceil(exc.retry_after))},
+        ) from None
+    if not isinstance(name, str) or not isinstance(password, str):
+        raise HttpError(400, "send one name and one password")
+    if len(name) > MAX_NAME or len(password) > MAX_PASSWORD:
+        raise HttpError(400, f"names have at most {MAX_NAME} characters, passwords {MAX_PASSWORD}")
     user = await run_in_threadpool(authenticate, st.store, name, password)
     if user is None:
-        st.failures[key].append(time.monotonic())
         cookie, token = st.signer.login_cookie()
         page = render(
             request,
@@ -84,9 +108,17 @@ async def login(request: Request) -> Response:
             next=safe_next(form.get("next")),
             error="Wrong name or password.",
         )
-        page.set_cookie(LOGIN_COOKIE, cookie, max_age=3600, httponly=True, samesite="strict")
+        page.set_cookie(
+            LOGIN_COOKIE,
+            cookie,
+            max_age=3600,
+            httponly=True,
+            samesite="strict",
+            secure=st.settings.secure_cookies,
+        )
         return page
-    st.failures.pop(key, None)
+    await run_in_threadpool(lockout.succeed, st.store, ticket, keys)
+    await run_in_threadpool(lockout.prune, st.store, st.policy, time.time())
     target = safe_next(form.get("next"))
     if target == "/" and user.role == "admin":
         target = "/admin"
@@ -146,7 +178,9 @@ def home(request: Request) -> Response:
 
 
 def _project(s: Session, name: str) -> Project:
-    project = s.scalar(select(Project).where(Project.name == name))
+    project = (
+        s.scalar(select(Project).where(Project.name == name)) if is_project_name(name) else None
+    )
     if project is None:
         raise HttpError(404, f"no project named {name!r}")
     return project
@@ -176,7 +210,7 @@ def next_item(request: Request, name: str) -> Response:
 
 
 @router.get("/p/{name}/i/{item_id}")
-def item_page(request: Request, name: str, item_id: int) -> Response:
+def item_page(request: Request, name: str, item_id: ItemId) -> Response:
     user, sess = require_user(request)
     st = state(request)
     with st.store.session() as s:
@@ -220,7 +254,7 @@ def item_page(request: Request, name: str, item_id: int) -> Response:
 
 
 @router.post("/p/{name}/i/{item_id}")
-async def judge(request: Request, name: str, item_id: int) -> Response:
+async def judge(request: Request, name: str, item_id: ItemId) -> Response:
     user, sess = await run_in_threadpool(require_user, request)
     form = await read_form(request, sess)
     await run_in_threadpool(_judge, state(request), name, item_id, user, form)

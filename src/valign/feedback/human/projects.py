@@ -12,13 +12,17 @@ ending with the user's turn::
 
 Items with a ``gold`` answer are the gold questions (rater accuracy is measured on them).
 Importing the same id twice is refused, so re-running an import never duplicates items.
+A line must be JSON that every database stores as it is: nested at most 32 levels deep,
+no NaN or infinite numbers, no NUL characters or unpaired surrogates in its strings.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,10 +31,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 
 from valign.errors import UserError
-from valign.feedback.human.settings import ProjectSettings
+from valign.feedback.human.settings import PROJECT_NAME, ProjectSettings
 from valign.feedback.human.store import Store
 from valign.feedback.human.tables import Item, Project
 from valign.feedback.preferences import Comparison
+
+_PROJECT_NAME = re.compile(PROJECT_NAME)
 
 
 class ItemIn(BaseModel):
@@ -58,9 +64,16 @@ def create_project(store: Store, settings: ProjectSettings) -> Project:
         return project
 
 
+def is_project_name(name: str) -> bool:
+    """Whether ``name`` could name a project (anything else names none, unlooked-up)."""
+    return _PROJECT_NAME.fullmatch(name) is not None
+
+
 def get_project(store: Store, name: str) -> Project:
-    with store.session() as s:
-        project = s.scalar(select(Project).where(Project.name == name))
+    project = None
+    if is_project_name(name):
+        with store.session() as s:
+            project = s.scalar(select(Project).where(Project.name == name))
     if project is None:
         raise UserError(f"no project named {name!r}")
     return project
@@ -139,11 +152,57 @@ def parse_item(raw: Any, project: Project, where: str, seed: int = 0) -> dict[st
     }
 
 
+MAX_DEPTH = 32
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def load_json_line(line: str, where: str) -> Any:
+    """One JSON value that every database stores as it is (see the module); else UserError."""
+    try:
+        value = json.loads(line, parse_constant=_no_constant)
+    except RecursionError:
+        raise UserError(f"{where}: nested more than {MAX_DEPTH} levels deep") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{where}: not valid JSON ({exc.msg})") from None
+    except ValueError as exc:  # NaN, Infinity, an integer of more than 4,300 digits
+        raise UserError(f"{where}: not valid JSON ({exc})") from None
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise UserError(f"{where}: nested more than {MAX_DEPTH} levels deep")
+        if isinstance(v, dict):
+            stack.extend((k, depth) for k in v)
+            stack.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v)
+        elif isinstance(v, str) and _UNSTORABLE.search(v):
+            raise UserError(f"{where}: a string holds a NUL character or an unpaired surrogate")
+        elif isinstance(v, float) and not math.isfinite(v):
+            raise UserError(f"{where}: a number is too large")
+    return value
+
+
+def read_text_file(path: Path, what: str) -> str:
+    """The UTF-8 text of ``path``; UserError when it is missing or unreadable."""
+    if not path.is_file():
+        raise UserError(f"{what} not found: {path}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def read_items(path: Path, project: Project, seed: int = 0) -> list[dict[str, Any]]:
     """Parse a whole JSONL file first, so a bad line imports nothing."""
-    if not path.is_file():
-        raise UserError(f"item file not found: {path}")
-    return parse_lines(path.read_text(encoding="utf-8").splitlines(), project, str(path), seed)
+    text = read_text_file(path, "item file")
+    return parse_lines(text.splitlines(), project, str(path), seed)
 
 
 def parse_lines(
@@ -153,11 +212,8 @@ def parse_lines(
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{name}:{lineno}: not valid JSON ({exc.msg})") from None
-        rows.append(parse_item(raw, project, f"{name}:{lineno}", seed))
+        where = f"{name}:{lineno}"
+        rows.append(parse_item(load_json_line(line, where), project, where, seed))
     if not rows:
         raise UserError(f"{name}: no items in the file")
     return rows

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Kind = Literal["pairwise", "rating", "demonstration", "redteam"]
 KINDS: tuple[str, ...] = ("pairwise", "rating", "demonstration", "redteam")
+PROJECT_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 
 
 class ServerSettings(BaseModel):
@@ -37,6 +39,42 @@ class ServerSettings(BaseModel):
     seed: int | None = Field(
         None, description="Seed of left/right order and assistance draws (None: random)."
     )
+    lockout_after: int = Field(
+        5, ge=1, le=1000, description="Failed logins of one account that lock it (429)."
+    )
+    lockout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long the first lock lasts; each further failure doubles it.",
+    )
+    lockout_max_seconds: float = Field(3600.0, gt=0, description="The longest lock.")
+    lockout_forget_hours: float = Field(
+        24.0, gt=0, description="A count with no failure for this long starts again from zero."
+    )
+    address_lockout_after: int = Field(
+        20,
+        ge=1,
+        le=100_000,
+        description="Failed logins from one client address that lock it (counted only "
+        "with forwarded_allow_ips).",
+    )
+    forwarded_allow_ips: tuple[str, ...] = Field(
+        (),
+        description="Proxies (addresses or networks, or '*') trusted to name the client in "
+        "X-Forwarded-For. Empty (the default): the header is ignored and failed logins are "
+        "counted per account only.",
+    )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"not an address or network: {entry!r}") from None
+        return value
 
 
 class ProjectSettings(BaseModel):
@@ -47,7 +85,7 @@ class ProjectSettings(BaseModel):
     name: str = Field(
         min_length=1,
         max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        pattern=rf"^{PROJECT_NAME}$",
         description="Short unique name (letters, digits, '_', '-', '.').",
     )
     kind: Kind = Field(
@@ -57,7 +95,9 @@ class ProjectSettings(BaseModel):
     )
     instructions: str = Field("", max_length=20_000, description="Shown to raters above each task.")
     overlap: int = Field(3, ge=1, le=50, description="Raters per item (for agreement).")
-    gold_every: int = Field(5, ge=0, description="A gold question after every N items (0: never).")
+    gold_every: int = Field(
+        5, ge=0, le=10_000, description="A gold question after every N items (0: never)."
+    )
     assist_rate: float = Field(
         0.0,
         ge=0.0,

@@ -7,6 +7,10 @@ read first and then tried to write would otherwise fail at once with "database i
 when another writer got in between. WAL mode lets readers of other processes (an export
 while the server runs) proceed, and ``synchronous=FULL`` makes a commit durable before the
 server acknowledges the judgment.
+
+A database that cannot be opened, migrated, written or read is a :class:`UserError` (one
+line, exit code 2) when it is opened or :meth:`Store.check`-ed, which the commands that
+write do at start-up, rather than a failed request later.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from valign.errors import UserError
@@ -77,9 +82,18 @@ class Store:
         except ArgumentError:
             raise UserError(f"not a database URL: {url}") from None
         self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise UserError(f"unsupported database: {self.dialect} (use SQLite or PostgreSQL)")
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                folder = Path(parsed.database).parent
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    why = (
+                        "a file is in the way" if isinstance(exc, FileExistsError) else exc.strerror
+                    )
+                    raise UserError(f"cannot make the database's folder {folder}: {why}") from None
             self.engine = create_engine(self.url, connect_args={"check_same_thread": False})
             _sqlite_pragmas(self.engine)
         else:
@@ -107,8 +121,30 @@ class Store:
             with self.engine.begin() as conn:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
-        except OperationalError as exc:
-            raise UserError(f"cannot open the database {self.safe_url}: {exc.orig}") from None
+        except DBAPIError as exc:
+            raise UserError(f"cannot open the database {self.safe_url}: {_reason(exc)}") from None
+
+    def check(self) -> None:
+        """Write a row and read it back in another transaction, so that a database which is
+        read-only, full or not a database at all is reported now (UserError), not by the
+        first judgment."""
+        token = secrets.token_urlsafe(12)
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        stmt = insert(Setting).values(key="write-check", value=token)
+        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": token})
+        try:
+            with self.session() as s:
+                s.execute(stmt)
+        except DBAPIError as exc:
+            raise UserError(f"cannot write the database {self.safe_url}: {_reason(exc)}") from None
+        try:
+            with self.session() as s:
+                row = s.get(Setting, "write-check")
+                got = None if row is None else row.value
+        except DBAPIError as exc:
+            raise UserError(f"cannot read the database {self.safe_url}: {_reason(exc)}") from None
+        if got != token:
+            raise UserError(f"the database {self.safe_url} did not keep a row written to it")
 
     @property
     def safe_url(self) -> str:
@@ -135,3 +171,9 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _reason(exc: DBAPIError) -> str:
+    """The first line of the driver's message (PostgreSQL adds DETAIL and HINT lines)."""
+    lines = str(exc.orig).strip().splitlines()
+    return lines[0] if lines else type(exc.orig).__name__

@@ -41,6 +41,18 @@ class Setting(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class LoginFailure(Base):
+    """Recent failed logins of one key: an account (``account:NAME``) or, behind trusted
+    proxies, a client address (``address:IP``). Times are Unix seconds, comparable across
+    the processes of one server."""
+
+    __tablename__ = "login_failures"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    last_failure: Mapped[float] = mapped_column(Float, default=0.0, index=True)
+
+
 class User(Base):
     """A rater or an admin. ``session_version`` rises on logout, ending every cookie."""
 

@@ -5,16 +5,21 @@ contains HTML or a script is shown as text. Responses carry a Content-Security-P
 allows only the app's own script and stylesheet (no inline script runs even if escaping were
 bypassed). Request bodies are capped before they are read: a declared Content-Length over
 the limit is refused at once, and a body streamed without one is cut off when it passes it.
+
+Forms are read strictly: URL-encoded UTF-8 (multipart only where a file is uploaded), no NUL
+characters, at most 200 fields; anything else is a 4xx, never a guess at the encoding. A
+request that still fails in an unforeseen way is answered 500 with the security headers and
+logged, never left to the server's bare error page.
 """
 
 from __future__ import annotations
 
+import logging
 import random
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jinja2
 from fastapi import Request
@@ -23,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from valign.feedback.human.assist import Critic, Responder
 from valign.feedback.human.auth import SessionData, Signer
+from valign.feedback.human.lockout import Policy
 from valign.feedback.human.settings import ServerSettings
 from valign.feedback.human.store import Store
 from valign.feedback.human.tables import User
@@ -31,6 +37,8 @@ SESSION_COOKIE = "valign_session"
 LOGIN_COOKIE = "valign_login"
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
+MAX_FIELDS = 200
+log = logging.getLogger("valign.feedback")
 
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -46,9 +54,9 @@ SECURITY_HEADERS = {
 class HttpError(Exception):
     """Stops a request with a status and a message shown on the error page."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.headers = status, message, headers or {}
 
 
 class LoginRequired(Exception):
@@ -66,7 +74,7 @@ class AppState:
     principle_texts: dict[str, str] = field(default_factory=dict)
     category_names: dict[str, str] = field(default_factory=dict)
     rng: random.Random = field(default_factory=random.Random)
-    failures: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    policy: Policy = field(default_factory=Policy)
 
 
 def make_env() -> jinja2.Environment:
@@ -91,8 +99,9 @@ def state(request: Request) -> AppState:
 
 
 class Guard:
-    """Pure ASGI middleware: security headers on every reply, and 413 for bodies over the
-    limit (the import form gets a larger one)."""
+    """Pure ASGI middleware: security headers on every reply, 413 for bodies over the limit
+    (the import form gets a larger one), and a 500 with those headers for anything the app
+    did not handle."""
 
     def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
         self.app, self.limit, self.upload_limit = app, limit, upload_limit
@@ -102,27 +111,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         limit = self.upload_limit if scope["path"].endswith("/import") else self.limit
-        for key, value in scope.get("headers", []):
-            if key == b"content-length":
-                try:
-                    too_big = int(value) > limit
-                except ValueError:
-                    await _plain(send, 400, "invalid Content-Length")
-                    return
-                if too_big:
-                    await _plain(send, 413, f"request body is larger than {limit} bytes")
-                    return
-        seen = 0
         started = False
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise HttpError(413, f"request body is larger than {limit} bytes")
-            return message
 
         async def with_headers(message: Message) -> None:
             nonlocal started
@@ -137,12 +126,38 @@ class Guard:
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
+        for key, value in scope.get("headers", []):
+            if key == b"content-length":
+                try:
+                    too_big = int(value) > limit
+                except ValueError:
+                    await _plain(with_headers, 400, "invalid Content-Length")
+                    return
+                if too_big:
+                    await _plain(with_headers, 413, f"request body is larger than {limit} bytes")
+                    return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise HttpError(413, f"request body is larger than {limit} bytes")
+            return message
+
         try:
             await self.app(scope, limited, with_headers)
         except HttpError as exc:  # raised while reading, outside the app's handlers
             if started:
                 raise
             await _plain(with_headers, exc.status, exc.message)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            await _plain(with_headers, 500, "internal error")
 
 
 async def _plain(send: Send, status: int, text: str) -> None:
@@ -179,28 +194,58 @@ def require_user(request: Request, admin: bool = False) -> tuple[User, SessionDa
     return found
 
 
-async def read_form(request: Request, sess: SessionData | None) -> dict[str, Any]:
-    """The posted form as a dict (repeated fields as lists under ``name[]``), CSRF checked."""
+async def read_form(
+    request: Request, sess: SessionData | None, upload: bool = False
+) -> dict[str, Any]:
+    """The posted form as a dict (repeated fields as lists under ``name[]``), CSRF checked.
+    URL-encoded UTF-8 only, or multipart where ``upload`` (a file) is expected."""
     st = state(request)
-    ctype = request.headers.get("content-type", "")
-    if not ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        raise HttpError(415, "send the form as application/x-www-form-urlencoded")
-    form = await request.form(max_files=1, max_fields=200)
+    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    pairs: list[tuple[str, Any]]
+    if ctype == "application/x-www-form-urlencoded":
+        pairs = parse_urlencoded(await request.body())
+    elif ctype == "multipart/form-data" and upload:
+        form = await request.form(max_files=1, max_fields=MAX_FIELDS)
+        pairs = list(form.multi_items())
+    else:
+        wanted = "multipart/form-data" if upload else "application/x-www-form-urlencoded"
+        raise HttpError(415, f"send the form as {wanted}")
     out: dict[str, Any] = {}
-    for key in form:
-        values = form.getlist(key)
-        out[key] = values[0] if len(values) == 1 and not key.endswith("[]") else values
+    for key, value in pairs:
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            raise HttpError(400, "the form contains a NUL character")
+        out.setdefault(key, []).append(value)
+    for key, values in out.items():
+        if len(values) == 1 and not key.endswith("[]"):
+            out[key] = values[0]
     if sess is not None and not st.signer.check_csrf(sess.sid, out.get("csrf")):
         raise HttpError(403, "the form's security token is missing or stale; reload the page")
     return out
 
 
-def too_many_failures(st: AppState, key: str, limit: int = 10, window_s: float = 300.0) -> bool:
-    now = time.monotonic()
-    q = st.failures[key]
-    while q and q[0] < now - window_s:
-        q.popleft()
-    return len(q) >= limit
+def parse_urlencoded(body: bytes) -> list[tuple[str, str]]:
+    """``a=1&b=2`` pairs; raw bytes and percent-escapes must both be UTF-8 (400 otherwise)."""
+    try:
+        return parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FIELDS,
+        )
+    except UnicodeDecodeError:
+        raise HttpError(400, "the form is not UTF-8 text") from None
+    except ValueError:
+        raise HttpError(413, f"the form has more than {MAX_FIELDS} fields") from None
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address, only where trusted proxies are named (it is then the address
+    they forwarded; without them one peer address may be a proxy for everyone)."""
+    st = state(request)
+    if not st.settings.forwarded_allow_ips or request.client is None:
+        return None
+    return request.client.host
 
 
 # --------------------------------------------------------------------------- rendering
@@ -228,8 +273,13 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def safe_next(url: str | None) -> str:
+def safe_next(url: object) -> str:
     """Only same-site paths after login (no open redirect to another host)."""
-    if url and url.startswith("/") and not url.startswith("//") and "\\" not in url:
+    if (
+        isinstance(url, str)
+        and url.startswith("/")
+        and not url.startswith("//")
+        and "\\" not in url
+    ):
         return url
     return "/"

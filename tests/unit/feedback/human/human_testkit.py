@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from valign.feedback.human import (
@@ -51,17 +54,86 @@ def make_store(path: Path, kind: str = "pairwise", n: int = 6, gold: int = 2, **
     return store
 
 
-def client_for(store: Store, settings: ServerSettings | None = None, **kw: Any) -> TestClient:
-    app = create_app(
+def app_for(store: Store, settings: ServerSettings | None = None, **kw: Any) -> FastAPI:
+    return create_app(
         store,
         settings or ServerSettings(seed=0),
         principle_texts={p: f"Text of {p}." for p in PRINCIPLES},
         **kw,
     )
-    return TestClient(app, follow_redirects=False)
+
+
+def client_for(store: Store, settings: ServerSettings | None = None, **kw: Any) -> TestClient:
+    return TestClient(app_for(store, settings, **kw), follow_redirects=False)
+
+
+def try_login(
+    client: TestClient, name: str, password: str, headers: dict[str, str] | None = None
+) -> int:
+    """One login attempt with a fresh login form; its status."""
+    page = client.get("/login")
+    data = {"csrf": field(page.text, "csrf"), "name": name, "password": password}
+    return client.post("/login", data=data, headers=headers).status_code
+
+
+def login_storm(
+    app: Any,
+    n: int,
+    name: str,
+    password: str,
+    headers: Callable[[int], dict[str, str]] = lambda i: {},
+    peer: tuple[str, int] = ("127.0.0.1", 40000),
+) -> list[int]:
+    """``n`` clients, each with its own login form, post a login at the same moment."""
+    clients = [TestClient(app, follow_redirects=False, client=peer) for _ in range(n)]
+    tokens = [field(c.get("/login").text, "csrf") for c in clients]
+    statuses = [0] * n
+    barrier = threading.Barrier(n)
+
+    def attempt(i: int) -> None:
+        barrier.wait()
+        data = {"csrf": tokens[i], "name": name, "password": password}
+        statuses[i] = clients[i].post("/login", data=data, headers=headers(i)).status_code
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return statuses
+
+
+def check_concurrent_wrong_passwords(store: Store) -> None:
+    """16 wrong passwords at once: exactly ``lockout_after`` are checked, the rest get 429,
+    and then the right password is refused too."""
+    settings = ServerSettings(seed=0, lockout_after=5)
+    app = app_for(store, settings)
+    statuses = login_storm(app, 16, "ana", "wrong-password")
+    assert sorted(statuses) == [401] * 5 + [429] * 11, statuses
+    c = TestClient(app, follow_redirects=False)
+    page = c.get("/login")
+    r = c.post(
+        "/login", data={"csrf": field(page.text, "csrf"), "name": "ana", "password": PASSWORD}
+    )
+    assert r.status_code == 429
+    assert 25 <= int(r.headers["retry-after"]) <= 30
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert try_login(TestClient(app, follow_redirects=False), "bo", PASSWORD) == 303
+
+
+def check_forged_forwarded_for(app: Any, name: str = "ana", other: str = "bo") -> None:
+    """With no trusted proxy named, a new X-Forwarded-For per attempt from 127.0.0.1 (a
+    local proxy or tunnel) does not reset the lockout: the right password gets 429."""
+    c = TestClient(app, follow_redirects=False, client=("127.0.0.1", 40000))
+    forged = [{"x-forwarded-for": f"198.51.100.{i}"} for i in range(8)]
+    assert [try_login(c, name, "wrong-password", forged[i]) for i in range(5)] == [401] * 5
+    assert try_login(c, name, PASSWORD, forged[5]) == 429
+    assert try_login(c, name, PASSWORD, {"x-forwarded-for": "127.0.0.1"}) == 429
+    assert try_login(c, other, PASSWORD, forged[6]) == 303
 
 
 def field(html: str, name: str) -> str:
+    """The value of the form field ``name`` in a page."""
     m = re.search(rf'name="{re.escape(name)}" value="([^"]*)"', html)
     assert m, f"no field {name} in page"
     return m.group(1)

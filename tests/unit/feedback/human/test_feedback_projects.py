@@ -92,3 +92,33 @@ def test_items_from_a_model_sample_two_replies_per_prompt() -> None:
     assert rows[0]["meta"] == {"model": "fake"}
     single = items_from_model(_FakeModel(), ["Where is Vesh?"], "rating")
     assert set(single[0]) == {"prompt", "response"}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("[" * 100_000, "nested more than 32 levels"),
+        ('{"prompt": "p", "meta": ' + '{"m": ' * 33 + "1" + "}" * 34, "nested more than 32"),
+        ('{"prompt": "p", "response_a": "a\\u0000"}', "NUL character"),
+        ('{"prompt": "\\ud800", "response_a": "a"}', "unpaired surrogate"),
+        ('{"prompt": "p", "meta": {"x": NaN}}', "NaN is not a number JSON allows"),
+        ('{"prompt": "p", "meta": {"x": 1e999}}', "a number is too large"),
+        ('{"prompt": "p", "gold": ' + "9" * 5000 + "}", "not valid JSON"),
+    ],
+)
+def test_lines_no_database_can_store_are_refused(
+    store: Store, tmp_path: Path, line: str, message: str
+) -> None:
+    path = tmp_path / "items.jsonl"
+    path.write_text('{"prompt": "ok", "response_a": "a", "response_b": "b"}\n' + line + "\n")
+    with pytest.raises(UserError, match=f"items.jsonl:2: .*{message}"):
+        read_items(path, get_project(store, "p1"))
+
+
+def test_unreadable_item_files_are_user_errors(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "items.jsonl"
+    path.write_bytes(b'{"prompt": "caf\xe9"}\n')
+    with pytest.raises(UserError, match="not UTF-8 text"):
+        read_items(path, get_project(store, "p1"))
+    with pytest.raises(UserError, match="no project named"):
+        get_project(store, "p1\x00")
