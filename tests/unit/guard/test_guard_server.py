@@ -107,6 +107,16 @@ def test_health_and_metrics(client: TestClient) -> None:
         ),
         (b'{"input": "hi", "model": 3}', 400, "invalid_type"),
         (b'{"input": "' + b"x" * 3_000 + b'"}', 413, "request_too_large"),
+        # What Python's json accepts, or crashes on, but no client means to send.
+        (b'{"input": "\\ud800"}', 400, "invalid_text"),
+        (b'{"input": ["ok", {"type": "text", "text": "a\\udfffb"}]}', 400, "invalid_text"),
+        (b'{"input": "ok", "\\ud800": 1}', 400, "invalid_text"),
+        (b'{"input": ' + b"[" * 990 + b"]" * 990 + b"}", 400, "nesting_too_deep"),
+        (b'{"input": ' + b"[" * 16 + b"]" * 16 + b"}", 400, "nesting_too_deep"),
+        (b'{"input": "hi", "model": ' + b"1" * 501 + b"}", 400, "number_too_large"),
+        (b'{"input": "hi", "model": 1.' + b"5" * 200 + b"}", 400, "number_too_large"),
+        (b'{"input": "hi", "model": NaN}', 400, "invalid_json"),
+        (b'{"input": -Infinity}', 400, "invalid_json"),
     ],
 )
 def test_malformed_requests_get_4xx_json(
@@ -116,6 +126,17 @@ def test_malformed_requests_get_4xx_json(
         "/v1/moderations", content=body, headers={"content-type": "application/json"}
     )
     assert error_of(response, status)["code"] == code
+
+
+def test_mistakes_name_their_place(client: TestClient) -> None:
+    surrogate = client.post("/v1/moderations", content=b'{"input": ["ok", "\\ud83d!"]}')
+    assert error_of(surrogate, 400)["param"] == "input[1]"
+    pair = b'{"input": [{"prompt": "hi", "response": "no\\udc00"}]}'
+    assert error_of(client.post("/v1/refusal", content=pair), 400)["param"] == "input[0].response"
+    depth_ok = b'{"input": ' + b"[" * 14 + b'"x"' + b"]" * 14 + b"}"  # 15 levels: read, then
+    assert error_of(client.post("/v1/moderations", content=depth_ok), 400)["code"] == "invalid_type"
+    long_key = client.post("/v1/classify", json={"input": [{"prompt": "a", "k" * 500: 1}]})
+    assert len(error_of(long_key, 400)["message"]) < 120  # names are cut, not echoed whole
 
 
 def test_refusal_and_classify_validate_their_items(client: TestClient) -> None:
