@@ -128,6 +128,14 @@ def test_malformed_requests_get_4xx_json(
     assert error_of(response, status)["code"] == code
 
 
+def test_escaped_pairs_and_long_texts_are_not_mistakes(client: TestClient) -> None:
+    emoji = client.post("/v1/moderations", content=b'{"input": ["\\ud83d\\ude00 hi", "x"]}')
+    assert emoji.status_code == 200, emoji.text
+    digits = client.post("/v1/moderations", json={"input": "7" * 100, "model": "m" * 300})
+    assert digits.status_code == 200, digits.text
+    assert client.post("/v1/moderations", json={"input": "x", "model": 10**99}).status_code == 400
+
+
 def test_mistakes_name_their_place(client: TestClient) -> None:
     surrogate = client.post("/v1/moderations", content=b'{"input": ["ok", "\\ud83d!"]}')
     assert error_of(surrogate, 400)["param"] == "input[1]"
