@@ -26,9 +26,9 @@ from valign.guard.refusal import RefusalDetector
 from valign.guard.server import ServerSettings, create_app
 
 LIMITS = ServerSettings(max_inputs=4, max_chars=120, max_body_bytes=20_000, batch_wait_ms=1)
-PATHS = ("/v1/moderations", "/v1/refusal")
+PATHS = ("/v1/moderations", "/v1/refusal", "/v1/classify")
 FUZZ = settings(
-    max_examples=60,
+    max_examples=50,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     database=None,

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from guard_testkit import serve_app
+from guard_testkit import FakeBackend, serve_app
 
 from valign.guard.classifier import FastClassifier
 from valign.guard.refusal import RefusalDetector
@@ -147,3 +147,23 @@ def test_errors_keep_the_connection_open(server: str) -> None:
         assert not response.will_close, f"{path} {status}: the server closed the connection"
         assert conn.sock is sock
     conn.close()
+
+
+def test_an_unexpected_error_is_a_json_500_on_a_connection_kept_open() -> None:
+    class NotANumber(FakeBackend):  # a verdict that cannot be written as JSON
+        def classify(self, inputs: Sequence[GuardInput]) -> list[GuardVerdict]:
+            return [GuardVerdict(False, float("nan"), {}) for _ in inputs]
+
+    with serve_app(create_app(NotANumber("nan", {}), None, ServerSettings())) as base:
+        address = urlsplit(base)
+        conn = http.client.HTTPConnection(address.hostname or "", address.port, timeout=30)
+        for _ in range(2):
+            conn.request("POST", "/v1/moderations", body=b'{"input": "hi"}')
+            response = conn.getresponse()
+            error = json.loads(response.read())["error"]
+            assert response.status == 500 and error["code"] == "internal_error"
+            assert not response.will_close
+        assert conn.sock is not None
+        conn.request("GET", "/health")
+        assert conn.getresponse().status == 200
+        conn.close()
