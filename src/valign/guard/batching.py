@@ -46,12 +46,14 @@ class MicroBatcher(Generic[T, R]):
     def __init__(self, fn: Callable[[list[T]], list[R]], max_batch: int, wait_ms: float) -> None:
         self.fn, self.max_batch, self.wait = fn, max_batch, wait_ms / 1000
         self.queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] | None = None
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guard")
+        self.executor: ThreadPoolExecutor | None = None
         self.task: asyncio.Task[None] | None = None
         self.batches = self.items = self.splits = self.failed = 0
 
     async def start(self) -> None:
+        """Start the loop (again, after :meth:`stop`); nothing if it runs."""
         if self.task is None:
+            self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guard")
             self.queue = asyncio.Queue()
             self.task = asyncio.create_task(self._loop())
 
@@ -61,7 +63,9 @@ class MicroBatcher(Generic[T, R]):
             with suppress(asyncio.CancelledError):
                 await self.task
             self.task = None
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = None
 
     async def submit(self, items: Sequence[T]) -> list[R]:
         """Results for ``items``, in order; :class:`InputFailed` names the first that failed."""
@@ -99,6 +103,7 @@ class MicroBatcher(Generic[T, R]):
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
+        executor = self.executor
         while True:
             batch = await self._collect()
             live = [(item, fut) for item, fut in batch if not fut.cancelled()]
@@ -106,7 +111,7 @@ class MicroBatcher(Generic[T, R]):
                 continue
             try:
                 outcomes = await loop.run_in_executor(
-                    self.executor, self.run_isolated, [item for item, _ in live]
+                    executor, self.run_isolated, [item for item, _ in live]
                 )
             except Exception as exc:  # the executor itself failed: fail this batch, keep going
                 outcomes = [exc] * len(live)

@@ -82,3 +82,18 @@ def test_the_loop_survives_a_model_that_breaks_every_way() -> None:
             await batcher.stop()
 
     assert asyncio.run(run()) == [6]
+
+
+def test_a_stopped_batcher_starts_again() -> None:
+    model = Model()
+
+    async def run() -> list[int]:
+        batcher = MicroBatcher(model, max_batch=8, wait_ms=0)
+        await batcher.start()
+        await batcher.stop()
+        try:
+            return await batcher.submit([3])  # as a second app lifespan would
+        finally:
+            await batcher.stop()
+
+    assert asyncio.run(run()) == [6]
