@@ -45,21 +45,31 @@ REPLIES = [("How do I pick a lock?", "I can't help with that."), ("Hi", "Sure, h
 
 
 class CrashingGuard:
-    """The real classifier, except that any batch holding ``CRASH`` raises."""
+    """The real classifier, except that any batch holding ``CRASH`` raises.
+
+    ``shared`` counts the batches where the crash met an ordinary client's input.
+    """
 
     def __init__(self, inner: FastClassifier) -> None:
         self.inner, self.name, self.categories = inner, inner.name, inner.categories
+        self.shared = 0
 
     def classify(self, inputs: Sequence[GuardInput]) -> list[GuardVerdict]:
         if any(i.prompt == CRASH for i in inputs):
+            self.shared += any(i.prompt in ORDINARY for i in inputs)
             raise RuntimeError("the model crashed")
         return self.inner.classify(inputs)
 
 
 @pytest.fixture(scope="module")
-def server(classifier: FastClassifier, detector: RefusalDetector) -> Iterator[str]:
+def guard(classifier: FastClassifier) -> CrashingGuard:
+    return CrashingGuard(classifier)
+
+
+@pytest.fixture(scope="module")
+def server(guard: CrashingGuard, detector: RefusalDetector) -> Iterator[str]:
     settings = ServerSettings(batch_size=32, batch_wait_ms=15)
-    with serve_app(create_app(CrashingGuard(classifier), detector, settings)) as base:
+    with serve_app(create_app(guard, detector, settings)) as base:
         yield base
 
 
@@ -107,7 +117,7 @@ async def _poison_client(base: str, stop: asyncio.Event) -> list[tuple[int, int,
 
 
 def test_a_poisoning_client_fails_no_ordinary_request(
-    server: str, classifier: FastClassifier
+    server: str, guard: CrashingGuard, classifier: FastClassifier
 ) -> None:
     texts = [*ORDINARY, "Hello"]
     expected = {
@@ -128,9 +138,10 @@ def test_a_poisoning_client_fails_no_ordinary_request(
     assert len(poison) >= len(POISON)
     assert all(want == got for want, got, _ in poison), poison
     assert {code for want, _, code in poison if want == 500} == {"model_error"}
+    assert guard.shared > 0  # the crash did share batches with ordinary requests
     metrics = httpx.get(f"{server}/metrics").text
     split = re.search(r'valign_guard_batch_splits_total\{model="guard"\} (\d+)', metrics)
-    assert split is not None and int(split.group(1)) > 0  # the crash did share batches
+    assert split is not None and int(split.group(1)) >= guard.shared
 
 
 def test_errors_keep_the_connection_open(server: str) -> None:
