@@ -160,6 +160,11 @@ def serve(
     max_chars: int = typer.Option(32_000, min=1, help="Longest input, in characters."),
     batch_size: int = typer.Option(64, min=1, help="Most inputs per model batch."),
     batch_wait_ms: float = typer.Option(4.0, min=0.0, help="How long an input waits for a batch."),
+    constitution: str | None = typer.Option(
+        None,
+        help="Constitution whose openai_moderation fields map the guard's categories to "
+        "OpenAI's names (default: the one the guard was trained on, else 'default').",
+    ),
 ) -> None:
     """Serve the guard: OpenAI-compatible /v1/moderations, /v1/refusal, /health, /metrics."""
     try:
@@ -169,12 +174,16 @@ def serve(
         raise UserError(
             "the guard server needs fastapi and uvicorn: pip install fastapi uvicorn"
         ) from exc
+    from valign.guard.openai_categories import load_category_map
     from valign.guard.refusal import RefusalDetector, load_refusal_detector
     from valign.guard.server import ServerSettings
     from valign.guard.server import serve as run_server
     from valign.guard.types import get_backend
 
     backend = get_backend(guard)
+    meta = getattr(backend, "meta", None)
+    trained_on = meta.get("constitution") if isinstance(meta, dict) else None
+    category_map = load_category_map(constitution or trained_on)
     folder = Path(guard)
     detector: RefusalDetector | None
     if folder.is_dir():
@@ -192,7 +201,7 @@ def serve(
         batch_size=batch_size,
         batch_wait_ms=batch_wait_ms,
     )
-    run_server(backend, detector, host, port, settings)
+    run_server(backend, detector, host, port, settings, category_map=category_map)
 
 
 @app.command("backends")

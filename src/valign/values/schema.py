@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "OPENAI_MODERATION_CATEGORIES",
     "REFERENCE_ERROR",
     "Category",
     "Constitution",
@@ -43,6 +44,40 @@ def _check_id(value: str) -> str:
         )
     return value
 
+
+#: OpenAI's moderation categories (omni-moderation), in the order its API lists them. A
+#: category of the taxonomy can name the ones it covers, so an OpenAI-compatible guard
+#: server reports them beside valign's own ids.
+OPENAI_MODERATION_CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
+OpenAIModerationCategory = Literal[
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+]
 
 #: A snake_case identifier, stable across versions: other files refer to it.
 Id = Annotated[str, AfterValidator(_check_id)]
@@ -78,6 +113,13 @@ class Category(_Frozen):
     examples_of_harm: list[str] = Field(
         default_factory=list,
         description="Abstract descriptions of harms covered (never instructions).",
+    )
+    openai_moderation: list[OpenAIModerationCategory] = Field(
+        default_factory=list,
+        description=(
+            "OpenAI moderation categories whose content this category covers (reported by the "
+            "guard server's /v1/moderations); empty when OpenAI's taxonomy has no counterpart."
+        ),
     )
 
 

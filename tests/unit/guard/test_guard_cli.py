@@ -87,3 +87,24 @@ def test_module_entry_point_prints_one_line(
         cli.main()
     assert exit_info.value.code == 2
     assert "input file not found" in capsys.readouterr().err
+
+
+def test_serve_maps_categories_with_the_guards_constitution(
+    monkeypatch: pytest.MonkeyPatch, guard_dir: Path, tmp_path: Path
+) -> None:
+    import valign.guard.server as server
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(server, "serve", lambda *args, **kw: seen.update(kw))
+    result = runner.invoke(app, ["serve", "--guard", str(guard_dir)])
+    assert result.exit_code == 0, result.output
+    assert seen["category_map"]["fraud"] == ("illicit",)  # the default constitution's
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        "name: mine\nversion: '1'\ndescription: d\nrefusal_message: Sorry.\nprinciples: []\n"
+        "categories:\n  - {id: fraud, name: Fraud, description: d, openai_moderation: [hate]}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["serve", "--guard", str(guard_dir), "--constitution", str(mine)])
+    assert result.exit_code == 0, result.output
+    assert seen["category_map"] == {"fraud": ("hate",)}

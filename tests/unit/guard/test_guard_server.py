@@ -13,7 +13,9 @@ from guard_testkit import CATEGORIES, FakeBackend, serve_app
 
 from valign.guard.refusal import RefusalDetector
 from valign.guard.server import ServerSettings, create_app
+from valign.values.schema import OPENAI_MODERATION_CATEGORIES
 
+VIOLENT = {"violence", "illicit", "illicit/violent"}
 SETTINGS = ServerSettings(max_body_bytes=2_000, max_inputs=4, max_chars=100, batch_wait_ms=2)
 
 
@@ -40,14 +42,24 @@ def test_moderation_string_and_list(client: TestClient) -> None:
     assert body["id"].startswith("modr-") and body["model"] == "valign-guard"
     (result,) = body["results"]
     assert result["flagged"] is True
-    assert result["categories"] == {"violent_crime": True, "privacy": False}
-    assert result["category_scores"] == {"violent_crime": 0.9, "privacy": 0.0}
+    # OpenAI's names, mapped from the default constitution: violent_crime covers these three.
+    assert list(result["categories"]) == list(OPENAI_MODERATION_CATEGORIES)
+    assert {c for c, hit in result["categories"].items() if hit} == VIOLENT
+    scores = result["category_scores"]
+    assert {c: s for c, s in scores.items() if s} == dict.fromkeys(VIOLENT, 0.9)
+    assert result["category_applied_input_types"] == {
+        c: ["text"] for c in OPENAI_MODERATION_CATEGORIES
+    }
+    # valign's own ids, as before, in their own fields.
+    assert result["valign_categories"] == {"violent_crime": True, "privacy": False}
+    assert result["valign_category_scores"] == {"violent_crime": 0.9, "privacy": 0.0}
     assert result["score"] == 0.9
     many = client.post(
         "/v1/moderations", json={"input": ["hello", {"type": "text", "text": "attack"}]}
     ).json()
     assert [r["flagged"] for r in many["results"]] == [False, True]
-    assert set(many["results"][0]["categories"]) == set(CATEGORIES)
+    assert set(many["results"][0]["valign_categories"]) == set(CATEGORIES)
+    assert not any(many["results"][0]["categories"].values())
 
 
 def test_classify_and_refusal_endpoints(client: TestClient) -> None:
@@ -95,6 +107,16 @@ def test_health_and_metrics(client: TestClient) -> None:
         ),
         (b'{"input": "hi", "model": 3}', 400, "invalid_type"),
         (b'{"input": "' + b"x" * 3_000 + b'"}', 413, "request_too_large"),
+        # What Python's json accepts, or crashes on, but no client means to send.
+        (b'{"input": "\\ud800"}', 400, "invalid_text"),
+        (b'{"input": ["ok", {"type": "text", "text": "a\\udfffb"}]}', 400, "invalid_text"),
+        (b'{"input": "ok", "\\ud800": 1}', 400, "invalid_text"),
+        (b'{"input": ' + b"[" * 990 + b"]" * 990 + b"}", 400, "nesting_too_deep"),
+        (b'{"input": ' + b"[" * 16 + b"]" * 16 + b"}", 400, "nesting_too_deep"),
+        (b'{"input": "hi", "model": ' + b"1" * 501 + b"}", 400, "number_too_large"),
+        (b'{"input": "hi", "model": 1.' + b"5" * 200 + b"}", 400, "number_too_large"),
+        (b'{"input": "hi", "model": NaN}', 400, "invalid_json"),
+        (b'{"input": -Infinity}', 400, "invalid_json"),
     ],
 )
 def test_malformed_requests_get_4xx_json(
@@ -104,6 +126,25 @@ def test_malformed_requests_get_4xx_json(
         "/v1/moderations", content=body, headers={"content-type": "application/json"}
     )
     assert error_of(response, status)["code"] == code
+
+
+def test_escaped_pairs_and_long_texts_are_not_mistakes(client: TestClient) -> None:
+    emoji = client.post("/v1/moderations", content=b'{"input": ["\\ud83d\\ude00 hi", "x"]}')
+    assert emoji.status_code == 200, emoji.text
+    digits = client.post("/v1/moderations", json={"input": "7" * 100, "model": "m" * 300})
+    assert digits.status_code == 200, digits.text
+    assert client.post("/v1/moderations", json={"input": "x", "model": 10**99}).status_code == 400
+
+
+def test_mistakes_name_their_place(client: TestClient) -> None:
+    surrogate = client.post("/v1/moderations", content=b'{"input": ["ok", "\\ud83d!"]}')
+    assert error_of(surrogate, 400)["param"] == "input[1]"
+    pair = b'{"input": [{"prompt": "hi", "response": "no\\udc00"}]}'
+    assert error_of(client.post("/v1/refusal", content=pair), 400)["param"] == "input[0].response"
+    depth_ok = b'{"input": ' + b"[" * 14 + b'"x"' + b"]" * 14 + b"}"  # 15 levels: read, then
+    assert error_of(client.post("/v1/moderations", content=depth_ok), 400)["code"] == "invalid_type"
+    long_key = client.post("/v1/classify", json={"input": [{"prompt": "a", "k" * 500: 1}]})
+    assert len(error_of(long_key, 400)["message"]) < 120  # names are cut, not echoed whole
 
 
 def test_refusal_and_classify_validate_their_items(client: TestClient) -> None:
@@ -155,19 +196,60 @@ def test_bearer_token(detector: RefusalDetector) -> None:
         assert error_of(no_detector, 404)["code"] == "not_available"
 
 
-def test_a_failing_guard_answers_json_500_and_keeps_serving() -> None:
-    class Flaky(FakeBackend):
-        def classify(self, inputs):  # type: ignore[no-untyped-def]
-            if any(i.prompt == "boom" for i in inputs):
-                raise RuntimeError("model crashed")
-            return super().classify(inputs)
+class Flaky(FakeBackend):
+    """Raises on any batch that holds the text "boom"; records every batch it is given."""
 
+    def __init__(self, name: str, scores: dict[str, float]) -> None:
+        super().__init__(name, scores)
+        self.given: list[list[str]] = []
+
+    def classify(self, inputs):  # type: ignore[no-untyped-def]
+        self.given.append([i.prompt for i in inputs])
+        if any(i.prompt == "boom" for i in inputs):
+            raise RuntimeError("model crashed")
+        return super().classify(inputs)
+
+
+def test_a_failing_guard_answers_json_500_and_keeps_serving() -> None:
     with TestClient(
         create_app(Flaky("flaky", {}), None, SETTINGS), raise_server_exceptions=False
     ) as c:
-        crashed = c.post("/v1/moderations", json={"input": "boom"})
-        assert crashed.status_code == 500 and crashed.json()["error"]["type"] == "server_error"
+        crashed = c.post("/v1/moderations", json={"input": ["fine", "boom"]})
+        err = error_of(crashed, 500)
+        assert (err["type"], err["code"], err["param"]) == (
+            "server_error",
+            "model_error",
+            "input[1]",
+        )
         assert c.post("/v1/moderations", json={"input": "fine"}).status_code == 200
+        assert 'valign_guard_failed_inputs_total{model="guard"} 1' in c.get("/metrics").text
+
+
+def test_an_input_the_model_fails_on_fails_only_its_own_request() -> None:
+    """Requests sharing a batch with a crashing input get their answers."""
+    guard = Flaky("flaky", {"attack": 0.9})
+    app = create_app(guard, None, ServerSettings(batch_size=64, batch_wait_ms=50))
+
+    async def together() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://guard") as http:
+            texts = ["attack", "boom", "hello", "attack", "boom", "hello"]
+            return list(
+                await asyncio.gather(
+                    *(http.post("/v1/moderations", json={"input": t}) for t in texts)
+                )
+            )
+
+    responses = asyncio.run(together())
+    assert [r.status_code for r in responses] == [200, 500, 200, 200, 500, 200]
+    assert [r.json()["results"][0]["flagged"] for r in responses if r.status_code == 200] == [
+        True,
+        False,
+        True,
+        False,
+    ]
+    assert len(guard.given[0]) == 6  # they did share a batch, which then was split
+    assert sum(map(len, guard.calls)) == 4  # each good input answered once
 
 
 def test_concurrent_clients_are_served_in_batches() -> None:

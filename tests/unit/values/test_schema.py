@@ -150,3 +150,11 @@ def test_eu_overlay_tightens_privacy() -> None:
     assert "GDPR" in composed.principle("respect_privacy").source
     assert "Art. 9" in composed.category("privacy").description
     assert "Art. 22" in composed.principle("human_review_of_automated_decisions").source
+
+
+def test_a_category_maps_only_to_openai_moderation_names() -> None:
+    ok = Category(id="c", name="C", description="d", openai_moderation=["illicit", "violence"])
+    assert ok.openai_moderation == ["illicit", "violence"]
+    assert Category(id="c", name="C", description="d").openai_moderation == []
+    with pytest.raises(ValidationError, match="openai_moderation"):
+        Category(id="c", name="C", description="d", openai_moderation=["illegal"])
