@@ -44,6 +44,7 @@ def demo(
 def _mount() -> None:
     """Attach every stage's sub-app (imported lazily so `valign --help` stays fast)."""
     from valign.data.cli import app as data_app
+    from valign.evals.benchmarks.cli import app as tasks_app
     from valign.evals.cli import eval_command
     from valign.feedback.cai_cli import app as cai_app
     from valign.feedback.human.cli import app as feedback_app
@@ -73,6 +74,7 @@ def _mount() -> None:
     app.add_typer(feedback_app, name="feedback", help="Human feedback: the rating web app.")
     app.add_typer(cai_app, name="cai", help="Constitutional AI: evaluator, judge, RLAIF.")
     app.command("eval")(eval_command)
+    app.add_typer(tasks_app, name="tasks", help="Task files from public benchmarks.")
     app.command("redteam")(redteam_command)
 
 

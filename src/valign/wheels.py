@@ -88,7 +88,7 @@ def extract_members(
             elif is_licence_file(name):
                 inside = name.split(".dist-info/", 1)[1]
                 main = inside in ("LICENSE", "licenses/LICENSE", "LICENSE.txt", "LICENCE")
-                rest = inside.removeprefix("licenses/")
+                rest = inside.removeprefix("licenses/").removeprefix("LICENSES/")
                 target = dest / licence_name if main else dest / "LICENSES" / rest
             else:
                 continue
