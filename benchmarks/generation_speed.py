@@ -1,0 +1,122 @@
+"""Benchmark: valign's batched generation against plain ``transformers`` on a real model.
+
+Both generate greedy replies from SmolLM2-135M-Instruct (the packaged model, converted and
+cached on first use) to the same prompts, with the same chat template, the same
+``max_new_tokens`` and the same batch size, in one process, one after the other:
+
+* **valign**: ``HFChatModel.generate`` (prompts sorted by length into batches, left
+  padding, ``torch.inference_mode``, stop at EOS);
+* **plain**: the usual recipe: ``tokenizer.apply_chat_template`` on each conversation,
+  a left-padded ``tokenizer(...)`` per batch in input order, ``model.generate`` under
+  ``torch.no_grad``, ``batch_decode``.
+
+Each path runs ``--repeats`` times, alternating, after one warm-up batch each; the best
+time of each is compared (the least disturbed by other work on a shared machine). The
+ratio is plain seconds / valign seconds: above 1 means valign is faster. Replies are
+compared too: greedy decoding should give the same text on both paths.
+
+    python benchmarks/generation_speed.py [--prompts 32] [--max-new-tokens 48]
+        [--batch-size 8] [--repeats 2] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from importlib import resources
+from typing import Any
+
+import torch
+import yaml
+
+
+def prompts(n: int) -> list[str]:
+    """``n`` everyday requests spread over the topics of the guard's benign set."""
+    text = resources.files("valign.guard").joinpath("data", "benign.yaml").read_text("utf-8")
+    every: list[str] = yaml.safe_load(text)["prompts"]
+    step = max(1, len(every) // n)
+    return every[::step][:n]
+
+
+def plain_generate(model: Any, tok: Any, texts: list[str], batch: int, new: int) -> list[str]:
+    """What a user of transformers writes without valign."""
+    tok.padding_side = "left"
+    out: list[str] = []
+    with torch.no_grad():
+        for i in range(0, len(texts), batch):
+            convs = [[{"role": "user", "content": t}] for t in texts[i : i + batch]]
+            rendered = [
+                tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
+                for c in convs
+            ]
+            enc = tok(rendered, return_tensors="pt", padding=True, add_special_tokens=False)
+            ids = model.generate(**enc, max_new_tokens=new, do_sample=False)
+            out += tok.batch_decode(ids[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    return out
+
+
+def count_tokens(tok: Any, replies: list[str]) -> int:
+    return sum(len(tok(r, add_special_tokens=False)["input_ids"]) for r in replies)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--prompts", type=int, default=32)
+    ap.add_argument("--max-new-tokens", type=int, default=48)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from valign.models import GenerationConfig, HFChatModel
+    from valign.models.packaged import ensure_packaged
+
+    folder = ensure_packaged("smollm2")
+    model = HFChatModel(folder, name="smollm2", dtype="float32", device="cpu")
+    tok = model.tokenizer
+    texts = prompts(args.prompts)
+    convs: list[Any] = [[{"role": "user", "content": t}] for t in texts]
+    config = GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+
+    model.generate(convs[: args.batch_size], config)  # warm-up
+    plain_generate(model.model, tok, texts[: args.batch_size], args.batch_size, 8)
+    times: dict[str, list[float]] = {"valign": [], "plain": []}
+    replies: dict[str, list[str]] = {}
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        replies["valign"] = model.generate(convs, config)
+        times["valign"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        replies["plain"] = plain_generate(
+            model.model, tok, texts, args.batch_size, args.max_new_tokens
+        )
+        times["plain"].append(time.perf_counter() - t0)
+
+    best = {k: min(v) for k, v in times.items()}
+    same = sum(a.strip() == b.strip() for a, b in zip(replies["valign"], replies["plain"]))
+    result = {
+        "model": "smollm2 (SmolLM2-135M-Instruct, float32, CPU)",
+        "prompts": len(texts),
+        "max_new_tokens": args.max_new_tokens,
+        "batch_size": args.batch_size,
+        "threads": torch.get_num_threads(),
+        "repeats": args.repeats,
+        "seconds": {k: [round(x, 2) for x in v] for k, v in times.items()},
+        "best_seconds": {k: round(v, 2) for k, v in best.items()},
+        "tokens": {k: count_tokens(tok, v) for k, v in replies.items()},
+        "tokens_per_second": {
+            k: round(count_tokens(tok, replies[k]) / best[k], 1) for k in best
+        },
+        "ratio_plain_over_valign": round(best["plain"] / best["valign"], 2),
+        "identical_replies": f"{same}/{len(texts)}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
