@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from importlib import resources
 from typing import Any
@@ -82,8 +83,9 @@ def main() -> None:
     convs: list[Any] = [[{"role": "user", "content": t}] for t in texts]
     config = GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
 
-    model.generate(convs[: args.batch_size], config)  # warm-up
-    plain_generate(model.model, tok, texts[: args.batch_size], args.batch_size, 8)
+    warm = GenerationConfig(max_new_tokens=4, batch_size=2)
+    model.generate(convs[:2], warm)  # warm-up (allocator, kernels)
+    plain_generate(model.model, tok, texts[:2], 2, 4)
     times: dict[str, list[float]] = {"valign": [], "plain": []}
     replies: dict[str, list[str]] = {}
     for _ in range(args.repeats):
@@ -95,9 +97,16 @@ def main() -> None:
             model.model, tok, texts, args.batch_size, args.max_new_tokens
         )
         times["plain"].append(time.perf_counter() - t0)
+        print(
+            f"valign {times['valign'][-1]:.1f} s, plain {times['plain'][-1]:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
 
     best = {k: min(v) for k, v in times.items()}
-    same = sum(a.strip() == b.strip() for a, b in zip(replies["valign"], replies["plain"]))
+    same = sum(
+        a.strip() == b.strip() for a, b in zip(replies["valign"], replies["plain"], strict=True)
+    )
     result = {
         "model": "smollm2 (SmolLM2-135M-Instruct, float32, CPU)",
         "prompts": len(texts),
@@ -108,9 +117,7 @@ def main() -> None:
         "seconds": {k: [round(x, 2) for x in v] for k, v in times.items()},
         "best_seconds": {k: round(v, 2) for k, v in best.items()},
         "tokens": {k: count_tokens(tok, v) for k, v in replies.items()},
-        "tokens_per_second": {
-            k: round(count_tokens(tok, replies[k]) / best[k], 1) for k in best
-        },
+        "tokens_per_second": {k: round(count_tokens(tok, replies[k]) / best[k], 1) for k in best},
         "ratio_plain_over_valign": round(best["plain"] / best["valign"], 2),
         "identical_replies": f"{same}/{len(texts)}",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
