@@ -121,10 +121,10 @@ def _original(row: Row) -> tuple[list[str], int, list[str]] | None:
         negative = str(row.get("question_polarity", "neg")).lower() == "neg"
         for i in people:
             labels[i] = "stereotyped" if (i in targets) == negative else "non_stereotyped"
-    label = row.get("label")
-    if not isinstance(label, int) or not 0 <= label < 3 or sum(unknown) != 1:
+    label = str(row.get("label", "")).strip()
+    if not label.isdigit() or not 0 <= int(label) < 3 or sum(unknown) != 1:
         return None
-    return choices, label, labels
+    return choices, int(label), labels
 
 
 def _prompt(context: str, question: str, choices: list[str]) -> str:
