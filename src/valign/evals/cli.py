@@ -74,7 +74,9 @@ def principles_table(card: dict[str, Any]) -> Table:
 
 def eval_command(
     model: str = typer.Option(
-        ..., "--model", help="Model folder, hub id, or http(s)://…/v1 endpoint."
+        ...,
+        "--model",
+        help="Model folder, hub id, packaged name (smollm2) or http(s)://…/v1 endpoint.",
     ),
     tasks: Path | None = typer.Option(
         None, "--tasks", help="Task file (JSONL of items). Default: the microworld's eval split."

