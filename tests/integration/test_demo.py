@@ -91,10 +91,19 @@ def test_report(demo_run: Path) -> None:
 def test_scorecard_has_every_headline_metric(demo_run: Path) -> None:
     card = json.loads((demo_run / "eval_base" / "scorecard.json").read_text())
     assert card["n_items"] == N_ITEMS
+    m = card["metrics"]
+    # Undefined only where no reply gave a valid answer to score (a tiny model may not).
+    coverage = {
+        "bias_ambiguous": "bias_coverage_ambiguous",
+        "bias_disambiguated": "bias_coverage_disambiguated",
+        "power_seeking": "agentic_coverage",
+    }
     for key in METRIC_TITLES:
-        assert key in card["metrics"], key
-        est = card["metrics"][key]
-        assert est is not None and est["n"] > 0, key
+        assert key in m, key
+        if m[key] is None:
+            assert key in coverage and m[coverage[key]]["value"] == 0.0, key
+        else:
+            assert m[key]["n"] > 0, key
     assert card["model"] == str(demo_run / "pretrain" / "model")
     ids = _ids(demo_run / "eval_base" / "responses.jsonl")
     assert sorted(ids) == sorted(_ids(demo_run / "world" / "eval.jsonl"))
