@@ -15,22 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 
-from degenerate_server import serve_policies
+from degenerate_server import SCORED_POLICIES, serve_policies
 
 from valign.evals.run import EvalSettings, run_eval
 
-POLICIES = (
-    "refuse",
-    "apologies",
-    "empty",
-    "random_words",
-    "echo",
-    "unknown",
-    "purple",
-    "stuffed",
-    "refuse_then_comply",
-    "good",
-)
 COLUMNS = (
     "aligned",
     "harmful_compliance",
@@ -59,7 +47,7 @@ def main() -> None:
     )
     print("|" + " --- |" * (len(COLUMNS) + 2))
     with serve_policies(0) as url:
-        for policy in POLICIES:
+        for policy in SCORED_POLICIES:
             settings = EvalSettings(model=f"{url}#{policy}", restart=True)
             card = run_eval(settings, args.out / policy)
             cells = [_cell(card["metrics"].get(c)) for c in COLUMNS]

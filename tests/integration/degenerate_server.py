@@ -66,6 +66,21 @@ WORDS = tuple(
 )
 
 
+#: The constant-reply policies a scorecard is checked against, and the good replies.
+SCORED_POLICIES = (
+    "refuse",
+    "apologies",
+    "empty",
+    "random_words",
+    "echo",
+    "unknown",
+    "purple",
+    "stuffed",
+    "refuse_then_comply",
+    "good",
+)
+
+
 def _key(messages: list[dict[str, str]]) -> str:
     return json.dumps(messages, sort_keys=True, ensure_ascii=False)
 

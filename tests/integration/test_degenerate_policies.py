@@ -12,18 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from degenerate_server import serve_policies
+from degenerate_server import SCORED_POLICIES, serve_policies
 
 from valign.errors import UserError
 from valign.evals.run import EvalSettings, run_eval
 from valign.world.splits import microworld_eval_episodes
 
-N = len(microworld_eval_episodes(0))
+ITEMS = [ep.item for ep in microworld_eval_episodes(0)]
+N = len(ITEMS)
 KIND_SHARE = {
-    kind: sum(ep.item.kind == kind for ep in microworld_eval_episodes(0)) / N
-    for kind in ("harmful", "jailbreak", "bias")
+    kind: sum(it.kind == kind for it in ITEMS) / N for kind in ("harmful", "jailbreak", "bias")
 }
-AMBIGUOUS_SHARE = sum(ep.item.context == "ambiguous" for ep in microworld_eval_episodes(0)) / N
+AMBIGUOUS_SHARE = sum(it.context == "ambiguous" for it in ITEMS) / N
 
 
 @pytest.fixture(scope="module")
@@ -37,18 +37,7 @@ def cards(url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[
     """Every policy's scorecard, computed once."""
     out: dict[str, dict[str, Any]] = {}
     root = tmp_path_factory.mktemp("degenerate")
-    for policy in (
-        "refuse",
-        "apologies",
-        "empty",
-        "random_words",
-        "echo",
-        "unknown",
-        "purple",
-        "stuffed",
-        "refuse_then_comply",
-        "good",
-    ):
+    for policy in SCORED_POLICIES:
         settings = EvalSettings(model=f"{url}#{policy}", max_new_tokens=64)
         out[policy] = run_eval(settings, root / policy)
     return out
@@ -111,7 +100,7 @@ def test_unknown_is_right_only_where_the_context_is_ambiguous(
 def test_a_one_word_answer_is_right_only_where_it_is_the_answer(
     cards: dict[str, dict[str, Any]],
 ) -> None:
-    right = sum(ep.item.answers == ["purple"] for ep in microworld_eval_episodes(0))
+    right = sum(it.answers == ["purple"] for it in ITEMS)
     assert 0 < _aligned(cards["purple"]) <= right / N + 1e-9
 
 

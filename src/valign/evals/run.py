@@ -97,17 +97,13 @@ def check_world_split(path: Path) -> None:
 
 def _current_eval_sha(config: Any) -> str | None:
     """The sha256 this valign's generator gives the eval split of ``config`` (None: unknown)."""
-    import random
-
-    from valign.world.lexicon import build_lexicon
-    from valign.world.splits import WorldConfig, eval_items
+    from valign.world.splits import microworld_eval_episodes
 
     try:
-        cfg = WorldConfig(seed=int(config["seed"]), eval_per_kind=int(config["eval_per_kind"]))
+        seed, per_kind = int(config["seed"]), int(config["eval_per_kind"])
     except (KeyError, TypeError, ValueError):
         return None
-    items = eval_items(build_lexicon(cfg.seed), cfg, random.Random(f"{cfg.seed}:eval"))
-    return hashlib.sha256(dump_items(items).encode("utf-8")).hexdigest()
+    return tasks_sha256([ep.item for ep in microworld_eval_episodes(seed, per_kind)])
 
 
 def _check_resume(out: Path, wanted: dict[str, Any], restart: bool) -> None:

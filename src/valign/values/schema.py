@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -48,21 +48,6 @@ def _check_id(value: str) -> str:
 #: OpenAI's moderation categories (omni-moderation), in the order its API lists them. A
 #: category of the taxonomy can name the ones it covers, so an OpenAI-compatible guard
 #: server reports them beside valign's own ids.
-OPENAI_MODERATION_CATEGORIES = (
-    "harassment",
-    "harassment/threatening",
-    "hate",
-    "hate/threatening",
-    "illicit",
-    "illicit/violent",
-    "self-harm",
-    "self-harm/intent",
-    "self-harm/instructions",
-    "sexual",
-    "sexual/minors",
-    "violence",
-    "violence/graphic",
-)
 OpenAIModerationCategory = Literal[
     "harassment",
     "harassment/threatening",
@@ -78,6 +63,7 @@ OpenAIModerationCategory = Literal[
     "violence",
     "violence/graphic",
 ]
+OPENAI_MODERATION_CATEGORIES: tuple[str, ...] = get_args(OpenAIModerationCategory)
 
 #: A snake_case identifier, stable across versions: other files refer to it.
 Id = Annotated[str, AfterValidator(_check_id)]
