@@ -58,11 +58,15 @@ def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/login")
-def login_page(request: Request, next: str = "/") -> Response:
+def _login_form(
+    request: Request, next_url: object, error: str | None = None, status: int = 200
+) -> Response:
+    """The login page with a fresh login token and its cookie (the form's CSRF pair)."""
     st = state(request)
     cookie, token = st.signer.login_cookie()
-    response = render(request, "login.html", login_token=token, next=safe_next(next), error=None)
+    response = render(
+        request, "login.html", status, login_token=token, next=safe_next(next_url), error=error
+    )
     response.set_cookie(
         LOGIN_COOKIE,
         cookie,
@@ -72,6 +76,11 @@ def login_page(request: Request, next: str = "/") -> Response:
         secure=st.settings.secure_cookies,
     )
     return response
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> Response:
+    return _login_form(request, next)
 
 
 @router.post("/login")
@@ -99,24 +108,7 @@ async def login(request: Request) -> Response:
         raise HttpError(400, f"names have at most {MAX_NAME} characters, passwords {MAX_PASSWORD}")
     user = await run_in_threadpool(authenticate, st.store, name, password)
     if user is None:
-        cookie, token = st.signer.login_cookie()
-        page = render(
-            request,
-            "login.html",
-            401,
-            login_token=token,
-            next=safe_next(form.get("next")),
-            error="Wrong name or password.",
-        )
-        page.set_cookie(
-            LOGIN_COOKIE,
-            cookie,
-            max_age=3600,
-            httponly=True,
-            samesite="strict",
-            secure=st.settings.secure_cookies,
-        )
-        return page
+        return _login_form(request, form.get("next"), "Wrong name or password.", 401)
     await run_in_threadpool(lockout.succeed, st.store, ticket, keys)
     await run_in_threadpool(lockout.prune, st.store, st.policy, time.time())
     target = safe_next(form.get("next"))
