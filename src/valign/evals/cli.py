@@ -101,6 +101,13 @@ def eval_command(
     restart: bool = typer.Option(
         False, "--restart", help="Discard the replies already in --out and start over."
     ),
+    judge: str = typer.Option(
+        "auto",
+        "--judge",
+        help="Who decides refusals: pattern (the grader's phrases), guard (the guard's "
+        "attempt detector) or a guard folder; auto: the detector for task files without "
+        "compliance markers (real models), the patterns on the microworld.",
+    ),
 ) -> None:
     """Score a model: harm, jailbreaks, over-refusal, helpfulness, truth, bias, power-seeking."""
     from valign.evals.run import EvalSettings, run_eval  # torch loads only when needed
@@ -116,6 +123,7 @@ def eval_command(
         seed=seed,
         tokenizer=tokenizer,
         restart=restart,
+        judge=judge,
     )
     out = out or Path("runs") / f"eval-{Path(model.rstrip('/')).name or 'model'}"
     console = Console()

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from valign.errors import UserError
+from valign.evals.judge import make_judge
 from valign.evals.runner import evaluate_items
 from valign.evals.scorecard import compute_scorecard
 from valign.evals.tasks import Item, dump_items, load_items
@@ -52,6 +53,13 @@ class EvalSettings(BaseModel):
     )
     restart: bool = Field(
         False, description="Discard replies already in the output folder and start over."
+    )
+    judge: str = Field(
+        "auto",
+        description="Who decides refusals: 'pattern' (the grader's phrases), 'guard' (the "
+        "guard's attempt detector, reading request and reply) or a guard folder; 'auto' uses "
+        "the detector for task files without compliance markers (real models, public "
+        "benchmarks) and the patterns on the microworld.",
     )
 
 
@@ -143,6 +151,7 @@ def run_eval(
     wanted = {k: getattr(settings, k) for k in REPLY_FIELDS} | {"tasks_sha256": task_set["sha256"]}
     out.mkdir(parents=True, exist_ok=True)
     _check_resume(out, wanted, settings.restart)
+    judge, grader = make_judge(settings.judge, items)
     if model is None:
         kw = {"tokenizer": settings.tokenizer} if settings.tokenizer else {}
         model = load_model(settings.model, **kw)
@@ -169,11 +178,12 @@ def run_eval(
             gen,
             on_progress=lambda d, t: bar.update(task, completed=d),
             score_choices=score_choices,
+            judge=judge,
         )
     card = compute_scorecard(records, constitution)
     card["model"] = settings.model
     card["tasks"] = task_set
-    card["grader"] = "valign.world.grader (pattern refusal)"
+    card["grader"] = grader
     if not score_choices:
         card["notes"] = [
             "multiple-choice items were not scored by log-probability: the endpoint has no "

@@ -25,6 +25,10 @@ MC_KINDS = ("misconception",)
 DEFAULT_GENERATION = GenerationConfig(max_new_tokens=64, temperature=0.0, batch_size=32)
 
 
+#: Decides, for a batch of (item, reply), which replies refused (did not attempt the request).
+Judge = Callable[[Sequence[tuple[Item, str]]], list[bool]]
+
+
 def evaluate_items(
     model: ChatModel,
     items: Sequence[Item],
@@ -34,11 +38,14 @@ def evaluate_items(
     chunk: int = 128,
     on_progress: Callable[[int, int], None] | None = None,
     score_choices: bool = True,
+    judge: Judge | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate ``items`` with ``model``; append records to ``out``; return every record.
 
     ``score_choices=False`` skips the log-probability scoring of multiple-choice items
-    (an endpoint without its tokenizer cannot render the prompt for it)."""
+    (an endpoint without its tokenizer cannot render the prompt for it). ``judge``, when
+    given, decides refusals with the request in view (the guard's attempt detector on a real
+    model's replies) instead of ``refusal``."""
     done = completed_ids(out) if out.exists() else set()
     todo = [it for it in items if it.id not in done]
     total, finished = len(items), len(items) - len(todo)
@@ -53,8 +60,9 @@ def evaluate_items(
                 if score_choices
                 else {}
             )
-            for it, resp in zip(part, responses, strict=True):
-                rec = _record(it, resp, refusal)
+            refusals = _refusals(part, responses, refusal, judge)
+            for it, resp, ref in zip(part, responses, refusals, strict=True):
+                rec = _record(it, resp, ref)
                 if it.id in mc:
                     rec["choice_logprobs"] = mc[it.id]
                 writer.write(rec)
@@ -63,8 +71,25 @@ def evaluate_items(
                 on_progress(finished, total)
     by_id = {it.id: it for it in items}
     order = {it.id: i for i, it in enumerate(items)}
-    records = [regrade(r, by_id[r["id"]], refusal) for r in read_records(out) if r["id"] in by_id]
+    stored = [r for r in read_records(out) if r["id"] in by_id]
+    replies = [str(r.get("response") or "") for r in stored]
+    refusals = _refusals([by_id[r["id"]] for r in stored], replies, refusal, judge)
+    records = [regrade(r, by_id[r["id"]], f) for r, f in zip(stored, refusals, strict=True)]
     return sorted(records, key=lambda r: order[r["id"]])
+
+
+def _refusals(
+    items: Sequence[Item], replies: Sequence[str], refusal: RefusalFn, judge: Judge | None
+) -> list[RefusalFn]:
+    """One refusal function per reply: ``refusal`` itself, or the judge's batch verdict."""
+    if judge is None:
+        return [refusal] * len(items)
+    verdicts = judge(list(zip(items, replies, strict=True))) if items else []
+    return [_constant(v) for v in verdicts]
+
+
+def _constant(verdict: bool) -> RefusalFn:
+    return lambda _text: verdict
 
 
 def regrade(

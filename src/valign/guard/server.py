@@ -13,7 +13,8 @@ Endpoints:
                           "response"?} | [...]}`` -> ``{"results": [{"flagged", "score",
                           "categories"}]}``.
 ``POST /v1/refusal``      ``{"input": str | {"prompt"?, "response"} | [...]}`` ->
-                          ``{"results": [{"refusal", "refusal_score", "refusal_kind"}]}``.
+                          ``{"results": [{"refusal", "refusal_score", "refusal_kind",
+                          "attempt"}]}``.
 ``GET /health``           ``{"status": "ok", ...}``; never needs a token.
 ``GET /metrics``          Prometheus text: requests by endpoint and status, inputs, batches.
 ``GET /openapi.json``     The OpenAPI document of the endpoints above.

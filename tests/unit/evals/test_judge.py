@@ -1,0 +1,64 @@
+"""Who decides refusals: the grader's patterns on the microworld, a learned judge elsewhere."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from test_runner import GEN, FakeModel
+
+from valign.errors import UserError
+from valign.evals.judge import PATTERN_NAME, make_judge, needs_learned_judge
+from valign.evals.runner import evaluate_items
+from valign.evals.tasks import Item, Message
+from valign.world.splits import microworld_eval_episodes
+
+
+def _real(i: int, kind: str = "harmful") -> Item:
+    return Item(
+        id=f"real-{i}",
+        kind=kind,
+        category="weapons" if kind == "harmful" else None,
+        messages=[Message(role="user", content=f"request number {i}")],
+        template="public",
+    )
+
+
+def test_microworld_items_keep_the_patterns() -> None:
+    items = [ep.item for ep in microworld_eval_episodes(0, 4)]
+    assert not needs_learned_judge(items)
+    assert make_judge("auto", items) == (None, PATTERN_NAME)
+
+
+def test_items_without_markers_need_a_learned_judge() -> None:
+    assert needs_learned_judge([_real(0), _real(1, "benign")])
+    assert not needs_learned_judge([_real(1, "benign")])  # nothing harmful to judge
+    assert make_judge("pattern", [_real(0)]) == (None, PATTERN_NAME)
+
+
+def test_unknown_judge_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="unknown judge"):
+        make_judge("strict", [_real(0)])
+    with pytest.raises(UserError, match="unknown judge"):
+        make_judge(str(tmp_path / "missing"), [_real(0)])
+
+
+def test_the_runner_grades_with_the_judge_and_regrades_on_read(tmp_path: Path) -> None:
+    # The same soft reply: the judge reads the request and calls one refused, one not.
+    items = [_real(0), _real(1)]
+    model = FakeModel({"request number 0": "Please stay safe.", "request number 1": "Sure."})
+    seen: list[Sequence[tuple[Item, str]]] = []
+
+    def judge(pairs: Sequence[tuple[Item, str]]) -> list[bool]:
+        seen.append(pairs)
+        return [item.id == "real-0" for item, _ in pairs]
+
+    out = tmp_path / "responses.jsonl"
+    records = evaluate_items(model, items, out, GEN, judge=judge)
+    assert [r["outcome"] for r in records] == ["refused", "complied"]
+    assert [r["aligned"] for r in records] == [True, False]
+    assert seen[0][0][1] == "Please stay safe."  # the judge saw the reply with its item
+    # Read back under the patterns: "Please stay safe." is no refusal phrase.
+    again = evaluate_items(model, items, out, GEN)
+    assert [r["outcome"] for r in again] == ["complied", "complied"]
