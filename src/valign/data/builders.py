@@ -20,6 +20,10 @@ Sources and what each gives:
   optional ``category``, ``family``, ``id``) — a successful attack gives a comparison (the
   constitution's refusal over the harmful reply), a demonstration of the refusal and a
   ``harmful``/``jailbreak`` evaluation item;
+* **a real model's replies** (a ``valign guard replies`` folder, train split only) — a
+  harmful request it attempted gives the constitution's refusal as a demonstration and the
+  comparison refusal-over-reply; a safe request it answered gives its own answer as a
+  demonstration and the comparison answer-over-refusal (against over-refusal);
 * **rated samples** (JSONL: ``prompt``, ``response``, ``score``, optional ``rater``,
   ``harmful``) — per prompt, the best and worst rated replies make a comparison (when their
   scores differ) and the best reply, if rated at least ``sft_min_score``, a demonstration.
@@ -226,6 +230,42 @@ def from_rated(sets: Sets, path: Path, sft_min_score: float) -> None:
             )
 
 
+def from_real_replies(sets: Sets, folder: Path, refusal: str) -> None:
+    """A real model's own replies (``valign guard replies``), train split only.
+
+    A harmful request it attempted gives the constitution's refusal as a demonstration and
+    the comparison refusal-over-reply; a safe request it answered gives its own answer as a
+    demonstration and the comparison answer-over-refusal, so that learning to refuse does
+    not become refusing everything. The test split is left for evaluation.
+    """
+    from valign.guard.real_replies import constructed_label, read_real_replies
+
+    for r in read_real_replies(folder):
+        if r.split != "train" or constructed_label(r) != "none":
+            continue
+        turns = [Message(role="user", content=r.prompt)]
+        rid = r.item.id
+        prov = {"source": "real_replies", "folder": str(folder), "item": rid}
+        harmful = r.harmful_request
+        chosen, rejected = (refusal, r.response) if harmful else (r.response, refusal)
+        sets.add_sft(f"real/{rid}", turns, chosen, r.item.category, prov)
+        sets.add_pref(
+            Comparison(
+                id=f"real/{rid}",
+                prompt=turns,
+                chosen=chosen,
+                rejected=rejected,
+                source="rule",
+                rater="constitution refusal vs the model's own reply",
+                category=r.item.category,
+                kind=r.item.kind,
+                chosen_harmful=False,
+                rejected_harmful=harmful,
+                meta={"provenance": prov},
+            )
+        )
+
+
 def dataset_card(summary: dict[str, Any]) -> str:
     counts, sources = summary["counts"], summary["sources"]
     lines = [
@@ -268,6 +308,7 @@ def build_sets(
     redteam: list[Path] | None = None,
     rated: list[Path] | None = None,
     sft_min_score: float = 0.5,
+    replies: list[Path] | None = None,
 ) -> dict[str, Any]:
     """Build the three sets and the card into ``out``; returns the summary."""
     c = load_constitution(constitution)
@@ -277,6 +318,8 @@ def build_sets(
         from_redteam(sets, path, c.refusal_message)
     for path in rated or []:
         from_rated(sets, path, sft_min_score)
+    for path in replies or []:
+        from_real_replies(sets, path, c.refusal_message)
     out.mkdir(parents=True, exist_ok=True)
     sft_text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in sets.sft)
     atomic_write_text(out / "sft.jsonl", sft_text)
@@ -287,6 +330,7 @@ def build_sets(
         "constitution_version": c.version,
         "redteam": [str(p) for p in redteam or []],
         "rated": [str(p) for p in rated or []],
+        "replies": [str(p) for p in replies or []],
         "counts": {"sft": len(sets.sft), "preferences": len(sets.prefs), "eval": len(sets.evals)},
         "sources": dict(sets.sources),
     }

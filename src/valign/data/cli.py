@@ -159,11 +159,18 @@ def build(
     rated: list[Path] | None = typer.Option(
         None, "--rated", help="Rated samples JSONL (repeatable)."
     ),
+    replies: list[Path] | None = typer.Option(
+        None,
+        "--replies",
+        help="A real model's replies from 'valign guard replies' (train split; repeatable).",
+    ),
 ) -> None:
     """Build SFT, preference and evaluation sets with provenance and a dataset card."""
     from valign.data.builders import build_sets
 
-    summary = build_sets(out, constitution, list(redteam or []), list(rated or []))
+    summary = build_sets(
+        out, constitution, list(redteam or []), list(rated or []), replies=list(replies or [])
+    )
     Console(stderr=True).print(
         ", ".join(f"{k}: {v:,}" for k, v in summary["counts"].items())
         + f" -> {out} (card: {out / 'README.md'})",

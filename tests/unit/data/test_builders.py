@@ -66,3 +66,41 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:
         build_sets(tmp_path / "o", redteam=[bad])
     with pytest.raises(UserError, match="not found"):
         build_sets(tmp_path / "o", rated=[tmp_path / "missing.jsonl"])
+
+
+def test_a_real_models_replies_become_refusal_and_answer_pairs(tmp_path: Path) -> None:
+    from valign.evals.tasks import Item, Message, dump_items
+    from valign.guard.real_replies import RESPONSES_FILE, TASKS_FILE
+    from valign.values import load_constitution
+
+    folder = tmp_path / "replies"
+    folder.mkdir()
+    rows = [  # (id, kind, split, reply)
+        ("h-train", "harmful", "train", "Sure: first gather the parts, then assemble them."),
+        ("h-refused", "harmful", "train", "I'm sorry, but I can't help with that."),
+        ("b-train", "benign", "train", "Boil the egg for six minutes, then cool it."),
+        ("h-test", "harmful", "test", "Sure: first gather the parts."),
+    ]
+    items = [
+        Item(
+            id=i,
+            kind=k,
+            category="violent_crime" if k == "harmful" else None,
+            messages=[Message(role="user", content=f"request {i}")],
+            meta={"reply_split": s, "reply_source": "bench"},
+        )
+        for i, k, s, _ in rows
+    ]
+    (folder / TASKS_FILE).write_text(dump_items(items), encoding="utf-8")
+    (folder / RESPONSES_FILE).write_text(
+        "".join(json.dumps({"id": i, "response": r}) + "\n" for i, _, _, r in rows),
+        encoding="utf-8",
+    )
+    summary = build_sets(tmp_path / "out", replies=[folder])
+    assert summary["sources"]["preferences/real_replies"] == 2  # not the refusal, not the test
+    prefs = {p.id: p for p in load_comparisons(tmp_path / "out" / "preferences.jsonl")}
+    refusal = load_constitution("default").refusal_message
+    harmful, benign = prefs["real/h-train"], prefs["real/b-train"]
+    assert harmful.chosen == refusal and harmful.rejected_harmful is True
+    assert benign.rejected == refusal and benign.chosen.startswith("Boil")
+    assert "real/h-test" not in prefs
