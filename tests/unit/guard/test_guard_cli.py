@@ -33,6 +33,7 @@ def test_classify_and_refusal_commands(tmp_path: Path, guard_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     row = json.loads(out.read_text(encoding="utf-8"))
     assert row["refusal"] is False and "refusal_score" in row
+    assert row["attempt"] == "attempted" and row["refusal_kind"] == "none"
 
 
 def test_mistakes_raise_user_errors(tmp_path: Path) -> None:
@@ -47,6 +48,9 @@ def test_mistakes_raise_user_errors(tmp_path: Path) -> None:
         app, ["refusal", "--in", str(src), "--out", "x", "--detector", "missing"]
     )
     assert isinstance(result.exception, UserError)
+    result = runner.invoke(app, ["train", "--replies", str(tmp_path / "no-replies")])
+    assert isinstance(result.exception, UserError)
+    assert "not a folder of real replies" in str(result.exception)
 
 
 def test_backends_lists_the_registry() -> None:
