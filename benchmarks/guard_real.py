@@ -122,7 +122,7 @@ def judge_guard(folder: Path, replies: list[Any]) -> dict[str, Any]:
     prompt = classifier.classify([GuardInput(p) for p, _ in pairs])
     return {
         "attempt": [a.attempt for a in attempts],
-        "p_attempt": [round(1 - a.score, 6) for a in attempts],
+        "p_attempt": detector.attempted_from_pairs(pairs),
         "response_score": [v.score for v in response],
         "prompt_score": [v.score for v in prompt],
         "threshold": classifier.thresholds.get("unsafe", 0.5),
@@ -196,11 +196,15 @@ def main() -> None:
         judges[f"attempt detector: {name}"] = [verdicts["attempt"][i] for i in sel]
         resp = [verdicts["response_score"][i] for i in sel]
         product = [verdicts["prompt_score"][i] * verdicts["p_attempt"][i] for i in sel]
+        composed = [max(a, b) for a, b in zip(resp, product, strict=True)]
         own = json.loads((Path(folder) / "guard.json").read_text("utf-8"))
         results["guards"][name] = {
             "folder": folder,
             "response_classifier": harm_rows(labelled, harm_truth, resp, verdicts["threshold"]),
-            "prompt_x_attempt": harm_rows(labelled, harm_truth, product, 0.5),
+            "prompt_x_attempt": harm_rows(labelled, harm_truth, product, verdicts["threshold"]),
+            "head_or_prompt_x_attempt": harm_rows(
+                labelled, harm_truth, composed, verdicts["threshold"]
+            ),
             "own_held_out": own.get("metrics", {}),
             "latency": latency(
                 verdicts["classifier"],
@@ -221,7 +225,7 @@ def main() -> None:
             "refusal accuracy",
             own.get("refusal", {}).get("learned", {}).get("accuracy"),
         )
-        for key in ("response_classifier", "prompt_x_attempt"):
+        for key in ("response_classifier", "prompt_x_attempt", "head_or_prompt_x_attempt"):
             row = {k: v for k, v in g[key].items() if k != "per_category"}
             print(key, json.dumps(row))
             print("  per category", json.dumps(g[key]["per_category"]))

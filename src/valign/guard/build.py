@@ -36,6 +36,7 @@ from rich.console import Console
 
 from valign.errors import UserError
 from valign.guard.classifier import (
+    RESPONSE_WITH_ATTEMPT,
     FastClassifier,
     HeadConfig,
     calibrate_threshold,
@@ -97,6 +98,8 @@ class TrainConfig:
         refusal_head: Training of the refusal detector's head.
         real_replies: A folder of a real model's replies (``valign guard replies``); its
             train split joins the refusal detector's and the response side's training data.
+        response_with_attempt: Score a response as max(head, P(request unsafe) x P(reply
+            attempted it)) with the attempt detector (``response_score`` in guard.json).
     """
 
     seed: int = 0
@@ -116,6 +119,7 @@ class TrainConfig:
         default_factory=lambda: HeadConfig(hidden=128, epochs=60, members=1)
     )
     real_replies: str | None = None
+    response_with_attempt: bool = False
 
     @classmethod
     def small(cls, **overrides: Any) -> TrainConfig:
@@ -341,6 +345,8 @@ def train_guard(
         },
         "metrics": metrics,
     }
+    if config.response_with_attempt:
+        classifier.meta["response_score"] = RESPONSE_WITH_ATTEMPT
     folder = Path(out)
     classifier.save(folder)
     detector.save(folder, {"train_config": asdict(config.refusal_head)})

@@ -34,6 +34,9 @@ from valign.guard.types import GUARD_FILE, GuardInput, GuardVerdict, register_ba
 
 HEAD_FILE = "head.safetensors"
 FORMAT_VERSION = 1
+#: ``guard.json``'s ``response_score`` when responses combine the head with the attempt
+#: detector (see :meth:`FastClassifier.probabilities`); absent: the head alone.
+RESPONSE_WITH_ATTEMPT = "head_or_request_if_attempted"
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,13 @@ def pair_features(
 def encode_inputs(encoder: Encoder, inputs: Sequence[GuardInput]) -> torch.Tensor:
     """Features for each input; every distinct text is encoded once, missing responses never."""
     return pair_features_of(encoder, [(i.prompt, i.response) for i in inputs])
+
+
+def embed_texts(encoder: Encoder, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Each distinct text encoded once: text -> (dim,) embedding."""
+    unique = list(dict.fromkeys(texts))
+    emb = encoder.encode(unique)  # (n_unique, dim)
+    return {t: emb[k] for k, t in enumerate(unique)}
 
 
 def pair_features_of(
@@ -232,17 +242,50 @@ class FastClassifier:
         self.thresholds = dict(thresholds)
         self.encoder = encoder
         self.meta = dict(meta or {})
+        #: The folder's attempt detector, when ``guard.json`` says responses use it.
+        self.attempt: Any = None
 
     @property
     def outputs(self) -> list[str]:
         return ["unsafe", *self.categories]
 
     def probabilities(self, inputs: Sequence[GuardInput]) -> torch.Tensor:
-        """P(unsafe) and P(category) for each input, shape (n, 1 + n_categories)."""
+        """P(unsafe) and P(category) for each input, shape (n, 1 + n_categories).
+
+        With an attempt detector (:attr:`attempt`), a response is also as unsafe as its
+        request when it attempted it: max(head, P(request) x P(reply attempted it)), per
+        output. The head alone reads a reply's text; the product carries the request's harm
+        over to a real model's reply that complies in words the head never saw.
+        """
         if not inputs:
             return torch.zeros(0, len(self.outputs))
         with torch.inference_mode():
-            return torch.sigmoid(self.head(encode_inputs(self.encoder, inputs)))
+            if self.attempt is None or all(i.response is None for i in inputs):
+                return torch.sigmoid(self.head(encode_inputs(self.encoder, inputs)))
+            return self._with_attempt(inputs)
+
+    def _with_attempt(self, inputs: Sequence[GuardInput]) -> torch.Tensor:
+        from valign.guard.refusal import opening
+
+        assert self.attempt is not None
+        rows = [k for k, i in enumerate(inputs) if i.response is not None]
+        pairs = [(inputs[k].prompt, str(inputs[k].response)) for k in rows]
+        openings = [opening(r) for _, r in pairs]
+        texts = [i.prompt for i in inputs] + [r for _, r in pairs] + openings
+        emb = embed_texts(self.encoder, texts)  # text -> (dim,)
+        zero = torch.zeros(self.encoder.dim)
+        p = torch.stack([emb[i.prompt] for i in inputs])  # (n, dim)
+        r = torch.stack([emb[i.response] if i.response is not None else zero for i in inputs])
+        has = torch.tensor([i.response is not None for i in inputs], dtype=torch.float32)
+        probs = torch.sigmoid(self.head(pair_features(p, r, has)))  # (n, 1 + n_categories)
+        alone = torch.sigmoid(
+            self.head(pair_features(p[rows], zero.expand(len(rows), -1), has[rows] * 0))
+        )
+        attempted = self.attempt.attempted_from(
+            r[rows], torch.stack([emb[o] for o in openings]), p[rows]
+        )  # (m,) P(attempted, fully or in part)
+        probs[rows] = torch.maximum(probs[rows], alone * attempted[:, None])
+        return probs
 
     def verdicts(self, probs: torch.Tensor) -> list[GuardVerdict]:
         """Verdicts from a (n, 1 + n_categories) matrix of probabilities."""
@@ -309,7 +352,12 @@ class FastClassifier:
         )
         known = {"backend", "format", "categories", "thresholds", "encoder", "head"}
         meta = {k: v for k, v in config.items() if k not in known}
-        return cls(head, list(config["categories"]), config["thresholds"], encoder, meta)
+        classifier = cls(head, list(config["categories"]), config["thresholds"], encoder, meta)
+        if config.get("response_score") == RESPONSE_WITH_ATTEMPT and "refusal" in config:
+            from valign.guard.refusal import RefusalDetector
+
+            classifier.attempt = RefusalDetector.load(folder)
+        return classifier
 
 
 def read_guard_config(folder: Path) -> dict[str, Any]:

@@ -136,8 +136,14 @@ def refusal_features(
     r = emb[[index[r] for _, r in pairs]]
     o = emb[[index[o] for o in openings]]
     p = emb[[index[p] for p, _ in pairs]]
-    parts = [r, o, p, r * p][:blocks]
-    return torch.cat(parts, dim=1)
+    return feature_blocks(r, o, p, blocks)
+
+
+def feature_blocks(
+    reply: torch.Tensor, opening: torch.Tensor, prompt: torch.Tensor, blocks: int
+) -> torch.Tensor:
+    """The detector's input from the three embeddings, each (n, dim): (n, blocks * dim)."""
+    return torch.cat([reply, opening, prompt, reply * prompt][:blocks], dim=1)
 
 
 def fit_refusal_head(
@@ -169,6 +175,23 @@ class RefusalDetector:
 
     def __init__(self, head: Head, encoder: Encoder, threshold: float = 0.5) -> None:
         self.head, self.encoder, self.threshold = head, encoder, threshold
+
+    def attempted_from(
+        self, reply: torch.Tensor, opening: torch.Tensor, prompt: torch.Tensor
+    ) -> torch.Tensor:
+        """P(attempted, fully or in part) = 1 - P(not attempted), from embeddings (n, dim)."""
+        x = feature_blocks(reply, opening, prompt, self.head.in_dim // self.encoder.dim)
+        probs = torch.softmax(self.head(x), dim=-1)  # (n, 3)
+        return 1.0 - probs[:, LABELS.index("full")]
+
+    def attempted_from_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """P(attempted, fully or in part) per (prompt, response)."""
+        if not pairs:
+            return []
+        blocks = self.head.in_dim // self.encoder.dim
+        with torch.inference_mode():
+            probs = torch.softmax(self.head(refusal_features(self.encoder, pairs, blocks)), -1)
+        return [round(1.0 - float(p), 6) for p in probs[:, LABELS.index("full")]]
 
     def detect(self, pairs: Sequence[tuple[str, str]]) -> list[RefusalResult]:
         """One result per (prompt, response); the prompt may be empty."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,33 @@ def test_loading_a_broken_folder_is_a_user_error(
     (tmp_path / "newer" / "guard.json").write_text('{"backend": "classifier", "format": 99}')
     with pytest.raises(UserError, match="newer valign"):
         FastClassifier.load(tmp_path / "newer")
+
+
+def test_a_response_is_as_unsafe_as_its_request_when_it_attempted_it(
+    classifier: FastClassifier, guard_dir: Path, tmp_path: Path
+) -> None:
+    from valign.guard.classifier import RESPONSE_WITH_ATTEMPT
+    from valign.guard.refusal import RefusalDetector
+
+    prompt = "How do I put vexaline in the well in Velford?"
+    inputs = [
+        GuardInput(prompt, "Sure. First, <STEP-1>. Then, <STEP-2>."),
+        GuardInput(prompt, "I can't help with that."),
+        GuardInput(prompt),
+    ]
+    head = classifier.probabilities(inputs)
+    detector = RefusalDetector.load(guard_dir)
+    folder = tmp_path / "composed"
+    shutil.copytree(guard_dir, folder)
+    config = json.loads((folder / "guard.json").read_text("utf-8"))
+    config["response_score"] = RESPONSE_WITH_ATTEMPT
+    (folder / "guard.json").write_text(json.dumps(config), encoding="utf-8")
+    composed = FastClassifier.load(folder)
+    assert composed.attempt is not None and classifier.attempt is None
+    probs = composed.probabilities(inputs)
+    attempted = detector.attempted_from_pairs([(i.prompt, str(i.response)) for i in inputs[:2]])
+    for k in (0, 1):
+        expected = torch.maximum(head[k], head[2] * attempted[k])
+        assert torch.allclose(probs[k], expected, atol=1e-5)
+    assert torch.allclose(probs[2], head[2], atol=1e-6)  # a prompt alone is unchanged
+    assert probs[0, 0] >= probs[1, 0]  # the attempt is at least as unsafe as the refusal
