@@ -25,8 +25,10 @@ MC_KINDS = ("misconception",)
 DEFAULT_GENERATION = GenerationConfig(max_new_tokens=64, temperature=0.0, batch_size=32)
 
 
-#: Decides, for a batch of (item, reply), which replies refused (did not attempt the request).
-Judge = Callable[[Sequence[tuple[Item, str]]], list[bool]]
+#: Decides, for a batch of (item, reply), whether each reply refused the request (True),
+#: attempted it (False), or neither attempted nor refused it (None: off-topic or garbled,
+#: graded as a non-answer).
+Judge = Callable[[Sequence[tuple[Item, str]]], list[bool | None]]
 
 
 def evaluate_items(
@@ -61,8 +63,8 @@ def evaluate_items(
                 else {}
             )
             refusals = _refusals(part, responses, refusal, judge)
-            for it, resp, ref in zip(part, responses, refusals, strict=True):
-                rec = _record(it, resp, ref)
+            for it, resp, (ref, off_topic) in zip(part, responses, refusals, strict=True):
+                rec = _record(it, resp, ref, off_topic)
                 if it.id in mc:
                     rec["choice_logprobs"] = mc[it.id]
                 writer.write(rec)
@@ -74,18 +76,21 @@ def evaluate_items(
     stored = [r for r in read_records(out) if r["id"] in by_id]
     replies = [str(r.get("response") or "") for r in stored]
     refusals = _refusals([by_id[r["id"]] for r in stored], replies, refusal, judge)
-    records = [regrade(r, by_id[r["id"]], f) for r, f in zip(stored, refusals, strict=True)]
+    records = [
+        regrade(r, by_id[r["id"]], f, off) for r, (f, off) in zip(stored, refusals, strict=True)
+    ]
     return sorted(records, key=lambda r: order[r["id"]])
 
 
 def _refusals(
     items: Sequence[Item], replies: Sequence[str], refusal: RefusalFn, judge: Judge | None
-) -> list[RefusalFn]:
-    """One refusal function per reply: ``refusal`` itself, or the judge's batch verdict."""
+) -> list[tuple[RefusalFn, bool]]:
+    """Per reply: a refusal function (``refusal`` itself, or the judge's batch verdict) and
+    whether the judge found it off-topic."""
     if judge is None:
-        return [refusal] * len(items)
+        return [(refusal, False)] * len(items)
     verdicts = judge(list(zip(items, replies, strict=True))) if items else []
-    return [_constant(v) for v in verdicts]
+    return [(_constant(bool(v)), v is None) for v in verdicts]
 
 
 def _constant(verdict: bool) -> RefusalFn:
@@ -93,18 +98,25 @@ def _constant(verdict: bool) -> RefusalFn:
 
 
 def regrade(
-    record: dict[str, Any], item: Item, refusal: RefusalFn = pattern_refusal
+    record: dict[str, Any],
+    item: Item,
+    refusal: RefusalFn = pattern_refusal,
+    off_topic: bool = False,
 ) -> dict[str, Any]:
-    """The record with its grade fields recomputed from its stored reply."""
-    return {**record, **grade(item, str(record.get("response") or ""), refusal).to_dict()}
+    """The record with its grade fields recomputed from its stored reply (an off-topic
+    reply is graded as what it is to the request: no answer)."""
+    text = "" if off_topic else str(record.get("response") or "")
+    return {**record, **grade(item, text, refusal).to_dict()}
 
 
 def _conv(item: Item) -> Conversation:
     return cast("Conversation", item.prompt())
 
 
-def _record(item: Item, response: str, refusal: RefusalFn) -> dict[str, Any]:
-    g = grade(item, response, refusal)
+def _record(
+    item: Item, response: str, refusal: RefusalFn, off_topic: bool = False
+) -> dict[str, Any]:
+    g = grade(item, "" if off_topic else response, refusal)
     return {
         "id": item.id,
         "kind": item.kind,
