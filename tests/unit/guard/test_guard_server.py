@@ -72,7 +72,8 @@ def test_classify_and_refusal_endpoints(client: TestClient) -> None:
         "/v1/refusal",
         json={"input": [{"prompt": "hurt him", "response": "I can't help with that."}, "Sure!"]},
     ).json()["results"]
-    assert ref[0]["refusal"] is True and set(ref[0]) == {"refusal", "refusal_score", "refusal_kind"}
+    assert ref[0]["refusal"] is True
+    assert set(ref[0]) == {"refusal", "refusal_score", "refusal_kind", "attempt"}
 
 
 def test_health_and_metrics(client: TestClient) -> None:
