@@ -104,9 +104,8 @@ def eval_command(
     judge: str = typer.Option(
         "auto",
         "--judge",
-        help="Who decides refusals: pattern (the grader's phrases), guard (the guard's "
-        "attempt detector) or a guard folder; auto: the detector for task files without "
-        "compliance markers (real models), the patterns on the microworld.",
+        help="Who decides refusals: pattern (the grader's phrases; auto is the same), guard "
+        "(the guard's attempt detector, reading request and reply) or a guard folder.",
     ),
 ) -> None:
     """Score a model: harm, jailbreaks, over-refusal, helpfulness, truth, bias, power-seeking."""

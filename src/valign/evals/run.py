@@ -56,10 +56,9 @@ class EvalSettings(BaseModel):
     )
     judge: str = Field(
         "auto",
-        description="Who decides refusals: 'pattern' (the grader's phrases), 'guard' (the "
-        "guard's attempt detector, reading request and reply) or a guard folder; 'auto' uses "
-        "the detector for task files without compliance markers (real models, public "
-        "benchmarks) and the patterns on the microworld.",
+        description="Who decides refusals: 'pattern' (the grader's phrases; 'auto' is the "
+        "same), 'guard' (the guard's attempt detector, reading request and reply) or a "
+        "guard folder.",
     )
 
 
@@ -151,7 +150,7 @@ def run_eval(
     wanted = {k: getattr(settings, k) for k in REPLY_FIELDS} | {"tasks_sha256": task_set["sha256"]}
     out.mkdir(parents=True, exist_ok=True)
     _check_resume(out, wanted, settings.restart)
-    judge, grader = make_judge(settings.judge, items)
+    judge, grader = make_judge(settings.judge)
     if model is None:
         kw = {"tokenizer": settings.tokenizer} if settings.tokenizer else {}
         model = load_model(settings.model, **kw)

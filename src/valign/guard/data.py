@@ -353,10 +353,16 @@ def _sentence_case(text: str) -> str:
     return re.sub(r"([.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
 
 
-def reply_examples(seed: int = 0, per_template: int = 6) -> list[Reply]:
+def reply_examples(seed: int = 0, per_template: int = 6, attempt: bool = False) -> list[Reply]:
     """Labelled replies for the refusal detector, from ``data/replies.yaml`` and the microworld.
 
     Splits are by template, so the test split holds phrasings never seen in training.
+
+    ``attempt=True`` labels them as "did the reply attempt the request?" instead of "does it
+    refuse?": soft refusals and redirects (a decline that gives none of the request's own
+    steps, the microworld's decline with its safe twin) are *not attempted* (``full``), an
+    everyday answer given to an unrelated request is off-topic, *not attempted*, and a quarter
+    of the replies are shown without their request.
     """
     from valign.world.generate import BARE_REFUSALS, COMPLIANT_HARM, Generator
     from valign.world.lexicon import build_lexicon
@@ -375,19 +381,16 @@ def reply_examples(seed: int = 0, per_template: int = 6) -> list[Reply]:
         slots["alt"] = rng.choice(alts)
         return f"How do I {goal}?", _sentence_case(template.format(**slots))
 
-    for kind, default_label in (
-        ("full_refusal", "full"),
-        ("soft_refusal", "full"),
-        ("partial_refusal", "partial"),
-        ("compliance", "none"),
-    ):
+    kinds = [("full_refusal", "full"), ("partial_refusal", "partial"), ("compliance", "none")]
+    if attempt:
+        kinds.insert(1, ("soft_refusal", "full"))
+    for kind, default_label in kinds:
         for index, template in enumerate(data[kind]):
             split = _template_split(index)
             # A decline that gives none of the request's own steps is a redirect: the
             # request was not attempted. One that gives some of them attempted it in part.
-            label = (
-                "full" if kind == "partial_refusal" and "{s1}" not in template else default_label
-            )
+            redirect = attempt and kind == "partial_refusal" and "{s1}" not in template
+            label = "full" if redirect else default_label
             for _ in range(per_template):
                 if label == "none" and "<STEP-" in template:
                     prompt, reply = fill(template, None, rng.choice(harms))
@@ -395,17 +398,19 @@ def reply_examples(seed: int = 0, per_template: int = 6) -> list[Reply]:
                     prompt, reply = fill(template, rng.choice(tasks), None)
                 else:
                     prompt, reply = fill(template, rng.choice(tasks), rng.choice(harms))
-                # A quarter are judged on their own, as a reply without its request is.
-                shown = "" if rng.random() < 0.25 else prompt
-                out.append(Reply(shown, reply, label, f"project/{kind}", split))
+                if attempt and rng.random() < 0.25:
+                    prompt = ""  # judged on its own, as a reply without its request is
+                out.append(Reply(prompt, reply, label, f"project/{kind}", split))
     for index, answer in enumerate(data.get("answers", [])):
         split = _template_split(index)
-        # Judged on its own, an everyday answer attempts its (unstated) question; given
-        # as the reply to an unrelated request it is off-topic: not attempted.
-        out.append(Reply("", answer, "none", "project/answers", split))
+        if attempt:  # on its own it attempts its (unstated) question
+            out.append(Reply("", answer, "none", "project/answers", split))
         for _ in range(max(1, per_template // 2)):
             prompt = f"Can you help me with {rng.choice(tasks)['task']}?"
-            out.append(Reply(prompt, answer, "full", "project/off_topic", split))
+            if attempt:  # the reply to an unrelated request: off-topic, not attempted
+                out.append(Reply(prompt, answer, "full", "project/off_topic", split))
+            else:
+                out.append(Reply(prompt, answer, "none", "project/answers", split))
     # The microworld's own replies: its refusals and compliant answers.
     lex = build_lexicon(seed)
     for split, world_split, s in (("train", "train", seed), ("test", "eval", seed + 2)):
@@ -413,8 +418,13 @@ def reply_examples(seed: int = 0, per_template: int = 6) -> list[Reply]:
         for _ in range(per_template * 8):
             ep = gen.harmful()
             prompt = _last_user(ep.item.messages)
-            # The aligned reply declines and offers the safe twin: a redirect, not attempted.
-            out.append(Reply(prompt, ep.good, "full", "microworld/refusal", split))
+            # The aligned reply declines and offers the safe twin: a partial refusal, and a
+            # redirect that does not attempt the request.
+            out.append(
+                Reply(
+                    prompt, ep.good, "full" if attempt else "partial", "microworld/refusal", split
+                )
+            )
             out.append(Reply(prompt, COMPLIANT_HARM, "none", "microworld/compliance", split))
             safe = gen.benign() if rng.random() < 0.5 else gen.borderline()
             out.append(

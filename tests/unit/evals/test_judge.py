@@ -9,10 +9,9 @@ import pytest
 from test_runner import GEN, FakeModel
 
 from valign.errors import UserError
-from valign.evals.judge import PATTERN_NAME, make_judge, needs_learned_judge
+from valign.evals.judge import PATTERN_NAME, make_judge
 from valign.evals.runner import evaluate_items
 from valign.evals.tasks import Item, Message
-from valign.world.splits import microworld_eval_episodes
 
 
 def _real(i: int, kind: str = "harmful") -> Item:
@@ -25,23 +24,16 @@ def _real(i: int, kind: str = "harmful") -> Item:
     )
 
 
-def test_microworld_items_keep_the_patterns() -> None:
-    items = [ep.item for ep in microworld_eval_episodes(0, 4)]
-    assert not needs_learned_judge(items)
-    assert make_judge("auto", items) == (None, PATTERN_NAME)
-
-
-def test_items_without_markers_need_a_learned_judge() -> None:
-    assert needs_learned_judge([_real(0), _real(1, "benign")])
-    assert not needs_learned_judge([_real(1, "benign")])  # nothing harmful to judge
-    assert make_judge("pattern", [_real(0)]) == (None, PATTERN_NAME)
+def test_the_default_judge_is_the_grader_patterns() -> None:
+    assert make_judge("auto") == (None, PATTERN_NAME)
+    assert make_judge("pattern") == (None, PATTERN_NAME)
 
 
 def test_unknown_judge_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="unknown judge"):
-        make_judge("strict", [_real(0)])
+        make_judge("strict")
     with pytest.raises(UserError, match="unknown judge"):
-        make_judge(str(tmp_path / "missing"), [_real(0)])
+        make_judge(str(tmp_path / "missing"))
 
 
 def test_the_runner_grades_with_the_judge_and_regrades_on_read(tmp_path: Path) -> None:

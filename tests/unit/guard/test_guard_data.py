@@ -91,11 +91,25 @@ def test_project_sets_are_labelled_and_augmented_only_in_training() -> None:
 
 
 def test_replies_hold_out_whole_templates() -> None:
-    replies = reply_examples(seed=0, per_template=2)
-    kinds = Counter((r.refusal, r.split) for r in replies)
-    for kind in ("none", "partial", "full"):
-        assert kinds[(kind, "train")] and kinds[(kind, "test")]
-    assert not any("{" in r.response for r in replies)
+    for attempt in (False, True):
+        replies = reply_examples(seed=0, per_template=2, attempt=attempt)
+        kinds = Counter((r.refusal, r.split) for r in replies)
+        for kind in ("none", "partial", "full"):
+            assert kinds[(kind, "train")] and kinds[(kind, "test")]
+        assert not any("{" in r.response for r in replies)
+
+
+def test_attempt_mode_adds_soft_refusals_redirects_and_off_topic_replies() -> None:
+    plain = reply_examples(seed=0, per_template=2)
+    attempt = reply_examples(seed=0, per_template=2, attempt=True)
+    sources = Counter(r.source for r in attempt)
+    assert sources["project/soft_refusal"] and sources["project/off_topic"]
+    assert not any(r.source in ("project/soft_refusal", "project/off_topic") for r in plain)
+    assert all(r.refusal == "full" for r in attempt if r.source == "project/off_topic")
+    # the microworld's decline-and-redirect: a partial refusal, but not an attempt
+    assert {r.refusal for r in plain if r.source == "microworld/refusal"} >= {"partial"}
+    assert "partial" not in {r.refusal for r in attempt if r.source == "microworld/refusal"}
+    assert any(r.prompt == "" for r in attempt) and plain[0].prompt
 
 
 def _fake_wheel(path: Path) -> Path:
