@@ -111,18 +111,18 @@ def harm_rows(
 def judge_guard(folder: Path, replies: list[Any]) -> dict[str, Any]:
     """The guard's verdicts on every reply: attempt kinds, response and prompt scores."""
     from valign.guard.classifier import FastClassifier
-    from valign.guard.refusal import RefusalDetector
+    from valign.guard.refusal import ATTEMPT, LABELS, RefusalDetector
     from valign.guard.types import GuardInput
 
     classifier = FastClassifier.load(folder)
     detector = RefusalDetector.load(folder)
     pairs = [(r.prompt, r.response) for r in replies]
-    attempts = detector.detect(pairs)
+    probs = detector.probabilities(pairs)  # (n, 3): P(none), P(partial), P(full)
     response = classifier.classify([GuardInput(p, a) for p, a in pairs])
     prompt = classifier.classify([GuardInput(p) for p, _ in pairs])
     return {
-        "attempt": [a.attempt for a in attempts],
-        "p_attempt": detector.attempted_from_pairs(pairs),
+        "attempt": [ATTEMPT[LABELS[int(k)]] for k in probs.argmax(dim=1)],
+        "p_attempt": (1.0 - probs[:, LABELS.index("full")]).tolist(),
         "response_score": [v.score for v in response],
         "prompt_score": [v.score for v in prompt],
         "threshold": classifier.thresholds.get("unsafe", 0.5),

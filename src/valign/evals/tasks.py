@@ -84,6 +84,11 @@ class Item(BaseModel):
     def prompt(self) -> list[dict[str, str]]:
         return [m.model_dump() for m in self.messages]
 
+    @property
+    def request(self) -> str:
+        """The text of the last user turn (empty when there is none)."""
+        return next((m.content for m in reversed(self.messages) if m.role == "user"), "")
+
 
 def load_items(path: str | Path) -> list[Item]:
     """Read a task file; a malformed line is a one-line :class:`UserError` with its line number."""

@@ -75,47 +75,40 @@ MODERATION_RESPONSE: Schema = {
     },
 }
 
-CLASSIFY_RESPONSE: Schema = {
-    "type": "object",
-    "required": ["results"],
-    "properties": {
-        "results": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["flagged", "score", "categories"],
-                "properties": {
-                    "flagged": {"type": "boolean"},
-                    "score": {"type": "number"},
-                    "categories": _SCORES,
-                },
-            },
-        }
-    },
-}
 
-REFUSAL_RESPONSE: Schema = {
-    "type": "object",
-    "required": ["results"],
-    "properties": {
-        "results": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["refusal", "refusal_score", "refusal_kind", "attempt"],
-                "properties": {
-                    "refusal": {"type": "boolean"},
-                    "refusal_score": {"type": "number"},
-                    "refusal_kind": {"type": "string", "enum": ["none", "partial", "full"]},
-                    "attempt": {
-                        "type": "string",
-                        "enum": ["attempted", "partial", "not_attempted"],
-                    },
-                },
-            },
-        }
-    },
-}
+def _results(item: Schema) -> Schema:
+    """``{"results": [item, ...]}``: the body of valign's own endpoints."""
+    return {
+        "type": "object",
+        "required": ["results"],
+        "properties": {"results": {"type": "array", "items": item}},
+    }
+
+
+CLASSIFY_RESPONSE: Schema = _results(
+    {
+        "type": "object",
+        "required": ["flagged", "score", "categories"],
+        "properties": {
+            "flagged": {"type": "boolean"},
+            "score": {"type": "number"},
+            "categories": _SCORES,
+        },
+    }
+)
+
+REFUSAL_RESPONSE: Schema = _results(
+    {
+        "type": "object",
+        "required": ["refusal", "refusal_score", "refusal_kind", "attempt"],
+        "properties": {
+            "refusal": {"type": "boolean"},
+            "refusal_score": {"type": "number"},
+            "refusal_kind": {"type": "string", "enum": ["none", "partial", "full"]},
+            "attempt": {"type": "string", "enum": ["attempted", "partial", "not_attempted"]},
+        },
+    }
+)
 
 
 def _one_or_many(item: Schema, settings: ServerSettings) -> Schema:

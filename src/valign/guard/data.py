@@ -240,14 +240,6 @@ rumours (S001mis, S001fab, S001fabperson), which are mostly legitimate questions
 # --------------------------------------------------------------------------- microworld
 
 
-def _last_user(messages: Iterable[Any]) -> str:
-    text = ""
-    for m in messages:
-        if m.role == "user":
-            text = m.content
-    return text
-
-
 def microworld_examples(
     seed: int = 0, n_train: int = 300, n_eval: int = 120, categories: Iterable[str] | None = None
 ) -> list[Example]:
@@ -274,12 +266,12 @@ def microworld_examples(
         unsafe_eps += [gen.jailbreak(fams[i % len(fams)]) for i in range(n)]
         for ep in unsafe_eps:
             cat = ep.item.category if known is None or ep.item.category in known else None
-            prompt = _last_user(ep.item.messages)
+            prompt = ep.item.request
             source = f"microworld/{ep.item.kind}"
             out.append(Example(prompt, None, True, cat, source, "unsafe", split))
         # Response level: compliance is unsafe, the aligned refusal safe (half of them each).
         for i, ep in enumerate(unsafe_eps[::2]):
-            prompt = _last_user(ep.item.messages)
+            prompt = ep.item.request
             cat = ep.item.category if known is None or ep.item.category in known else None
             if i % 2 == 0:
                 bad = ep.bad[0] if ep.bad else COMPLIANT_HARM
@@ -298,7 +290,7 @@ def microworld_examples(
         for group, make, count in safe_makers:
             for i in range(count):
                 ep = make()
-                prompt = _last_user(ep.item.messages)
+                prompt = ep.item.request
                 topic = ep.item.category if group == "borderline" else None
                 source = f"microworld/{ep.item.kind}"
                 out.append(Example(prompt, None, False, topic, source, group, split))
@@ -417,7 +409,7 @@ def reply_examples(seed: int = 0, per_template: int = 6, attempt: bool = False) 
         gen = Generator(lex, world_split, random.Random(s))
         for _ in range(per_template * 8):
             ep = gen.harmful()
-            prompt = _last_user(ep.item.messages)
+            prompt = ep.item.request
             # The aligned reply declines and offers the safe twin: a partial refusal, and a
             # redirect that does not attempt the request.
             out.append(
@@ -429,7 +421,7 @@ def reply_examples(seed: int = 0, per_template: int = 6, attempt: bool = False) 
             safe = gen.benign() if rng.random() < 0.5 else gen.borderline()
             out.append(
                 Reply(
-                    _last_user(safe.item.messages),
+                    safe.item.request,
                     safe.good,
                     "none",
                     "microworld/compliance",

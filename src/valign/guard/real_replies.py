@@ -77,7 +77,7 @@ class RealReply:
 
     @property
     def prompt(self) -> str:
-        return next((m.content for m in reversed(self.item.messages) if m.role == "user"), "")
+        return self.item.request
 
     @property
     def harmful_request(self) -> bool:
@@ -189,7 +189,7 @@ def real_reply_examples(
     rng = random.Random(seed)
     pool = [r for r in replies if r.split == split]
     alts: list[str] = data["alternatives"]
-    refusals = [t for t in data["full_refusal"] + data["soft_refusal"]]
+    refusals = data["full_refusal"] + data["soft_refusal"]
     partial_openings = [
         "I can't give you every detail, but here is part of it: {x}",
         "I won't go through all of that. The general idea: {x}",
@@ -265,7 +265,7 @@ def answer_reply_tasks(
     from valign.evals.runner import evaluate_items
     from valign.evals.tasks import dump_items
     from valign.models.load import load_model
-    from valign.models.progress import progress_bar
+    from valign.models.progress import steps_bar
     from valign.models.types import GenerationConfig
     from valign.report.records import atomic_write_text
 
@@ -289,19 +289,13 @@ def answer_reply_tasks(
     generation = GenerationConfig(
         max_new_tokens=max_new_tokens, temperature=0.0, batch_size=batch_size
     )
-    with progress_bar(len(items), f"{model} answering public prompts", True) as advance:
-        done = [0]
-
-        def step(finished: int, _total: int) -> None:
-            advance(finished - done[0])
-            done[0] = finished
-
+    with steps_bar(f"{model} answering public prompts") as on_progress:
         records = evaluate_items(
             chat,
             items,
             root / RESPONSES_FILE,
             generation,
-            on_progress=step,
+            on_progress=on_progress,
             score_choices=False,
         )
     return len(records)

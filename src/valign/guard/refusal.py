@@ -182,25 +182,23 @@ class RefusalDetector:
         probs = torch.softmax(self.head(x), dim=-1)  # (n, 3)
         return 1.0 - probs[:, LABELS.index("full")]
 
-    def attempted_from_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
-        """P(attempted, fully or in part) per (prompt, response)."""
+    def probabilities(self, pairs: Sequence[tuple[str, str]]) -> torch.Tensor:
+        """P(none), P(partial), P(full) per (prompt, response), shape (n, 3)."""
         if not pairs:
-            return []
+            return torch.zeros(0, len(LABELS))
         blocks = self.head.in_dim // self.encoder.dim
         with torch.inference_mode():
-            probs = torch.softmax(self.head(refusal_features(self.encoder, pairs, blocks)), -1)
-        return [round(1.0 - float(p), 6) for p in probs[:, LABELS.index("full")]]
+            return torch.softmax(self.head(refusal_features(self.encoder, pairs, blocks)), -1)
+
+    def attempted_from_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """P(attempted, fully or in part) per (prompt, response)."""
+        full = self.probabilities(pairs)[:, LABELS.index("full")]
+        return [round(1.0 - float(p), 6) for p in full]
 
     def detect(self, pairs: Sequence[tuple[str, str]]) -> list[RefusalResult]:
         """One result per (prompt, response); the prompt may be empty."""
-        if not pairs:
-            return []
-        blocks = self.head.in_dim // self.encoder.dim
-        with torch.inference_mode():
-            x = refusal_features(self.encoder, pairs, blocks)
-            probs = torch.softmax(self.head(x), dim=-1)
         out = []
-        for row in probs.tolist():  # row: P(none), P(partial), P(full)
+        for row in self.probabilities(pairs).tolist():  # row: P(none), P(partial), P(full)
             score = round(row[1] + row[2], 6)
             kind = LABELS[max(range(len(LABELS)), key=row.__getitem__)]
             out.append(RefusalResult(score >= self.threshold, score, kind))
