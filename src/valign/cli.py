@@ -26,19 +26,43 @@ app = typer.Typer(
 
 @app.command("demo")
 def demo(
-    out: Path = typer.Option(Path("runs/demo"), "--out", help="Run folder (resumed if it exists)."),
-    config: Path | None = typer.Option(None, "--config", help="YAML file of DemoConfig settings."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Run folder (resumed if it exists). Default: runs/<profile>."
+    ),
+    profile: str = typer.Option(
+        "demo",
+        "--profile",
+        help="'demo': the microworld (the embedded default); a packaged model name "
+        "(`valign models list`, e.g. smollm2): that real model aligned on public benchmarks.",
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="YAML file of the profile's settings (DemoConfig, RealProfileConfig)"
+    ),
     seed: int | None = typer.Option(None, help="Seed of the world and of training."),
-    max_steps: int | None = typer.Option(None, help="Pretraining steps (default: one epoch)."),
+    max_steps: int | None = typer.Option(
+        None, help="Pretraining steps (default: one epoch); with a real model, SFT steps."
+    ),
     eval_limit: int | None = typer.Option(None, help="Evaluate only the first N items."),
 ) -> None:
-    """The main job on the embedded default: world, base model, scorecard, report."""
-    from valign.pipeline import DemoConfig, run_demo
+    """The main job: the microworld by default, or a real model (--profile smollm2)."""
+    if profile == "demo":
+        from valign.pipeline import DemoConfig, run_demo
 
-    cfg = DemoConfig.load(
-        config, seed=seed, eval_limit=eval_limit, **{"pretrain.max_steps": max_steps}
+        cfg = DemoConfig.load(
+            config, seed=seed, eval_limit=eval_limit, **{"pretrain.max_steps": max_steps}
+        )
+        run_demo(out or Path("runs/demo"), cfg)
+        return
+    from valign.models.packaged import is_packaged, packaged_models
+    from valign.pipeline import RealProfileConfig, run_real_profile
+
+    if not is_packaged(profile):
+        names = ", ".join(["demo", *sorted(packaged_models())])
+        raise UserError(f"unknown profile {profile!r}; choose one of: {names}")
+    real = RealProfileConfig.load(
+        config, model=profile, seed=seed, eval_limit=eval_limit, **{"sft.max_steps": max_steps}
     )
-    run_demo(out, cfg)
+    run_real_profile(out or Path("runs") / profile, real)
 
 
 def _mount() -> None:

@@ -13,6 +13,10 @@
     data_ablation  a base model pretrained on the filtered corpus, scored (opt-in) -> data_ablation/
     report     report.html over every finished stage
 
+The real-model profile (``valign demo --profile smollm2``, :data:`REAL_STAGES`) runs the same
+loop on a real chat model and public benchmarks: model, tasks, eval_base, replies, data,
+sft, dpo (opt-in), aligned, eval_aligned (:mod:`valign.train.real_stage`).
+
 Each stage writes its records and a manifest into its own folder of the run and a
 ``DONE.json`` marker last; running the pipeline again skips finished stages and resumes
 the unfinished one (pretraining from its last checkpoint, evaluation from its last
@@ -40,9 +44,13 @@ from valign.redteam.stage import stage_redteam_aligned, stage_redteam_base
 from valign.report import RunDir, format_value, render_report
 from valign.report.sections import bar_plot, line_plot, section, table
 from valign.settings import load_settings
+from valign.train import real_stage
 from valign.train.align import AlignConfig
 from valign.train.cai import CAISettings
+from valign.train.common import LoraSettings
+from valign.train.dpo import DPOSettings
 from valign.train.pretrain import PretrainConfig, pretrain
+from valign.train.sft import SFTSettings
 from valign.train.stage import (
     stage_cai,
     stage_cost,
@@ -258,20 +266,103 @@ REDO_AFTER = {  # a stage that runs makes these stale: they read its results
 }
 
 
-def run_demo(out: Path, cfg: DemoConfig, console: Console | None = None) -> Path:
-    """Run (or resume) every stage into ``out`` and render ``out/report.html``."""
-    console = console or Console()
+def _lora() -> LoraSettings:
+    return LoraSettings(r=16, alpha=32)
+
+
+class RealProfileConfig(BaseModel):
+    """Settings of the real-model profile: a real chat model aligned on public data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field("smollm2", description="Packaged model name, model folder or hub id.")
+    seed: int = Field(0, description="Seed of every training run.")
+    constitution: str = Field("default", description="Constitution name or path.")
+    scale: float = Field(
+        0.4,
+        gt=0,
+        description="Share of the public prompt counts used (1.0: 100 test prompts per "
+        "harmful benchmark, about 550 train prompts; see valign.guard.real_replies.SOURCES).",
+    )
+    bbq_test: int = Field(60, ge=0, description="BBQ test items (a capability check).")
+    eval_limit: int = Field(0, ge=0, description="Evaluate only the first N test items (0: all).")
+    batch_size: int = Field(16, ge=1, description="Generation batch size.")
+    max_new_tokens: int = Field(64, ge=1, description="Longest generated reply in tokens.")
+    judge: str = Field(
+        "guard",
+        description="Who decides that a reply refused: 'guard' (the attempt detector, with "
+        "the request in view), 'pattern' (the grader's phrases) or a guard folder.",
+    )
+    threads: int = Field(0, ge=0, description="Torch CPU threads (0: torch's default).")
+    sft: SFTSettings = Field(
+        default_factory=lambda: SFTSettings(
+            learning_rate=2e-4, epochs=1, batch_size=8, max_length=256, lora=_lora()
+        ),
+        description="LoRA SFT on the demonstrations.",
+    )
+    dpo: bool = Field(False, description="DPO after SFT, on the comparisons.")
+    dpo_settings: DPOSettings = Field(
+        default_factory=lambda: DPOSettings(
+            learning_rate=5e-5, epochs=1, batch_size=8, max_length=256, lora=_lora()
+        ),
+        description="Settings of the DPO stage.",
+    )
+
+    @classmethod
+    def load(cls, path: Path | None, **overrides: Any) -> RealProfileConfig:
+        return load_settings(cls, path, **overrides)
+
+
+RealStage = Callable[[RunDir, RealProfileConfig, Console], dict[str, Any]]
+REAL_STAGES: tuple[tuple[str, RealStage], ...] = (
+    ("model", real_stage.stage_model),
+    ("tasks", real_stage.stage_tasks),
+    ("eval_base", real_stage.stage_eval_base),
+    ("replies", real_stage.stage_replies),
+    ("data", real_stage.stage_data),
+    ("sft", real_stage.stage_sft),
+    ("dpo", real_stage.stage_dpo),
+    ("aligned", real_stage.stage_aligned),
+    ("eval_aligned", real_stage.stage_eval_aligned),
+)
+REAL_OPTIONAL: dict[str, Callable[[RealProfileConfig], bool]] = {"dpo": lambda cfg: cfg.dpo}
+
+
+def _run(
+    out: Path,
+    cfg: Any,
+    stages: tuple[tuple[str, Callable[..., dict[str, Any]]], ...],
+    optional: dict[str, Callable[[Any], bool]],
+    title: str,
+    console: Console,
+) -> Path:
     run = RunDir(out)
-    for name, fn in STAGES:
+    for name, fn in stages:
         if run.is_done(name):
             console.print(f"[dim]✓ {name} (already done)[/]")
             continue
-        if name in OPTIONAL and not OPTIONAL[name](cfg):
+        if name in optional and not optional[name](cfg):
             console.print(f"[dim]- {name} (switched off)[/]")
             continue
         run.run_stage(name, cfg, cfg.seed, partial(fn, run, cfg, console), console)
         for stale in REDO_AFTER.get(name, ()):
             run.clear_done(stale)  # redone below; finished evaluations are not repeated
-    report = render_report(out, title="valign run report")
+    report = render_report(out, title=title)
     console.print(f"report: {report}")
     return report
+
+
+def run_demo(out: Path, cfg: DemoConfig, console: Console | None = None) -> Path:
+    """Run (or resume) every stage into ``out`` and render ``out/report.html``."""
+    return _run(out, cfg, STAGES, OPTIONAL, "valign run report", console or Console())
+
+
+def run_real_profile(out: Path, cfg: RealProfileConfig, console: Console | None = None) -> Path:
+    """The real-model profile into ``out``: resumable like the demo; the aligned model ends
+    up at ``out/aligned/model``."""
+    if cfg.threads > 0:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
+    title = f"valign run report: {cfg.model}"
+    return _run(out, cfg, REAL_STAGES, REAL_OPTIONAL, title, console or Console())

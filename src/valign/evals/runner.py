@@ -21,7 +21,7 @@ from valign.models.types import ChatModel, Conversation, GenerationConfig
 from valign.report.records import RecordWriter, completed_ids, read_records
 from valign.world.grader import RefusalFn, grade, pattern_refusal
 
-MC_KINDS = ("misconception",)
+MC_KINDS = ("misconception", "bias")
 DEFAULT_GENERATION = GenerationConfig(max_new_tokens=64, temperature=0.0, batch_size=32)
 
 

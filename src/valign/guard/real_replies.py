@@ -134,7 +134,7 @@ def reply_tasks(scale: float = 1.0) -> list[Item]:
     for name, kinds, n_train, n_test, salt in SOURCES:
         for split, n in (("train", n_train), ("test", n_test)):
             items = [it for it in import_benchmark(name, split).items if it.kind in kinds]
-            k = 0 if n == 0 else max(1, round(n * scale))
+            k = max(1, round((n or len(items)) * scale))
             out += [_tag(it, split, name) for it in _sample(items, k, salt)]
     own = _sample(own_benign_items(), max(1, round(OWN_BENIGN * scale)), "b")
     out += [_tag(it, "train", "own") for it in own]
@@ -257,7 +257,19 @@ def default_replies_dir(model: str) -> Path:
 def answer_reply_tasks(
     model: str, out: str | Path, scale: float = 1.0, batch_size: int = 16, max_new_tokens: int = 64
 ) -> int:
-    """Write :func:`reply_tasks` to ``out`` and have ``model`` answer them (resumable).
+    """Have ``model`` answer :func:`reply_tasks` into ``out`` (see :func:`answer_items`)."""
+    return answer_items(model, reply_tasks(scale), out, batch_size, max_new_tokens)
+
+
+def answer_items(
+    model: str,
+    items: Sequence[Item],
+    out: str | Path,
+    batch_size: int = 16,
+    max_new_tokens: int = 64,
+    console: Any = None,
+) -> int:
+    """Write ``items`` to ``out`` and have ``model`` answer them, greedily (resumable).
 
     Refuses a folder whose task file differs (other ``scale`` or sources): its replies would
     not be those of the requested tasks. Returns the number of replies in the folder.
@@ -271,7 +283,6 @@ def answer_reply_tasks(
 
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
-    items = reply_tasks(scale)
     text = dump_items(items)
     tasks = root / TASKS_FILE
     if tasks.is_file() and tasks.read_text("utf-8") != text:
@@ -289,7 +300,7 @@ def answer_reply_tasks(
     generation = GenerationConfig(
         max_new_tokens=max_new_tokens, temperature=0.0, batch_size=batch_size
     )
-    with steps_bar(f"{model} answering public prompts") as on_progress:
+    with steps_bar(f"{model} answering public prompts", console) as on_progress:
         records = evaluate_items(
             chat,
             items,

@@ -84,7 +84,7 @@ def run_step(
     return run.run_stage(name, cfg, cfg.seed, lambda: fn(run.stage(name)), console, label)
 
 
-def _trained(result: TrainResult, **extra: Any) -> dict[str, Any]:
+def trained_summary(result: TrainResult, **extra: Any) -> dict[str, Any]:
     summary = result.to_dict()
     summary.pop("log")  # kept in the checkpoints' trainer state; curves are summarised
     return {**summary, **extra}
@@ -94,7 +94,7 @@ def sft_step(
     base: str | Path, demonstrations: Path, cfg: AlignConfig, out: Path, on_step: Any = None
 ) -> dict[str, Any]:
     result = sft(base, demonstrations, out, cfg.sft, on_step=on_step)
-    return _trained(result, curves=train_curves(result))
+    return trained_summary(result, curves=train_curves(result))
 
 
 def sample_feedback(
@@ -227,7 +227,7 @@ def reward_step(
     on_step: Any = None,
 ) -> dict[str, Any]:
     result, stats = train_reward_model(start, rows, out, s, objective=objective, on_step=on_step)
-    return _trained(result, heldout=stats, curves=train_curves(result))
+    return trained_summary(result, heldout=stats, curves=train_curves(result))
 
 
 def rl_step(
@@ -240,14 +240,14 @@ def rl_step(
     on_step: Any = None,
 ) -> dict[str, Any]:
     result = train_rl(policy, pool, out, cfg.rl, reward, cost, cfg.guard, on_step)
-    return _trained(result, curves=train_curves(result))
+    return trained_summary(result, curves=train_curves(result))
 
 
 def dpo_step(
     policy: Path, rows: list[Comparison], cfg: AlignConfig, out: Path, on_step: Any = None
 ) -> dict[str, Any]:
     result = train_dpo(policy, rows, out, cfg.dpo, on_step=on_step)
-    return _trained(result, curves=train_curves(result))
+    return trained_summary(result, curves=train_curves(result))
 
 
 CURVES = ("loss", "reward", "reward_model", "cost", "lambda", "rule", "kl", "rewards/margins")

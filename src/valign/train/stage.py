@@ -80,7 +80,7 @@ def stage_sft(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
         "(helpful answers, refusals with a safe alternative, truthful answers, 'unknown' "
         "where the context is ambiguous, sanctioned actions); loss on the replies only. "
         f"{summary['steps']} steps in {summary['seconds']:.0f} s.",
-        plots=[p for p in [_curve_plot("SFT loss", {"loss": curve})] if p is not None],
+        plots=[p for p in [curve_plot("SFT loss", {"loss": curve})] if p is not None],
     )
     return summary
 
@@ -113,7 +113,7 @@ def _reward_stage(run: RunDir, cfg: Any, console: Console, objective: str) -> di
         f"pairs to score {what}. Held-out pairwise accuracy "
         f"{format_value(held.get('accuracy'), percent=True)} on {int(held.get('pairs', 0))} "
         f"pairs; {summary['steps']} steps in {summary['seconds']:.0f} s.",
-        plots=[p for p in [_curve_plot("Training loss", _pick(summary["curves"], "loss"))] if p],
+        plots=[p for p in [curve_plot("Training loss", _pick(summary["curves"], "loss"))] if p],
     )
     return summary
 
@@ -149,9 +149,9 @@ def stage_rl(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
          int(cm.get("heldout", {}).get("pairs", 0))],
     ]  # fmt: skip
     plots = [
-        _curve_plot("Reward by step", _pick(curves, "reward", "reward_model", "rule")),
-        _curve_plot("Cost and Lagrange multiplier by step", _pick(curves, "cost", "lambda")),
-        _curve_plot("KL to the SFT model", _pick(curves, "kl")),
+        curve_plot("Reward by step", _pick(curves, "reward", "reward_model", "rule")),
+        curve_plot("Cost and Lagrange multiplier by step", _pick(curves, "cost", "lambda")),
+        curve_plot("KL to the SFT model", _pick(curves, "kl")),
     ]
     s = a.rl.safety
     bound = (
@@ -176,7 +176,7 @@ def _pick(curves: dict[str, Any], *keys: str) -> dict[str, list[Any]]:
     return {k: curves.get(k, []) for k in keys}
 
 
-def _curve_plot(title: str, series: dict[str, list[Any]]) -> dict[str, Any] | None:
+def curve_plot(title: str, series: dict[str, list[Any]]) -> dict[str, Any] | None:
     series = {k: v for k, v in series.items() if v}
     if not series:
         return None
@@ -242,11 +242,11 @@ def _cai_section(record: dict[str, Any], s: Any) -> dict[str, Any]:
         )
     curves = record["curves"]
     plots = (
-        [_curve_plot("DPO loss and reward margin", _pick(curves, "loss", "rewards/margins"))]
+        [curve_plot("DPO loss and reward margin", _pick(curves, "loss", "rewards/margins"))]
         if record["method"] == "dpo"
         else [
-            _curve_plot("Evaluator reward by step", _pick(curves, "reward")),
-            _curve_plot("KL to the SFT model", _pick(curves, "kl")),
+            curve_plot("Evaluator reward by step", _pick(curves, "reward")),
+            curve_plot("KL to the SFT model", _pick(curves, "kl")),
         ]
     )
     return section(

@@ -169,12 +169,13 @@ def test_returns_only_the_requested_items_in_their_order(
     assert model.generate_calls == 0
 
 
-def test_mc_logprobs_recorded_for_misconception_items(
+def test_mc_logprobs_recorded_for_misconception_and_bias_items(
     tmp_path: Path, episodes: list[Episode], items: list[Item]
 ) -> None:
     model = _aligned_model(episodes)
     records = evaluate_items(model, items, tmp_path / "r.jsonl", GEN)
-    mc_items = [it for it in items if it.kind == "misconception"]
+    mc_items = [it for it in items if it.kind in ("misconception", "bias")]
+    assert any(it.kind == "bias" for it in mc_items)
     assert len(model.scored) == sum(len(it.choices) for it in mc_items)
     by_id = {r["id"]: r for r in records}
     for it in mc_items:
@@ -183,11 +184,13 @@ def test_mc_logprobs_recorded_for_misconception_items(
         assert r["labels"] == it.choice_labels
         assert r["correct_choice"] == it.correct
         assert (it.prompt(), it.choices[0]) in model.scored
-    for r in records:  # bias and agentic items have choices but are graded on generation
-        if r["kind"] != "misconception":
+    for r in records:  # agentic items have choices but are graded on generation only
+        if r["kind"] not in ("misconception", "bias"):
             assert "choice_logprobs" not in r
     card = compute_scorecard(records)
-    assert card["metrics"]["truthfulness_mc1"]["n"] == len(mc_items)
+    n_bias = sum(it.kind == "bias" for it in mc_items)
+    assert card["metrics"]["truthfulness_mc1"]["n"] == len(mc_items) - n_bias
+    assert card["metrics"]["bias_mc_accuracy"]["n"] == n_bias
     assert card["metrics"]["truthfulness_gen"]["value"] == 1.0
 
 

@@ -125,9 +125,11 @@ def test_reply_tasks_sample_each_split_and_interleave(monkeypatch: pytest.Monkey
     assert [i.id for i in items] == [i.id for i in again]
     splits = {(i.meta["reply_source"], i.meta["reply_split"]) for i in items}
     assert ("harmbench", "test") in splits and ("own", "train") in splits
-    # harmbench's train split is kept whole (0 = all); its test split is sampled
-    assert sum(i.id.startswith("harmbench-train") for i in items) == 30
+    # harmbench's whole train split (0 = all) and its test split's 100 both scale
+    assert sum(i.id.startswith("harmbench-train") for i in items) == 3
     assert sum(i.id.startswith("harmbench-test") for i in items) == 10
+    whole = rr.reply_tasks(scale=1.0)
+    assert sum(i.id.startswith("harmbench-train") for i in whole) == 30
     assert [i.meta["reply_source"] for i in items] != sorted(i.meta["reply_source"] for i in items)
 
 
