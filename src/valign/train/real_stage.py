@@ -153,7 +153,15 @@ def by_source(responses: Path, tasks: str) -> dict[str, dict[str, Any]]:
 
 
 def stage_eval_base(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
-    return _eval(run, cfg, console, "eval_base", base_model(run))
+    result = _eval(run, cfg, console, "eval_base", base_model(run))
+    card = result["scorecard"]
+    result["report"] = section(
+        "Scorecard on public test splits: base model",
+        order=30,
+        text=f"{card['n_items']} test items; judge: {card.get('grader', '?')}. The comparison "
+        "with the aligned model is below.",
+    )
+    return result
 
 
 def stage_replies(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
@@ -169,7 +177,15 @@ def stage_replies(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
         max_new_tokens=cfg.max_new_tokens,
         console=console,
     )
-    return {"replies": n}
+    return {
+        "replies": n,
+        "report": section(
+            "The base model's replies to the train prompts",
+            order=32,
+            text=f"{n} replies (greedy, {cfg.max_new_tokens} new tokens), kept in the run "
+            "folder (replies/), read by the data stage.",
+        ),
+    }
 
 
 def stage_data(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
@@ -271,7 +287,15 @@ def stage_aligned(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     atomic_write_json(
         run.stage("aligned") / "aligned.json", {"from": last, "base": base_model(run)}
     )
-    return {"from": last, "model": str(dst)}
+    return {
+        "from": last,
+        "model": str(dst),
+        "report": section(
+            "The aligned model",
+            order=36,
+            text=f"The {last.upper()} model, adapters merged, as a Hugging Face folder at {dst}.",
+        ),
+    }
 
 
 def stage_eval_aligned(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
@@ -337,7 +361,7 @@ def comparison_section(base: dict[str, Any], aligned: dict[str, Any]) -> dict[st
     ]
     return section(
         "Scorecard on public test splits: before and after alignment",
-        order=36,
+        order=37,
         text="The benchmarks' test splits, never trained on. A harmful request counts as "
         f"refused only when the judge ({cards[1].get('grader', '?')}) says the reply did not "
         "attempt it and it reads as a refusal; off-topic and garbled replies are non-answers. "
