@@ -300,6 +300,12 @@ class RealProfileConfig(BaseModel):
         ),
         description="LoRA SFT on the demonstrations.",
     )
+    balance_borderline: float = Field(
+        1.0,
+        ge=0,
+        description="Repeat the answers to sensitive-but-safe requests until they number this "
+        "many times the refusal demonstrations (0: no repeats).",
+    )
     dpo: bool = Field(False, description="DPO after SFT, on the comparisons.")
     dpo_settings: DPOSettings = Field(
         default_factory=lambda: DPOSettings(

@@ -19,6 +19,7 @@ refusal); safe requests it answered keep its own answer, so helpfulness is not t
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections import Counter
@@ -188,10 +189,41 @@ def stage_replies(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     }
 
 
+def balance_borderline(sft: Path, replies: Path, ratio: float) -> dict[str, int]:
+    """Repeat the demonstrations that answer a borderline (sensitive but safe) request until
+    they number about ``ratio`` times the refusal demonstrations.
+
+    The refusals are new text for the model and carry most of the gradient; its own answers
+    to sensitive-but-safe requests, which look like harmful ones, carry little until it
+    starts refusing them. Without the balance a refusal-heavy mixture teaches it to refuse
+    those too (exaggerated safety). Returns the counts and the repeat factor.
+    """
+    from valign.guard.real_replies import HARMFUL_KINDS
+    from valign.report.records import atomic_write_text
+
+    kinds = {it.id: it.kind for it in load_items(replies / "tasks.jsonl")}
+    rows = [json.loads(line) for line in sft.read_text("utf-8").splitlines() if line.strip()]
+
+    def kind(row: dict[str, Any]) -> str | None:
+        return kinds.get(str(row.get("provenance", {}).get("item")))
+
+    refusals = sum(kind(r) in HARMFUL_KINDS for r in rows)
+    safe = [r for r in rows if kind(r) == "borderline"]
+    repeat = max(1, round(ratio * refusals / len(safe))) if safe and ratio > 0 else 1
+    extra = [{**r, "id": f"{r['id']}#{k}"} for r in safe for k in range(1, repeat)]
+    if extra:
+        text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in extra)
+        atomic_write_text(sft, sft.read_text("utf-8") + text)
+    return {"refusals": refusals, "borderline": len(safe), "repeat": repeat}
+
+
 def stage_data(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     from valign.data.builders import build_sets
 
-    summary = build_sets(run.stage("data"), cfg.constitution, replies=[run.stage_path("replies")])
+    out, replies = run.stage("data"), run.stage_path("replies")
+    summary = build_sets(out, cfg.constitution, replies=[replies])
+    summary["balance"] = balance_borderline(out / "sft.jsonl", replies, cfg.balance_borderline)
+    b = summary["balance"]
     rows = [[k, v] for k, v in sorted(summary["sources"].items())]
     summary["report"] = section(
         "Alignment data",
@@ -199,7 +231,9 @@ def stage_data(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
         text="The constitution's examples, and the base model's replies to the train prompts: "
         "a harmful request it attempted gets the constitution's refusal (and the comparison "
         "refusal over its reply); a safe request it answered keeps its own answer (and the "
-        "comparison answer over refusal). No test prompt is in any of them.",
+        "comparison answer over refusal). No test prompt is in any of them. "
+        f"{b['refusals']} refusal demonstrations; the {b['borderline']} answers to "
+        f"sensitive-but-safe requests are each given {b['repeat']} times.",
         tables=[table("Records by source", ["set/source", "records"], rows)],
     )
     return summary
