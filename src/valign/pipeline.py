@@ -296,7 +296,7 @@ class RealProfileConfig(BaseModel):
     threads: int = Field(0, ge=0, description="Torch CPU threads (0: torch's default).")
     sft: SFTSettings = Field(
         default_factory=lambda: SFTSettings(
-            learning_rate=2e-4, epochs=1, batch_size=8, max_length=256, lora=_lora()
+            learning_rate=2e-4, epochs=1, batch_size=8, max_length=256, save_steps=10, lora=_lora()
         ),
         description="LoRA SFT on the demonstrations.",
     )
@@ -309,7 +309,7 @@ class RealProfileConfig(BaseModel):
     dpo: bool = Field(False, description="DPO after SFT, on the comparisons.")
     dpo_settings: DPOSettings = Field(
         default_factory=lambda: DPOSettings(
-            learning_rate=5e-5, epochs=1, batch_size=8, max_length=256, lora=_lora()
+            learning_rate=5e-5, epochs=1, batch_size=8, max_length=256, save_steps=10, lora=_lora()
         ),
         description="Settings of the DPO stage.",
     )
