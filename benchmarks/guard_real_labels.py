@@ -373,14 +373,16 @@ def main() -> None:
 
     print(f"\nheld-out figures ({len(test)} replies, a person's verdicts)")
     print(
-        "variant | attempted at all | three classes | AUROC P(not att.) | harm AUROC | P / R | FPR"
+        "variant | attempted at all | three classes | AUROC P(not attempted) | harm AUROC | "
+        "AUPRC | precision / recall | benign FPR | harm AUROC, request known"
     )
     for name, row in results["variants"].items():
         h = row["harm_prompt_x_attempt"]
         print(
             f"{name} | {row['accuracy_attempted_at_all']} | {row['accuracy_three_class']} | "
-            f"{row['auroc_not_attempted']} | {h['auroc']} | {h['precision']} / {h['recall']} | "
-            f"{h['benign_fpr']}"
+            f"{row['auroc_not_attempted']} | {h['auroc']} | {h['auprc']} | "
+            f"{h['precision']} / {h['recall']} | {h['benign_fpr']} | "
+            f"{row['harm_known_request_auroc']}"
         )
     print(f"wall {time.perf_counter() - t0:.0f} s")
     if args.json:
