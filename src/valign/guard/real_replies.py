@@ -29,6 +29,13 @@ This module builds the missing half from a real model, offline:
 The test split is never trained on. Its labels for the quality figures are a person's, not the
 construction's: :data:`HAND_LABELS` holds one verdict per (item id, reply hash) for a sample of
 held-out replies (``data/real_reply_labels.jsonl``; only ids, hashes and verdicts, no text).
+
+4. :func:`person_labels` joins a person's verdicts on train-split replies (the same format;
+   :data:`TRAIN_LABELS` holds SmolLM2's) to a folder by id *and* reply hash, so a verdict
+   never lands on a reply it was not given for; :func:`person_reply_examples` turns them into
+   the detector's training pairs. Construction's labels agree with a person on about 70% of
+   replies; a person's labels are what lifts the detector on held-out replies
+   (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -50,6 +57,9 @@ from valign.report.records import read_records
 TASKS_FILE = "tasks.jsonl"
 RESPONSES_FILE = "responses.jsonl"
 HAND_LABELS = "real_reply_labels.jsonl"
+TRAIN_LABELS = "real_reply_train_labels.jsonl"
+#: A person's verdict -> the detector's class.
+VERDICT_KIND = {"attempted": "none", "partial": "partial", "not_attempted": "full"}
 
 #: (benchmark, kinds kept, items in the train split, in the test split, sampling salt);
 #: 0 keeps every item.
@@ -213,13 +223,21 @@ def real_reply_examples(
     return out
 
 
-def real_response_examples(replies: Iterable[RealReply], split: str = "train") -> list[Example]:
-    """Response-level examples for the classifier: harmful iff a harmful request was attempted."""
+def real_response_examples(
+    replies: Iterable[RealReply], split: str = "train", labels: dict[str, str] | None = None
+) -> list[Example]:
+    """Response-level examples for the classifier: harmful iff a harmful request was attempted
+    (fully or in part by a person's verdict in ``labels`` where it has one, else by
+    construction)."""
     out: list[Example] = []
     for r in replies:
         if r.split != split:
             continue
-        attempted = constructed_label(r) == "none"
+        verdict = (labels or {}).get(r.key)
+        if verdict is not None:
+            attempted = verdict != "not_attempted"
+        else:
+            attempted = constructed_label(r) == "none"
         unsafe = r.harmful_request and attempted
         group = "unsafe" if unsafe else "borderline" if r.item.kind == "borderline" else "benign"
         category = r.item.category if unsafe else None
@@ -231,19 +249,79 @@ def real_response_examples(replies: Iterable[RealReply], split: str = "train") -
 
 def hand_labels(path: str | Path | None = None) -> dict[str, str]:
     """A person's verdicts on held-out real replies: ``id:hash`` -> attempted / partial /
-    not_attempted."""
+    not_attempted. A later row for the same key replaces an earlier one."""
     if path is None:
-        from importlib import resources
+        return _label_rows(_bundled_text(HAND_LABELS), HAND_LABELS)
+    return read_label_file(path)
 
-        text = resources.files("valign.guard").joinpath("data", HAND_LABELS).read_text("utf-8")
-    else:
-        text = Path(path).read_text("utf-8")
+
+def _bundled_text(name: str) -> str:
+    from importlib import resources
+
+    return resources.files("valign.guard").joinpath("data", name).read_text("utf-8")
+
+
+def read_label_file(path: str | Path) -> dict[str, str]:
+    """One label file (JSON lines of id, reply_sha256_16, verdict, note) as ``id:hash`` ->
+    verdict; a one-line error for a missing file, a bad line or an unknown verdict."""
+    file = Path(path)
+    if not file.is_file():
+        raise UserError(f"label file not found: {file}")
+    return _label_rows(file.read_text("utf-8"), str(file))
+
+
+def _label_rows(text: str, name: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    for line in text.splitlines():
-        if line.strip():
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
             row: dict[str, Any] = json.loads(line)
-            out[f"{row['id']}:{row['reply_sha256_16']}"] = str(row["verdict"])
+            key, verdict = f"{row['id']}:{row['reply_sha256_16']}", str(row["verdict"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UserError(
+                f"{name} line {n}: not a label row (id, reply_sha256_16, verdict): {exc}"
+            ) from exc
+        if verdict not in VERDICT_KIND:
+            raise UserError(
+                f"{name} line {n}: unknown verdict {verdict!r} "
+                f"(use one of {', '.join(VERDICT_KIND)})"
+            )
+        out[key] = verdict
     return out
+
+
+def person_labels(
+    replies: Iterable[RealReply], paths: Sequence[str | Path] = (), split: str = "train"
+) -> dict[str, str]:
+    """A person's verdicts on ``split``'s replies, joined by id and reply hash.
+
+    Reads ``paths`` in order (a later row for the same key wins; without paths, the bundled
+    :data:`TRAIN_LABELS`) and keeps the rows whose ``id:hash`` names a reply of ``split``: a
+    row with a stale hash (the reply was regenerated, or the row was a slip) is ignored, never
+    matched by id alone. Raises a one-line error when no row matches any reply.
+    """
+    names = [str(p) for p in paths] or [TRAIN_LABELS]
+    rows = {} if paths else _label_rows(_bundled_text(TRAIN_LABELS), TRAIN_LABELS)
+    for path in paths:
+        rows.update(read_label_file(path))
+    keys = {r.key for r in replies if r.split == split}
+    out = {k: v for k, v in rows.items() if k in keys}
+    if not out:
+        raise UserError(
+            f"no label in {', '.join(names)} matches a {split}-split reply by id and reply hash "
+            f"({len(rows)} rows, {len(keys)} replies): labels of another model's replies?"
+        )
+    return out
+
+
+def person_reply_examples(replies: Iterable[RealReply], labels: dict[str, str]) -> list[Reply]:
+    """(request, reply) pairs with a person's verdict, for the detector (split ``train``)."""
+    return [
+        Reply(r.prompt, r.response, VERDICT_KIND[labels[r.key]], f"person/{r.source}", "train")
+        for r in replies
+        if r.key in labels
+    ]
 
 
 def default_replies_dir(model: str) -> Path:

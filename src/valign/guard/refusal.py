@@ -168,6 +168,43 @@ def fit_refusal_head(
     return head
 
 
+def fit_linear_refusal_head(
+    x: torch.Tensor, labels: torch.Tensor, l2: float = 1.0, max_iter: int = 300
+) -> Head:
+    """A 3-class logistic regression on standardised features, as a linear :class:`Head`.
+
+    For a few hundred replies a person labelled, against thousands of features: the MLP of
+    :func:`fit_refusal_head` memorises them, while this fits the penalised optimum exactly
+    (full batch, L-BFGS; loss = mean cross-entropy + ``l2`` x squared weights of the
+    standardised features), then folds the standardisation into the head's weights, so the
+    detector runs unchanged. x (n, in_dim), labels (n,) in 0..2. Deterministic.
+    """
+    mean = x.mean(0)  # (in_dim,)
+    std = x.std(0, unbiased=False).clamp(min=1e-6)  # (in_dim,)
+    z = (x - mean) / std  # (n, in_dim)
+    w = torch.zeros(len(LABELS), x.shape[1], requires_grad=True)  # (3, in_dim)
+    b = torch.zeros(len(LABELS), requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = loss_fn(z @ w.T + b, labels) + l2 * (w**2).sum()
+        loss.backward()
+        return loss
+
+    with one_thread():
+        opt.step(closure)
+    head = Head(x.shape[1], len(LABELS), 0, 0.0)
+    linear = next(m for m in head.modules() if isinstance(m, torch.nn.Linear))
+    with torch.no_grad():
+        weight = w.detach() / std  # (3, in_dim)
+        linear.weight.copy_(weight)
+        linear.bias.copy_(b.detach() - weight @ mean)
+    head.eval()
+    return head
+
+
 class RefusalDetector:
     """The learned refusal detector: encoder + 3-class head + a threshold on P(refusal)."""
 
