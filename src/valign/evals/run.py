@@ -150,13 +150,13 @@ def run_eval(
     wanted = {k: getattr(settings, k) for k in REPLY_FIELDS} | {"tasks_sha256": task_set["sha256"]}
     out.mkdir(parents=True, exist_ok=True)
     _check_resume(out, wanted, settings.restart)
-    judge, grader = make_judge(settings.judge)
-    if model is None:
-        kw = {"tokenizer": settings.tokenizer} if settings.tokenizer else {}
-        model = load_model(settings.model, **kw)
     constitution = load_constitution(settings.constitution)
     if settings.overlays:
         constitution = compose(constitution, [load_overlay(o) for o in settings.overlays])
+    judge, grader = make_judge(settings.judge, refusals=[constitution.refusal_message])
+    if model is None:
+        kw = {"tokenizer": settings.tokenizer} if settings.tokenizer else {}
+        model = load_model(settings.model, **kw)
     score_choices = getattr(model, "tokenizer", True) is not None
     gen = GenerationConfig(
         max_new_tokens=settings.max_new_tokens, temperature=0.0, batch_size=settings.batch_size
