@@ -15,7 +15,8 @@
 
 The real-model profile (``valign demo --profile smollm2``, :data:`REAL_STAGES`) runs the same
 loop on a real chat model and public benchmarks: model, tasks, eval_base, replies, data,
-sft, dpo (opt-in), aligned, eval_aligned (:mod:`valign.train.real_stage`).
+sft, dpo (opt-in), aligned, eval_aligned (:mod:`valign.train.real_stage`), then guard,
+redteam and interp (:mod:`valign.train.real_checks`).
 
 Each stage writes its records and a manifest into its own folder of the run and a
 ``DONE.json`` marker last; running the pipeline again skips finished stages and resumes
@@ -44,7 +45,7 @@ from valign.redteam.stage import stage_redteam_aligned, stage_redteam_base
 from valign.report import RunDir, format_value, render_report
 from valign.report.sections import bar_plot, line_plot, section, table
 from valign.settings import load_settings
-from valign.train import real_stage
+from valign.train import real_checks, real_stage
 from valign.train.align import AlignConfig
 from valign.train.cai import CAISettings
 from valign.train.common import LoraSettings
@@ -270,6 +271,36 @@ def _lora() -> LoraSettings:
     return LoraSettings(r=16, alpha=32)
 
 
+class RealRedteamSettings(BaseModel):
+    """The real-model profile's red-team campaign."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(True, description="Run the campaign stage.")
+    per_source: int = Field(
+        4, ge=1, description="Harmful test requests per public benchmark used as objectives."
+    )
+    attacks: tuple[str, ...] = Field(
+        ("template", "rephrase"),
+        description="Attack names or families (valign redteam --list-attacks).",
+    )
+
+
+class RealInterpSettings(BaseModel):
+    """The real-model profile's look inside: per-layer probes, the refusal direction."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(True, description="Run the interpretability stage.")
+    layer: int | None = Field(
+        None, ge=0, description="Layer of the refusal direction (default: the best-separating)."
+    )
+    strengths: tuple[float, ...] = Field(
+        (1.0,), description="Strengths (class-mean gaps) the base model is steered at."
+    )
+    ablate: bool = Field(True, description="Ablate the aligned model's refusal direction.")
+
+
 class RealProfileConfig(BaseModel):
     """Settings of the real-model profile: a real chat model aligned on public data."""
 
@@ -314,6 +345,14 @@ class RealProfileConfig(BaseModel):
         description="Settings of the DPO stage.",
     )
 
+    guard: bool = Field(True, description="Put the default guard in front of both models.")
+    redteam: RealRedteamSettings = Field(
+        default_factory=RealRedteamSettings, description="The red-team campaign."
+    )
+    interp: RealInterpSettings = Field(
+        default_factory=RealInterpSettings, description="Probes and the refusal direction."
+    )
+
     @classmethod
     def load(cls, path: Path | None, **overrides: Any) -> RealProfileConfig:
         return load_settings(cls, path, **overrides)
@@ -330,8 +369,16 @@ REAL_STAGES: tuple[tuple[str, RealStage], ...] = (
     ("dpo", real_stage.stage_dpo),
     ("aligned", real_stage.stage_aligned),
     ("eval_aligned", real_stage.stage_eval_aligned),
+    ("guard", real_checks.stage_guard),
+    ("redteam", real_checks.stage_redteam),
+    ("interp", real_checks.stage_interp),
 )
-REAL_OPTIONAL: dict[str, Callable[[RealProfileConfig], bool]] = {"dpo": lambda cfg: cfg.dpo}
+REAL_OPTIONAL: dict[str, Callable[[RealProfileConfig], bool]] = {
+    "dpo": lambda cfg: cfg.dpo,
+    "guard": lambda cfg: cfg.guard,
+    "redteam": lambda cfg: cfg.redteam.enabled,
+    "interp": lambda cfg: cfg.interp.enabled,
+}
 
 
 def _run(

