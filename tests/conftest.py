@@ -52,8 +52,10 @@ TINY_PRETRAIN: dict[str, int | bool] = {
 
 @pytest.fixture(scope="session", autouse=True)
 def _one_torch_thread() -> Iterator[None]:
+    from valign.models.threads import set_threads
+
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    set_threads(1)  # kept by every later ``threads: 0`` (the default)
     try:
         yield
     finally:

@@ -324,7 +324,9 @@ class RealProfileConfig(BaseModel):
         description="Who decides that a reply refused: 'guard' (the attempt detector, with "
         "the request in view), 'pattern' (the grader's phrases) or a guard folder.",
     )
-    threads: int = Field(0, ge=0, description="Torch CPU threads (0: torch's default).")
+    threads: int = Field(
+        0, ge=0, description="Torch CPU threads (0: the cores other work leaves free)."
+    )
     sft: SFTSettings = Field(
         default_factory=lambda: SFTSettings(
             learning_rate=2e-4, epochs=1, batch_size=8, max_length=256, save_steps=10, lora=_lora()
@@ -413,9 +415,8 @@ def run_demo(out: Path, cfg: DemoConfig, console: Console | None = None) -> Path
 def run_real_profile(out: Path, cfg: RealProfileConfig, console: Console | None = None) -> Path:
     """The real-model profile into ``out``: resumable like the demo; the aligned model ends
     up at ``out/aligned/model``."""
-    if cfg.threads > 0:
-        import torch
+    from valign.models.threads import set_threads
 
-        torch.set_num_threads(cfg.threads)
+    set_threads(cfg.threads)
     title = f"valign run report: {cfg.model}"
     return _run(out, cfg, REAL_STAGES, REAL_OPTIONAL, title, console or Console())

@@ -41,6 +41,7 @@ from valign.feedback.preferences import Comparison
 from valign.feedback.rubric import seed_rubric
 from valign.guard.encoder import Encoder, shared_encoder
 from valign.models import Conversation
+from valign.models.threads import set_threads
 from valign.values import Constitution
 
 EVALUATOR_FILE = "evaluator.json"
@@ -320,8 +321,7 @@ def train_evaluator(
 ) -> TrainedEvaluator:
     """Train the head on the constitution's examples and a labelled seed of comparisons."""
     s = settings or EvaluatorSettings()
-    if s.threads > 0:
-        torch.set_num_threads(s.threads)
+    set_threads(s.threads)
     torch.manual_seed(s.seed)
     data, principles = _training_data(constitution, seed_rows, s)
     encoder = encoder or shared_encoder(max_length=s.max_length)

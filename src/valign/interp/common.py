@@ -10,10 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from valign.errors import UserError
 from valign.models import HFChatModel, load_model
+from valign.models.threads import set_threads
 from valign.report import RunDir, manifest
 
 INTERP_STAGES = ("explain", "probe", "steer")
@@ -22,8 +21,7 @@ INTERP_STAGES = ("explain", "probe", "steer")
 def open_model(spec: str, threads: int = 0) -> HFChatModel:
     """A local Hugging Face chat model (folder or hub id): hooks need the weights here,
     so an endpoint is refused with a one-line error."""
-    if threads > 0:
-        torch.set_num_threads(threads)
+    set_threads(threads)
     chat = load_model(spec)
     if not isinstance(chat, HFChatModel):
         raise UserError(

@@ -51,7 +51,9 @@ class ExplainSettings(BaseModel):
     n_random: int = Field(10, ge=0, description="Random records added to the scoring set.")
     max_tokens: int = Field(128, ge=8, description="Longest text read, in tokens.")
     seed: int = Field(0, description="Seed of the random scoring records.")
-    threads: int = Field(0, ge=0, description="Torch CPU threads (0: torch's default).")
+    threads: int = Field(
+        0, ge=0, description="Torch CPU threads (0: the cores other work leaves free)."
+    )
 
 
 def _explainer(settings: ExplainSettings, world: Path) -> Explainer:

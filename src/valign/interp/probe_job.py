@@ -37,7 +37,9 @@ class ProbeSettings(BaseModel):
     l2: float = Field(1e-3, ge=0, description="L2 weight decay of the logistic regression.")
     limit: int = Field(0, ge=0, description="At most N texts per split (0: all).")
     seed: int = Field(0, description="Recorded in the manifest (the fit is deterministic).")
-    threads: int = Field(0, ge=0, description="Torch CPU threads (0: torch's default).")
+    threads: int = Field(
+        0, ge=0, description="Torch CPU threads (0: the cores other work leaves free)."
+    )
 
 
 def save_probe(probe: LinearProbe, path: Path) -> None:

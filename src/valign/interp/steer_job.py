@@ -68,7 +68,9 @@ class SteerSettings(BaseModel):
     n_contrast: int = Field(400, ge=2, description="Training requests used to find directions.")
     limit: int = Field(0, ge=0, description="Evaluation items per kind (0: all).")
     seed: int = Field(0, description="Recorded in the manifest (greedy decoding).")
-    threads: int = Field(0, ge=0, description="Torch CPU threads (0: torch's default).")
+    threads: int = Field(
+        0, ge=0, description="Torch CPU threads (0: the cores other work leaves free)."
+    )
 
 
 def _first_word(text: str) -> str:

@@ -27,6 +27,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from valign.errors import UserError
 from valign.models.hf import quiet_hub_progress
+from valign.models.threads import set_threads
 
 
 class LoraSettings(BaseModel):
@@ -111,8 +112,7 @@ def use_liger(flag: bool | None) -> bool:
 
 def trainer_kwargs(s: TrainSettings, work: Path) -> dict[str, Any]:
     """The ``TrainingArguments`` fields every valign trainer sets the same way."""
-    if s.threads > 0:
-        torch.set_num_threads(s.threads)
+    set_threads(s.threads)
     quiet_libraries()
     return {
         "output_dir": str(work),

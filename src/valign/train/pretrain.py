@@ -34,6 +34,7 @@ from transformers import (
 
 from valign.errors import UserError
 from valign.jsonl import iter_objects
+from valign.models.threads import set_threads
 from valign.train.common import export, fit, use_bf16
 from valign.train.tokenizer import save_tokenizer, train_tokenizer
 
@@ -177,8 +178,7 @@ def pretrain(corpus: Path, out: Path, cfg: PretrainConfig, on_step: Any = None) 
     """Run every phase; safe to call again after a kill (it resumes from the last checkpoint)."""
     import time
 
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
+    set_threads(cfg.threads)
     out.mkdir(parents=True, exist_ok=True)
     work = out / "checkpoints"
     tok_dir = out / "tokenizer"

@@ -1,0 +1,42 @@
+"""Torch threads: what is asked, or the cores other work leaves free."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from valign.models import threads
+
+
+@pytest.fixture(autouse=True)
+def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = torch.get_num_threads()
+    monkeypatch.setattr(threads, "_chosen", [])
+    yield
+    torch.set_num_threads(before)
+
+
+def test_free_cores_leave_out_the_busy_ones_and_keep_one() -> None:
+    assert threads.free_cores(cores=2, load=0.2) == 2
+    assert threads.free_cores(cores=2, load=1.6) == 1
+    assert threads.free_cores(cores=8, load=3.4) == 5
+    assert threads.free_cores(cores=2, load=7.0) == 1
+    assert 1 <= threads.free_cores() <= threads.usable_cores()
+
+
+def test_a_busy_machine_gets_fewer_threads_and_a_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert threads.set_threads(0, cores=4, load=2.2) == 2
+    assert torch.get_num_threads() == 2
+    assert "busy, so torch uses 2 of 4 cores (set threads: N" in capsys.readouterr().err
+    assert threads.set_threads(0, cores=4, load=0.0) == 4
+    assert capsys.readouterr().err == ""
+
+
+def test_an_explicit_count_is_applied_and_kept_by_later_defaults() -> None:
+    assert threads.set_threads(3) == 3
+    assert torch.get_num_threads() == 3
+    torch.set_num_threads(1)
+    assert threads.set_threads(0) == 3  # decided once: this process's own load does not count
+    assert torch.get_num_threads() == 3
