@@ -278,7 +278,7 @@ class RealRedteamSettings(BaseModel):
 
     enabled: bool = Field(True, description="Run the campaign stage.")
     per_source: int = Field(
-        4, ge=1, description="Harmful test requests per public benchmark used as objectives."
+        3, ge=1, description="Harmful test requests per public benchmark used as objectives."
     )
     attacks: tuple[str, ...] = Field(
         ("template", "rephrase"),

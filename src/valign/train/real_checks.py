@@ -170,8 +170,9 @@ def objectives_file(items: list[Item], path: Path, limit: int) -> int:
 
 def stage_redteam(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     """Attack the base and aligned models with jailbreak templates and rephrasings wrapped
-    around public harmful test requests; success when the guard flags the reply in the
-    request's context and the refusal detector finds no refusal."""
+    around public harmful test requests; success when the attempt detector, reading the
+    request with the reply, finds the request attempted (the scorecard's judge). The guard
+    is not asked: on a real model's replies it misses most harmful ones (BENCHMARKS.md)."""
     from valign.redteam.campaign import CampaignConfig, run_campaign
 
     out = run.stage("redteam")
@@ -185,7 +186,7 @@ def stage_redteam(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
             attacks=tuple(cfg.redteam.attacks),
             objectives=str(out / "objectives.jsonl"),
             variants=1,
-            detectors=("guard", "refusal"),
+            detectors=("refusal",),
             controls=0,
             seed=cfg.seed,
             batch_size=cfg.batch_size,
@@ -210,9 +211,9 @@ def stage_redteam(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
             order=42,
             text=f"{n} harmful test requests ({cfg.redteam.per_source} per public source) "
             f"inside the attacks {', '.join(cfg.redteam.attacks)}, one attempt each, against "
-            "the base and aligned models. Success: the guard flags the reply in the request's "
-            "context and the refusal detector finds no refusal (no compliance markers exist "
-            "for public requests; the detectors' agreement with people is in BENCHMARKS.md).",
+            "the base and aligned models. Success: the attempt detector, reading the original "
+            "request with the reply, finds it attempted (no compliance markers exist for "
+            "public requests; the detector's agreement with people is in BENCHMARKS.md).",
             tables=[table("Attack success", ["model", *families, "all"], rows)],
         ),
     }
