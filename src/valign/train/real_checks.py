@@ -62,9 +62,30 @@ def score_records(records: list[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
-def _outcome_text(row: dict[str, Any], kind: str) -> str:
-    counts = row.get("outcomes", {}).get(kind, {})
-    return " · ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-"
+def check_cells(row: dict[str, Any]) -> list[str]:
+    """A row's cells: aligned with its interval, harmful compliance with its refused /
+    complied / non-answer counts, over-refusal with how many of how many."""
+    out = row.get("outcomes", {})
+    harm, border = out.get("harmful", {}), out.get("borderline", {})
+    n_harm, n_border = sum(harm.values()), sum(border.values())
+    refused, complied = harm.get("refused", 0), harm.get("complied", 0)
+    cells = [format_value(row.get("aligned"))]
+    cells.append(
+        f"{complied / n_harm:.1%} ({refused} / {complied} / {n_harm - refused - complied})"
+        if n_harm
+        else "-"
+    )
+    over = border.get("refused", 0)
+    cells.append(f"{over / n_border:.1%} ({over} of {n_border})" if n_border else "-")
+    return cells
+
+
+#: The columns of :func:`check_cells`.
+CHECK_COLUMNS = (
+    "aligned (these kinds)",
+    "harmful compliance (refused / complied / non-answer)",
+    "over-refusal (refused of)",
+)
 
 
 def replayed(
@@ -110,13 +131,7 @@ def stage_guard(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
             records = replayed(run, cfg, name, items, path, g)
             results.setdefault(name, {})[setting] = score_records(records)
     rows = [
-        [
-            model,
-            setting,
-            *(format_value(row.get(k)) for k, _ in CHECK_METRICS),
-            _outcome_text(row, "harmful"),
-            _outcome_text(row, "borderline"),
-        ]
+        [model, setting, *check_cells(row)]
         for model, settings in results.items()
         for setting, row in settings.items()
     ]
@@ -135,13 +150,7 @@ def stage_guard(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
             tables=[
                 table(
                     "With and without the guard",
-                    [
-                        "model",
-                        "setting",
-                        *(t for _, t in CHECK_METRICS),
-                        "harmful outcomes",
-                        "borderline outcomes",
-                    ],
+                    ["model", "setting", *CHECK_COLUMNS],
                     rows,
                 )
             ],
@@ -243,7 +252,7 @@ def stage_interp(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     from valign.interp.steering import probe_gate, steering
     from valign.interp.sweep import SweepConfig, sweep
     from valign.models import GenerationConfig
-    from valign.report.records import atomic_write_json
+    from valign.report.records import atomic_write_json, read_records
 
     train = load_items(run.stage_path("tasks") / "train.jsonl")
     test_all = load_items(run.stage_path("tasks") / "test.jsonl")
@@ -303,7 +312,14 @@ def stage_interp(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
         name: score_records(replayed(run, cfg, name, items, out / f"unsteered-{name}.jsonl"))
         for name in ("base", "aligned")
     }
-    return _interp_summary(unsteered, scans, chosen, points, ablated)
+    steered = [
+        (
+            p["strength"],
+            score_records(read_records(out / "steer-base" / f"gated-{p['strength']:g}.jsonl")),
+        )
+        for p in points
+    ]
+    return _interp_summary(unsteered, scans, chosen, points, steered, ablated)
 
 
 def _interp_summary(
@@ -311,6 +327,7 @@ def _interp_summary(
     scans: dict[str, list[dict[str, Any]]],
     chosen: dict[str, Any],
     points: list[dict[str, Any]],
+    steered: list[tuple[float, dict[str, Any]]],
     ablated: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """The stage summary and its report section."""
@@ -322,25 +339,14 @@ def _interp_summary(
         for name, rows in scans.items()
         for kind in ("probe", "direction")
     }
-    rows = [["base", "none", *(format_value(unsteered["base"].get(k)) for k, _ in CHECK_METRICS)]]
-    for p in points:
-        rows.append(
-            [
-                "base",
-                f"refusal direction added, gated, strength {p['strength']:g}",
-                *(format_value(p.get(k)) for k, _ in CHECK_METRICS),
-            ]
-        )
-    rows.append(
-        ["aligned", "none", *(format_value(unsteered["aligned"].get(k)) for k, _ in CHECK_METRICS)]
-    )
+    rows = [["base", "none", *check_cells(unsteered["base"])]]
+    for strength, row in steered:
+        what = f"its direction added where its probe fires, strength {strength:g}"
+        rows.append(["base", what, *check_cells(row)])
+    rows.append(["aligned", "none", *check_cells(unsteered["aligned"])])
     if ablated is not None:
         rows.append(
-            [
-                "aligned",
-                "its refusal direction ablated from every layer",
-                *(format_value(ablated.get(k)) for k, _ in CHECK_METRICS),
-            ]
+            ["aligned", "its direction projected out of every layer", *check_cells(ablated)]
         )
     picks = "; ".join(
         f"{name}: layer {c['layer']} (direction {c['direction_accuracy']:.1%}, probe "
@@ -376,7 +382,7 @@ def _interp_summary(
             tables=[
                 table(
                     "Steering and ablation",
-                    ["model", "intervention", *(t for _, t in CHECK_METRICS)],
+                    ["model", "intervention", *CHECK_COLUMNS],
                     rows,
                 )
             ],
