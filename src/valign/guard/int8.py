@@ -9,9 +9,12 @@ one client's request could move another's verdict. Here each layer's input scale
 training texts, and stays fixed: every row is quantized on its own, a text's embedding is
 the same in any batch, and the same text gives the same verdict every time.
 
-* weights: int8, one scale per output channel (symmetric);
+* weights: int8, one scale per output channel (symmetric), 7 bits of magnitude so that
+  fbgemm's 16-bit pair sums never saturate on CPUs without VNNI;
 * inputs: uint8 over the calibrated ``[lo, hi]`` of that layer (asymmetric), values
-  beyond it clipped;
+  beyond it clipped; the few *outlier* channels (calibrated magnitude above 4x the layer's
+  median; MiniLM has 1-6 per layer, 10-30 where the rest reach 2-7) go through a small
+  float product instead, so they do not coarsen every other channel's scale;
 * outputs: float32, bias added in float.
 
 The kernels are torch's fbgemm/x86 quantized operators (``torch.ops.quantized``), present
@@ -29,33 +32,61 @@ import json
 import os
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 #: Bumped when the calibration texts or rules change, so cached ranges are recomputed.
-CALIBRATION_VERSION = "1"
+CALIBRATION_VERSION = "2"
 #: Calibration texts: this many from the project's train split and the microworld's.
 CALIBRATION_TEXTS = 256
-WEIGHT_MAX = 127  # 7-bit weights (no int16 saturation) measured worse on the guard
+#: Weights use 7 bits of magnitude: uint8 x int8 pair sums then stay within int16
+#: (255 * 64 * 2 < 32767), so fbgemm's AVX2 kernels never saturate.
+WEIGHT_MAX = 63
+#: An input channel whose calibrated magnitude exceeds this many times the layer's median
+#: is an outlier and stays in float (at most MAX_OUTLIERS per layer, the largest first).
+OUTLIER_FACTOR = 4.0
+MAX_OUTLIERS = 8
 
-Ranges = dict[str, tuple[float, float]]
+
+@dataclass(frozen=True)
+class LayerRange:
+    """What calibration keeps of one layer's inputs.
+
+    Attributes:
+        lo: The smallest value of the int8 channels (0 or below).
+        hi: The largest (0 or above).
+        outliers: Input channels computed in float: MiniLM's residual stream has a few
+            channels 5-15 times larger than the rest, which would otherwise set the scale
+            of every channel and leave the ordinary values a handful of levels.
+    """
+
+    lo: float
+    hi: float
+    outliers: tuple[int, ...] = ()
+
+
+Ranges = dict[str, LayerRange]
 
 
 class Int8Linear(nn.Module):
-    """``nn.Linear`` with int8 weights and uint8 inputs at a fixed, calibrated scale.
+    """``nn.Linear`` with int8 weights and uint8 inputs at a fixed, calibrated scale; the
+    calibrated outlier channels go through a small float product instead.
 
     Args:
         linear: The float layer to replace (its weights are copied and quantized).
-        lo: The smallest input value to represent (calibrated; 0 is always included).
-        hi: The largest.
+        bounds: The layer's calibrated input range and outlier channels.
     """
 
-    def __init__(self, linear: nn.Linear, lo: float, hi: float) -> None:
+    def __init__(self, linear: nn.Linear, bounds: LayerRange) -> None:
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
-        weight = linear.weight.detach().float()  # (out, in)
+        weight = linear.weight.detach().float().clone()  # (out, in)
+        self.outliers = torch.tensor(bounds.outliers, dtype=torch.long)  # (k,)
+        self.outlier_weight = weight[:, self.outliers].t().contiguous()  # (k, out)
+        weight[:, self.outliers] = 0  # the int8 product skips them whatever their input
         scales = weight.abs().amax(1).clamp(min=1e-8) / WEIGHT_MAX  # (out,)
         zeros = torch.zeros(self.out_features, dtype=torch.long)
         bias = linear.bias.detach().float() if linear.bias is not None else None
@@ -63,7 +94,7 @@ class Int8Linear(nn.Module):
             warnings.simplefilter("ignore", UserWarning)
             qweight = torch.quantize_per_channel(weight, scales, zeros, 0, torch.qint8)
             self._packed = torch.ops.quantized.linear_prepack(qweight, bias)
-        lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+        lo, hi = min(bounds.lo, 0.0), max(bounds.hi, 0.0)
         self.scale = max(hi - lo, 1e-8) / 255
         self.zero_point = min(255, max(0, round(-lo / self.scale)))
 
@@ -73,10 +104,15 @@ class Int8Linear(nn.Module):
         out = torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(
             flat, self.scale, self.zero_point, self._packed
         )  # (rows, out)
+        if len(self.outliers):
+            out = out.addmm_(flat[:, self.outliers], self.outlier_weight)  # (rows, out)
         return out.reshape(*shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
-        return f"in={self.in_features}, out={self.out_features}, input scale={self.scale:.4g}"
+        return (
+            f"in={self.in_features}, out={self.out_features}, input scale={self.scale:.4g}, "
+            f"float channels={self.outliers.tolist()}"
+        )
 
 
 def available() -> bool:
@@ -93,15 +129,20 @@ def linear_layers(model: nn.Module) -> dict[str, nn.Linear]:
     return {n: m for n, m in model.named_modules() if isinstance(m, nn.Linear)}
 
 
-def observe_ranges(model: nn.Module, run: Callable[[], object]) -> Ranges:
-    """The (min, max) of every linear layer's input while ``run()`` drives ``model``."""
-    ranges: Ranges = {}
+def observe_channels(
+    model: nn.Module, run: Callable[[], object]
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per input channel, the (min, max) of every linear layer's input while ``run()``
+    drives ``model``: two (in_features,) tensors per layer name."""
+    seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def hook(name: str) -> Callable[..., None]:
         def record(_: nn.Module, inputs: tuple[torch.Tensor, ...], __: object) -> None:
-            lo, hi = float(inputs[0].min()), float(inputs[0].max())
-            old = ranges.get(name, (lo, hi))
-            ranges[name] = (min(old[0], lo), max(old[1], hi))
+            flat = inputs[0].detach().reshape(-1, inputs[0].shape[-1]).float()  # (rows, in)
+            lo, hi = flat.amin(0), flat.amax(0)
+            if name in seen:
+                lo, hi = torch.minimum(seen[name][0], lo), torch.maximum(seen[name][1], hi)
+            seen[name] = (lo, hi)
 
         return record
 
@@ -111,7 +152,18 @@ def observe_ranges(model: nn.Module, run: Callable[[], object]) -> Ranges:
     finally:
         for handle in handles:
             handle.remove()
-    return ranges
+    return seen
+
+
+def summarize(lo: torch.Tensor, hi: torch.Tensor) -> LayerRange:
+    """A layer's :class:`LayerRange` from its per-channel minima and maxima."""
+    size = torch.maximum(lo.abs(), hi.abs())  # (in,)
+    limit = OUTLIER_FACTOR * float(size.median())
+    order = torch.argsort(size, descending=True)[:MAX_OUTLIERS]
+    outliers = sorted(int(i) for i in order if float(size[i]) > limit)
+    keep = torch.ones_like(size, dtype=torch.bool)
+    keep[outliers] = False
+    return LayerRange(float(lo[keep].min()), float(hi[keep].max()), tuple(outliers))
 
 
 def quantize_linears(model: nn.Module, ranges: Ranges) -> int:
@@ -123,7 +175,7 @@ def quantize_linears(model: nn.Module, ranges: Ranges) -> int:
             continue
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, Int8Linear(layer, *ranges[name]))
+        setattr(parent, child, Int8Linear(layer, ranges[name]))
         count += 1
     return count
 
@@ -159,14 +211,18 @@ def cached_ranges(key: str, compute: Callable[[], Ranges], cache_dir: Path | Non
     path = cache_dir / f"encoder-int8-{key}.json"
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
-        return {k: (float(v[0]), float(v[1])) for k, v in saved["ranges"].items()}
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return {
+            name: LayerRange(float(v["lo"]), float(v["hi"]), tuple(int(i) for i in v["outliers"]))
+            for name, v in saved["ranges"].items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     ranges = compute()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        partial.write_text(json.dumps({"ranges": ranges}, indent=1), encoding="utf-8")
+        body = {"ranges": {name: asdict(r) for name, r in ranges.items()}}
+        partial.write_text(json.dumps(body, indent=1), encoding="utf-8")
         partial.replace(path)
     except OSError:
         pass  # a read-only cache only costs the calibration next time
@@ -176,5 +232,6 @@ def cached_ranges(key: str, compute: Callable[[], Ranges], cache_dir: Path | Non
 def calibrate(
     model: nn.Module, encode: Callable[[Sequence[str]], object], texts: Sequence[str]
 ) -> Ranges:
-    """Input ranges of ``model``'s linear layers while ``encode(texts)`` runs in float."""
-    return observe_ranges(model, lambda: encode(list(texts)))
+    """Each linear layer's :class:`LayerRange` while ``encode(texts)`` runs in float."""
+    seen = observe_channels(model, lambda: encode(list(texts)))
+    return {name: summarize(lo, hi) for name, (lo, hi) in seen.items()}
