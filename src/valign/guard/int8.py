@@ -6,8 +6,10 @@ and inputs run them about twice as fast as float32 (fbgemm's kernels). Dynamic q
 padding included, so a text's embedding would depend on its batch-mates, and in the server
 one client's request could move another's verdict. Here each layer's input scale is instead
 *calibrated once*, from the float model's activations on a fixed set of the project's own
-training texts, and stays fixed: every row is quantized on its own, a text's embedding is
-the same in any batch, and the same text gives the same verdict every time.
+training texts, and stays fixed: every row is quantized on its own, so a batch-mate, however
+large its activations, cannot coarsen another text's numbers; a text's embedding is the same
+in any batch up to float rounding (attention over padded keys rounds a little differently),
+and the same batch gives the same verdicts every time.
 
 * weights: int8, one scale per output channel (symmetric), 7 bits of magnitude so that
   fbgemm's 16-bit pair sums never saturate on CPUs without VNNI;
@@ -34,12 +36,13 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 #: Bumped when the calibration texts or rules change, so cached ranges are recomputed.
-CALIBRATION_VERSION = "3"
+CALIBRATION_VERSION = "4"
 #: Calibration texts: this many from the project's train split and the microworld's.
 CALIBRATION_TEXTS = 256
 #: Weights use 7 bits of magnitude: uint8 x int8 pair sums then stay within int16
@@ -71,6 +74,15 @@ class LayerRange:
 Ranges = dict[str, LayerRange]
 
 
+def _int8_linear_op() -> Any:
+    """The fbgemm operator (its default overload: no per-call overload resolution)."""
+    packet = getattr(torch.ops.quantized, "linear_with_input_q_dq_qweight_dq_output_fp32", None)
+    return None if packet is None else packet.default
+
+
+_INT8_LINEAR = _int8_linear_op()
+
+
 class Int8Linear(nn.Module):
     """``nn.Linear`` with int8 weights and uint8 inputs at a fixed, calibrated scale; the
     calibrated outlier channels go through a small float product instead.
@@ -86,6 +98,7 @@ class Int8Linear(nn.Module):
         weight = linear.weight.detach().float().clone()  # (out, in)
         self.outliers = torch.tensor(bounds.outliers, dtype=torch.long)  # (k,)
         self.outlier_weight = weight[:, self.outliers].t().contiguous()  # (k, out)
+        self._has_outliers = bool(bounds.outliers)
         weight[:, self.outliers] = 0  # the int8 product skips them whatever their input
         scales = weight.abs().amax(1).clamp(min=1e-8) / WEIGHT_MAX  # (out,)
         zeros = torch.zeros(self.out_features, dtype=torch.long)
@@ -100,12 +113,12 @@ class Int8Linear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape  # (..., in_features)
-        flat = x.reshape(-1, self.in_features).float().contiguous()  # (rows, in)
-        out = torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(
-            flat, self.scale, self.zero_point, self._packed
-        )  # (rows, out)
-        if len(self.outliers):
-            out = out.addmm_(flat[:, self.outliers], self.outlier_weight)  # (rows, out)
+        flat = x.reshape(-1, self.in_features)  # (rows, in)
+        if flat.dtype != torch.float32 or not flat.is_contiguous():
+            flat = flat.float().contiguous()
+        out = _INT8_LINEAR(flat, self.scale, self.zero_point, self._packed)  # (rows, out)
+        if self._has_outliers:
+            out = out.addmm_(flat.index_select(1, self.outliers), self.outlier_weight)
         return out.reshape(*shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
@@ -118,10 +131,7 @@ class Int8Linear(nn.Module):
 def available() -> bool:
     """Whether this torch has the x86 int8 kernels the int8 backend runs on."""
     engines = getattr(torch.backends.quantized, "supported_engines", [])
-    ops = torch.ops.quantized
-    return bool({"x86", "fbgemm"} & set(engines)) and hasattr(
-        ops, "linear_with_input_q_dq_qweight_dq_output_fp32"
-    )
+    return bool({"x86", "fbgemm"} & set(engines)) and _INT8_LINEAR is not None
 
 
 def linear_layers(model: nn.Module) -> dict[str, nn.Linear]:
