@@ -135,6 +135,11 @@ def test_an_unknown_backend_is_a_one_line_user_error(monkeypatch: pytest.MonkeyP
     assert runtime_backend() == "auto"
 
 
+def test_loading_a_guard_with_an_unknown_backend_is_a_user_error(guard_dir: Path) -> None:
+    with pytest.raises(UserError, match="unknown encoder backend 'fp16'"):
+        FastClassifier.load(guard_dir, encoder_backend="fp16")
+
+
 def test_auto_is_float_without_int8_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
     from valign.guard.encoder import resolve_backend
 
