@@ -11,20 +11,22 @@ Texts are tokenized in one call to the Rust tokenizer (no per-token Python), sor
 length and cut into batches that each pad to a similar length; each batch's ids and mask
 are filled into arrays of its own size, and results come back in input order.
 
-Two backends run the transformer (``backend``, or ``$VALIGN_GUARD_ENCODER`` at load time):
+BERT models (MiniLM is one) run through :mod:`valign.guard.fastbert`, the same computation
+without transformers' per-layer overhead. Two backends run the transformer (``backend``, or
+``$VALIGN_GUARD_ENCODER`` at load time):
 
 * ``float``: the model as published. On CPUs with native bfloat16 arithmetic (AVX512-BF16
   or AMX) its matrix products run in bfloat16 under autocast, about three times faster than
   float32, with embeddings equal to the float32 ones to within 1e-4 in cosine.
 * ``int8``: the linear layers run in int8 with activation scales calibrated once
   (:mod:`valign.guard.int8`), about twice as fast as float32 on CPUs without bfloat16.
-  Embeddings are within about 0.01 in cosine of the float ones; the heads are trained on
-  float embeddings and serve both.
+  Embeddings are within 0.002 in cosine of the float ones on average (0.005 at worst on
+  the benchmark prompts); the heads are trained on float embeddings and serve both.
 
 ``auto`` (the default at load time) is ``float`` where the CPU has native bfloat16, else
 ``int8``. With either backend a text's embedding does not depend on what else is in its
-batch (dynamic int8 quantization, whose activation scale is shared by the whole batch,
-would break that; see :mod:`valign.guard.int8`).
+batch, up to float rounding (dynamic int8 quantization, whose activation scale is shared by
+the whole batch, would break that; see :mod:`valign.guard.int8`).
 """
 
 from __future__ import annotations
