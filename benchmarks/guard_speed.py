@@ -1,14 +1,24 @@
 """Benchmark: the fast classifier's speed on this machine's CPU, and the server under load.
 
-* single-prompt latency (p50, p99) of ``classify([one prompt])``, in process;
-* batched throughput (prompts/s) of ``classify`` over batches of 64;
-* the HTTP server (``python -m valign.guard.cli serve``, a separate process) under 32
-  concurrent clients on loopback: requests/s, latency p50/p99 and the error count.
+In one process and one run, interleaved so that both see the same load from other work:
 
-Everything is bounded in count and time. Bars: p50 <= 10 ms, p99 <= 30 ms, >= 400 prompts/s,
-no server errors.
+* the raw encoder: all-MiniLM-L6-v2 through sentence-transformers (``model.encode``), the
+  baseline a user would start from;
+* the guard (``classify``: encoder, head and verdicts) with each encoder backend
+  (``--backends``, default ``float,int8``);
 
-    python benchmarks/guard_speed.py [--guard DIR] [--seconds 20] [--clients 32]
+each measured for single-prompt latency (p50, p99 of one prompt per call) and batched
+throughput (prompts/s over batches of 64, the same batches for every system), and reported
+with the guard's ratio to the raw encoder (latency: raw p50 / guard p50; throughput: guard /
+raw). Then the HTTP server (``python -m valign.guard.cli serve``, a separate process, with
+the runtime backend) under 32 concurrent clients on loopback: requests/s, latency p50/p99 and
+the error count.
+
+Everything is bounded in count and time. Bars: the guard >= 1.5x its raw encoder on both
+figures; p50 <= 10 ms, p99 <= 30 ms, >= 400 prompts/s; no server errors.
+
+    python benchmarks/guard_speed.py [--guard DIR] [--threads 1] [--backends float,int8]
+        [--seconds 20] [--clients 32] [--no-server]
 """
 
 from __future__ import annotations
@@ -40,31 +50,73 @@ def prompts() -> list[str]:
     return texts
 
 
-def in_process(folder: Path, texts: list[str], n_single: int, n_batch: int) -> dict[str, Any]:
-    from valign.guard.classifier import FastClassifier
-    from valign.guard.types import GuardInput
+class Raw:
+    """The raw encoder through sentence-transformers, as its model card shows it."""
 
-    guard = FastClassifier.load(folder)
-    guard.classify([GuardInput(t) for t in texts[:64]])  # warm up
-    times = []
+    name = "raw sentence-transformers encoder"
+
+    def __init__(self) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        from valign.guard.encoder import encoder_path
+
+        self.model = SentenceTransformer(str(encoder_path()), device="cpu")
+
+    def __call__(self, texts: list[str]) -> Any:
+        return self.model.encode(texts, batch_size=64, show_progress_bar=False)
+
+
+class Guard:
+    """valign's guard with one encoder backend: embeddings, head and verdicts."""
+
+    def __init__(self, folder: Path, backend: str) -> None:
+        from valign.guard.classifier import FastClassifier
+
+        self.guard = FastClassifier.load(folder, encoder_backend=backend)
+        self.name = f"guard, {self.guard.encoder.backend} encoder"
+
+    def __call__(self, texts: list[str]) -> Any:
+        from valign.guard.types import GuardInput
+
+        return self.guard.classify([GuardInput(t) for t in texts])
+
+
+def in_process(
+    systems: dict[str, Any], texts: list[str], n_single: int, n_batch: int
+) -> dict[str, dict[str, Any]]:
+    """Latency and throughput of every system, interleaved call by call."""
+    for run in systems.values():
+        run(texts[:64])  # warm up
+    times: dict[str, list[float]] = {k: [] for k in systems}
     for i in range(n_single):
-        start = time.perf_counter()
-        guard.classify([GuardInput(texts[i % len(texts)])])
-        times.append(time.perf_counter() - start)
-    batch = [GuardInput(texts[i % len(texts)]) for i in range(n_batch)]
-    start = time.perf_counter()
+        for key, run in systems.items():
+            start = time.perf_counter()
+            run([texts[i % len(texts)]])
+            times[key].append(time.perf_counter() - start)
+    took = dict.fromkeys(systems, 0.0)
+    batch = [texts[i % len(texts)] for i in range(n_batch)]
     for i in range(0, n_batch, 64):
-        guard.classify(batch[i : i + 64])
-    took = time.perf_counter() - start
-    return {
-        "single_p50_ms": round(percentile(times, 0.50) * 1000, 2),
-        "single_p99_ms": round(percentile(times, 0.99) * 1000, 2),
-        "single_n": n_single,
-        "batched_prompts_per_s": round(n_batch / took, 1),
-        "batched_n": n_batch,
-        "precision": guard.encoder.precision,
-        "torch_threads": __import__("torch").get_num_threads(),
+        for key, run in systems.items():
+            start = time.perf_counter()
+            run(batch[i : i + 64])
+            took[key] += time.perf_counter() - start
+    out = {
+        key: {
+            "system": systems[key].name,
+            "single_p50_ms": round(percentile(times[key], 0.50) * 1000, 2),
+            "single_p99_ms": round(percentile(times[key], 0.99) * 1000, 2),
+            "single_n": n_single,
+            "batched_prompts_per_s": round(n_batch / took[key], 1),
+            "batched_n": n_batch,
+        }
+        for key in systems
     }
+    raw = out["raw"]
+    for row in out.values():
+        row["latency_ratio"] = round(raw["single_p50_ms"] / row["single_p50_ms"], 2)
+        pps = row["batched_prompts_per_s"]
+        row["throughput_ratio"] = round(pps / raw["batched_prompts_per_s"], 2)
+    return out
 
 
 def free_port() -> int:
@@ -168,47 +220,73 @@ def server(
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--guard", type=Path, help="guard folder (default: the default guard)")
-    ap.add_argument("--single", type=int, default=300, help="single-prompt calls")
-    ap.add_argument("--batched", type=int, default=2048, help="prompts in the batched run")
+    ap.add_argument("--backends", default="float,int8", help="encoder backends to measure")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
+    ap.add_argument("--single", type=int, default=300, help="single-prompt calls per system")
+    ap.add_argument("--batched", type=int, default=2048, help="prompts in each batched run")
     ap.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
     ap.add_argument("--seconds", type=float, default=20.0, help="length of the server test")
     ap.add_argument("--max-requests", type=int, default=20_000, help="cap on server requests")
+    ap.add_argument("--no-server", action="store_true", help="skip the HTTP server test")
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args()
 
+    import torch
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     from valign.guard.build import ensure_default_guard
 
     folder = args.guard or ensure_default_guard()
     texts = prompts()
+    systems: dict[str, Any] = {"raw": Raw()}
+    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+        systems[backend] = Guard(folder, backend)
     result: dict[str, Any] = {
         "machine": {
             "cpus": os.cpu_count(),
             "processor": platform.processor() or platform.machine(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
             "load_average_before": [round(x, 2) for x in os.getloadavg()],
         },
-        "in_process": in_process(folder, texts, args.single, args.batched),
-        "server": server(folder, texts, args.clients, args.seconds, args.max_requests),
+        "in_process": in_process(systems, texts, args.single, args.batched),
     }
     result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    p, s = result["in_process"], result["server"]
+    if not args.no_server:
+        result["server"] = server(folder, texts, args.clients, args.seconds, args.max_requests)
     print(json.dumps(result, indent=2))
-    print("\n| figure | value | bar |\n| --- | --- | --- |")
-    print(f"| single-prompt latency p50 | {p['single_p50_ms']} ms | <= 10 ms |")
-    print(f"| single-prompt latency p99 | {p['single_p99_ms']} ms | <= 30 ms |")
+    m = result["machine"]
     print(
-        f"| batched throughput (batches of 64) | {p['batched_prompts_per_s']} prompts/s | >= 400 |"
+        f"\n{m['cpus']} CPUs, {m['torch_threads']} torch thread(s), load average "
+        f"{m['load_average_before']} before, {m['load_average_after']} after\n"
     )
-    print(f"| server, {s['clients']} clients: throughput | {s['requests_per_s']} requests/s | |")
-    print(f"| server latency p50 / p99 | {s['latency_p50_ms']} / {s['latency_p99_ms']} ms | |")
-    print(f"| server errors | {s['errors']} of {s['requests']} | 0 |")
+    print(
+        "| system | p50 / p99 single prompt | vs raw (p50) | batched (64) | vs raw |\n"
+        "| --- | --- | --- | --- | --- |"
+    )
+    for row in result["in_process"].values():
+        print(
+            f"| {row['system']} | {row['single_p50_ms']} / {row['single_p99_ms']} ms | "
+            f"{row['latency_ratio']:.2f}x | {row['batched_prompts_per_s']} prompts/s | "
+            f"{row['throughput_ratio']:.2f}x |"
+        )
+    if "server" in result:
+        s = result["server"]
+        print(f"\nserver, {s['clients']} clients: {s['requests_per_s']} requests/s, ", end="")
+        print(f"p50 / p99 {s['latency_p50_ms']} / {s['latency_p99_ms']} ms, ", end="")
+        print(f"errors {s['errors']} of {s['requests']}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    ok = (
-        p["single_p50_ms"] <= 10
-        and p["single_p99_ms"] <= 30
-        and p["batched_prompts_per_s"] >= 400
-        and s["errors"] == 0
-    )
+    guards = [row for key, row in result["in_process"].items() if key != "raw"]
+    ok = any(
+        g["latency_ratio"] >= 1.5
+        and g["throughput_ratio"] >= 1.5
+        and g["single_p50_ms"] <= 10
+        and g["single_p99_ms"] <= 30
+        and g["batched_prompts_per_s"] >= 400
+        for g in guards
+    ) and ("server" not in result or result["server"]["errors"] == 0)
     return 0 if ok else 1
 
 

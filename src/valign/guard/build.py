@@ -56,7 +56,7 @@ from valign.guard.data import (
     summarize,
 )
 from valign.guard.encoder import Encoder, runtime_precision, shared_encoder
-from valign.guard.metrics import evaluate_guard, evaluate_refusal
+from valign.guard.metrics import auroc, evaluate_guard, evaluate_refusal
 from valign.guard.real_replies import (
     person_labels,
     person_reply_examples,
@@ -408,12 +408,19 @@ def train_guard(
     return metrics
 
 
-def evaluate_saved_guard(folder: str | Path, progress: bool = False) -> dict[str, Any]:
-    """Re-run the held-out evaluation of a saved guard on the data it was built from."""
+def evaluate_saved_guard(
+    folder: str | Path, progress: bool = False, encoder_backend: str | None = None
+) -> dict[str, Any]:
+    """Re-run the held-out evaluation of a saved guard on the data it was built from.
+
+    ``encoder_backend`` chooses the encoder's backend (default: the runtime setting), so
+    backends can be compared on the same held-out data; ``prompt_auroc`` is the AUROC of
+    P(unsafe) over the non-borderline held-out prompts.
+    """
     from valign.guard.classifier import FastClassifier
     from valign.guard.refusal import RefusalDetector
 
-    classifier = FastClassifier.load(folder)
+    classifier = FastClassifier.load(folder, encoder_backend)
     saved = dict(classifier.meta.get("train_config") or {})
     saved.pop("head", None)
     saved.pop("refusal_head", None)
@@ -428,7 +435,10 @@ def evaluate_saved_guard(folder: str | Path, progress: bool = False) -> dict[str
         ]
     )
     metrics = evaluate_guard(test, classifier.verdicts(probs))
-    detector = RefusalDetector.load(folder)
+    rows = [k for k, e in enumerate(test) if e.response is None and e.group != "borderline"]
+    metrics["prompt_auroc"] = auroc(probs[rows, 0].tolist(), [test[k].unsafe for k in rows])
+    metrics["encoder"] = classifier.encoder.describe()
+    detector = RefusalDetector.load(folder, encoder_backend)
     replies = [
         r
         for r in reply_examples(config.seed, config.reply_per_template, config.attempt_mode)

@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from valign.errors import UserError
-from valign.guard.encoder import Encoder, runtime_precision, shared_encoder
+from valign.guard.encoder import Encoder, runtime_backend, runtime_precision, shared_encoder
 from valign.guard.types import GUARD_FILE, GuardInput, GuardVerdict, register_backend
 
 HEAD_FILE = "head.safetensors"
@@ -332,7 +332,9 @@ class FastClassifier:
         return folder
 
     @classmethod
-    def load(cls, path: str | Path) -> FastClassifier:
+    def load(cls, path: str | Path, encoder_backend: str | None = None) -> FastClassifier:
+        """The classifier saved in ``path``; its encoder runs on ``encoder_backend``
+        ("float", "int8" or "auto"; default ``$VALIGN_GUARD_ENCODER``, else "auto")."""
         folder = Path(path)
         config = read_guard_config(folder)
         if config.get("backend") != cls.name:
@@ -348,7 +350,10 @@ class FastClassifier:
         head.eval()
         enc = config["encoder"]
         encoder = shared_encoder(
-            int(enc["max_length"]), str(enc.get("pooling", "mean")), runtime_precision()
+            int(enc["max_length"]),
+            str(enc.get("pooling", "mean")),
+            runtime_precision(),
+            encoder_backend or runtime_backend(),
         )
         known = {"backend", "format", "categories", "thresholds", "encoder", "head"}
         meta = {k: v for k, v in config.items() if k not in known}
@@ -356,7 +361,7 @@ class FastClassifier:
         if config.get("response_score") == RESPONSE_WITH_ATTEMPT and "refusal" in config:
             from valign.guard.refusal import RefusalDetector
 
-            classifier.attempt = RefusalDetector.load(folder)
+            classifier.attempt = RefusalDetector.load(folder, encoder_backend)
         return classifier
 
 
@@ -374,13 +379,15 @@ def read_guard_config(folder: Path) -> dict[str, Any]:
 
 
 @register_backend("classifier", help="MiniLM embeddings + a multi-label head (the default).")
-def classifier_backend(path: str | Path | None = None, **_: Any) -> FastClassifier:
+def classifier_backend(
+    path: str | Path | None = None, encoder_backend: str | None = None, **_: Any
+) -> FastClassifier:
     """The fast classifier saved at ``path``; else the default guard (built on first use)."""
     if path is None:
         from valign.guard.build import ensure_default_guard
 
         path = ensure_default_guard()
-    return FastClassifier.load(path)
+    return FastClassifier.load(path, encoder_backend)
 
 
 def head_config_dict(config: HeadConfig) -> dict[str, Any]:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,6 +45,17 @@ def binary(pred: Sequence[bool], truth: Sequence[bool]) -> dict[str, Any]:
         "fpr": round(fp / (fp + tn), 4) if fp + tn else 0.0,
         "accuracy": round((tp + tn) / len(pred), 4) if pred else 0.0,
     }
+
+
+def auroc(scores: Sequence[float], truth: Sequence[bool]) -> float | None:
+    """Area under the ROC curve: the chance a positive scores above a negative (ties count
+    half); None without both classes."""
+    pos = [s for s, t in zip(scores, truth, strict=True) if t]
+    neg = sorted(s for s, t in zip(scores, truth, strict=True) if not t)
+    if not pos or not neg:
+        return None
+    wins = sum(bisect_left(neg, s) + (bisect_right(neg, s) - bisect_left(neg, s)) / 2 for s in pos)
+    return round(wins / (len(pos) * len(neg)), 4)
 
 
 def _rate(flags: Sequence[bool]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from safetensors.torch import load_file, save_file
 
 from valign.errors import UserError
 from valign.guard.classifier import Head, HeadConfig, one_thread, read_guard_config
-from valign.guard.encoder import Encoder, runtime_precision, shared_encoder
+from valign.guard.encoder import Encoder, runtime_backend, runtime_precision, shared_encoder
 from valign.guard.types import GUARD_FILE
 
 REFUSAL_FILE = "refusal.safetensors"
@@ -269,7 +269,9 @@ class RefusalDetector:
         return folder
 
     @classmethod
-    def load(cls, path: str | Path) -> RefusalDetector:
+    def load(cls, path: str | Path, encoder_backend: str | None = None) -> RefusalDetector:
+        """The detector saved in ``path``; its encoder runs on ``encoder_backend`` (default
+        ``$VALIGN_GUARD_ENCODER``, else "auto"), as :meth:`FastClassifier.load`'s does."""
         folder = Path(path)
         config = read_guard_config(folder).get("refusal")
         if not isinstance(config, dict):
@@ -283,7 +285,10 @@ class RefusalDetector:
         head.eval()
         enc = config["encoder"]
         encoder = shared_encoder(
-            int(enc["max_length"]), str(enc.get("pooling", "mean")), runtime_precision()
+            int(enc["max_length"]),
+            str(enc.get("pooling", "mean")),
+            runtime_precision(),
+            encoder_backend or runtime_backend(),
         )
         return cls(head, encoder, float(config.get("threshold", 0.5)))
 

@@ -102,7 +102,7 @@ def test_save_and_load_round_trip(classifier: FastClassifier, tmp_path: Path) ->
         "unsafe",
         *classifier.categories,
     }
-    assert classifier.encoder is shared_encoder()  # one encoder per process
+    assert classifier.encoder is shared_encoder(backend="auto")  # one encoder per process
 
 
 def test_loading_a_broken_folder_is_a_user_error(
