@@ -58,7 +58,8 @@ def make_judge(spec: str, refusals: Sequence[str] = ()) -> tuple[Judge | None, s
 
     known = {_norm(t) for t in refusals if t.strip()}
     folder = None if spec == "guard" else Path(spec)
-    detector = load_refusal_detector(folder)
+    # Float, on every machine: a scorecard must not depend on the CPU it was graded on.
+    detector = load_refusal_detector(folder, encoder_backend="float")
 
     def judge(pairs: Sequence[tuple[Item, str]]) -> list[bool | None]:
         # Not attempted: a refusal reads as one on its own; an off-topic or garbled reply

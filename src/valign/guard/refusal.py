@@ -293,13 +293,15 @@ class RefusalDetector:
         return cls(head, encoder, float(config.get("threshold", 0.5)))
 
 
-def load_refusal_detector(path: str | Path | None = None) -> RefusalDetector:
+def load_refusal_detector(
+    path: str | Path | None = None, encoder_backend: str | None = None
+) -> RefusalDetector:
     """The detector saved in a guard folder; without a path, the default guard's."""
     if path is None:
         from valign.guard.build import ensure_default_guard
 
         path = ensure_default_guard()
-    return RefusalDetector.load(path)
+    return RefusalDetector.load(path, encoder_backend)
 
 
 def learned_refusal(path: str | Path | None = None) -> Callable[[str], bool]:
