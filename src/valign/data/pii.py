@@ -9,9 +9,15 @@ because on real text the pattern alone flags every order number and tracking cod
 kind           rule
 =============  =========================================================================
 email          local@domain.tld
-card           13–19 digits (spaces or dashes allowed), a known issuer prefix, Luhn
+card           13–19 digits (spaces or dashes allowed), a known issuer prefix (Mastercard's
+               2-series 2221–2720 included), Luhn
 iban           country code, 2 check digits, 11–30 alphanumerics, length per country, mod 97
 national_id    NHS number (10 digits, mod 11); US SSN (AAA-GG-SSSS, issuable ranges only)
+ip             IPv4 dotted quad or IPv6, valid by the stdlib ``ipaddress``; not part of a
+               longer dotted run (``1.2.3.4.5``), not after "version"/"release"/"build",
+               and not an address that names no host (unspecified, loopback, multicast,
+               reserved: ``0.0.0.0``, ``127.0.0.1``, ``::1``, netmasks like
+               ``255.255.255.0``); an IPv6 candidate needs a digit (``dead::beef`` is code)
 phone          international (+CC …, 8–15 digits), national with a trunk 0, or US
                (NNN) NNN-NNNN / NNN-NNN-NNNN; three space-separated groups without a
                leading + or 0 are not taken as a phone number (too many codes look alike)
@@ -26,11 +32,12 @@ from claiming a piece of it.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-KINDS = ("email", "card", "iban", "national_id", "phone", "address")
+KINDS = ("email", "card", "iban", "national_id", "ip", "phone", "address")
 
 #: Length of a full IBAN per country (ISO 13616 registry; the common ones).
 IBAN_LENGTHS = {
@@ -56,6 +63,12 @@ _PHONE = re.compile(
     r"|\(\d{3}\) ?\d{3}-\d{4}|\d{3}-\d{3}-\d{4}"  # US
     r")(?![\w-])"
 )
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\w)")
+_IPV6 = re.compile(
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}"
+    r"(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4})(?![\w:]|\.\w)"
+)
+_VERSION_BEFORE = re.compile(r"(?i)\b(?:version|release|build|ver\.?)\s*$")
 _ADDRESS = re.compile(
     r"\b\d{1,5}[A-Za-z]?,?\s+(?:[A-Z][a-z'-]+\s+){1,3}"
     r"(?:Road|Rd|Street|St|Lane|Ln|Avenue|Ave|Close|Drive|Dr|Way|Court|Ct|Place|Pl"
@@ -92,11 +105,28 @@ def luhn_valid(number: str) -> bool:
 
 def card_valid(number: str) -> bool:
     """13–19 digits, a known issuer prefix (Visa, Mastercard, Amex, Discover, JCB,
-    Diners, UnionPay, Maestro) and the Luhn check."""
+    Diners, UnionPay, Maestro) and the Luhn check.
+
+    Mastercard's 2-series (issued since 2017) is 16 digits with a prefix from 2221 to 2720;
+    other numbers starting with 2 are not cards.
+    """
     ds = digits(number)
     if not 13 <= len(ds) <= 19 or len(set(ds)) == 1:
         return False
-    return ds[0] in "3456" and luhn_valid(ds)
+    mastercard_2 = len(ds) == 16 and 2221 <= int(ds[:4]) <= 2720
+    return (ds[0] in "3456" or mastercard_2) and luhn_valid(ds)
+
+
+def ip_valid(text: str) -> bool:
+    """An IPv4 or IPv6 address (stdlib ``ipaddress``) that can name a host: not the
+    unspecified, loopback, multicast or reserved ranges (netmasks, broadcast)."""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    if ip.version == 6 and not any(ch.isdigit() for ch in text):
+        return False  # "dead::beef", "add::face": hex words in code, not addresses
+    return not (ip.is_unspecified or ip.is_loopback or ip.is_multicast or ip.is_reserved)
 
 
 def iban_valid(text: str) -> bool:
@@ -155,6 +185,11 @@ def _candidates(kind: str, text: str) -> Iterable[Finding]:
         for m in _SSN.finditer(text):
             if ssn_valid(*m.groups()):
                 yield Finding("", m.start(), m.end(), m.group(0))
+    elif kind == "ip":
+        for pattern in (_IPV6, _IPV4):  # IPv6 first: it may end in an IPv4 quad
+            for m in pattern.finditer(text):
+                if ip_valid(m.group(0)) and not _VERSION_BEFORE.search(text, 0, m.start()):
+                    yield Finding("", m.start(), m.end(), m.group(0))
     elif kind == "phone":
         yield from _matches(_PHONE, text, phone_valid)
     elif kind == "address":

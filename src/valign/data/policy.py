@@ -12,7 +12,7 @@
         what: contested_claims   # hearsay values a sourced statement contradicts
       - action: redact
         what: pii
-        kinds: [email, phone, card, iban, national_id, address]
+        kinds: [email, phone, card, iban, national_id, ip, address]
       - action: rebalance        # downsample documents about over-represented groups
         axis: microworld_group
         max_ratio: 1.5

@@ -7,8 +7,11 @@ evaluation sets are small enough that a few items change a rate by several point
   interval** (Wilson 1927), which stays inside [0, 1] and behaves well near 0 and 1 and
   for small n, unlike the normal ("Wald") interval.
 * Statistics that are not proportions (a mean reward, MC2, a bias score) use the
-  **percentile bootstrap** (Efron & Tibshirani 1993, ch. 13): resample the items with
-  replacement, recompute the statistic, and take the empirical quantiles.
+  **BCa bootstrap** (bias-corrected and accelerated; Efron 1987, Efron & Tibshirani 1993,
+  ch. 14) from ``scipy.stats.bootstrap``: resample the items with replacement, recompute
+  the statistic, and take quantiles of the bootstrap distribution shifted for its bias and
+  skew. It is second-order accurate where the plain percentile interval is first-order,
+  which matters for skewed statistics such as MC2 near 1.
 
 The scoring functions follow the papers that define the metrics:
 
@@ -17,18 +20,20 @@ The scoring functions follow the papers that define the metrics:
 * BBQ bias scores (Parrish et al. 2022, "BBQ: A Hand-Built Bias Benchmark for Question
   Answering", section 4 "Evaluation metrics").
 
-Only numpy and the standard library are used.
+numpy, scipy and the standard library are used.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np
+from scipy import stats as scipy_stats
 
 __all__ = [
     "Estimate",
@@ -95,16 +100,8 @@ def _percentiles(stats: np.ndarray, confidence: float) -> tuple[float, float]:
     return (float(low), float(high))
 
 
-def _bootstrap_mean(values: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Bootstrap distribution of the mean, vectorised in blocks to bound memory."""
-    n = values.shape[0]
-    block = max(1, _BOOT_BLOCK_CELLS // n)
-    out = np.empty(n_boot, dtype=np.float64)
-    for start in range(0, n_boot, block):
-        stop = min(n_boot, start + block)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        out[start:stop] = values[idx].mean(axis=1)
-    return out
+def _mean(sample: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(sample, axis=axis)
 
 
 def bootstrap_interval(
@@ -115,17 +112,26 @@ def bootstrap_interval(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile-bootstrap interval of ``statistic`` over per-item ``records``.
+    """BCa bootstrap interval of ``statistic`` over per-item ``records``.
 
-    Draws ``n_boot`` resamples of the records (same size, with replacement), applies
-    ``statistic`` to each and returns the (α/2, 1-α/2) empirical quantiles, α = 1 -
-    confidence (Efron & Tibshirani 1993, "An Introduction to the Bootstrap", §13.3).
-    Resampling whole records keeps the statistic's pairing intact, e.g. a bias score
-    computed from several fields of the same item.
+    ``scipy.stats.bootstrap(method="BCa")`` draws ``n_boot`` resamples of the records (same
+    size, with replacement), applies ``statistic`` to each, and corrects the percentile
+    interval for the bias of the bootstrap distribution (its median against the full-sample
+    value) and its skew (the acceleration, from a jackknife over the records): Efron &
+    Tibshirani 1993, "An Introduction to the Bootstrap", §14.3. Resampling whole records
+    keeps the statistic's pairing intact, e.g. a bias score computed from several fields of
+    the same item.
 
     ``statistic`` receives a list of records; when it is ``None`` the records must be
-    numbers and the statistic is their mean (computed vectorised). Resamples on which the
-    statistic is not finite are ignored. The same ``seed`` gives the same interval.
+    numbers and the statistic is their mean (computed vectorised, in blocks that bound
+    memory). The same ``seed`` gives the same interval.
+
+    Where BCa is undefined the interval falls back to the percentile interval of the same
+    resamples, so degenerate input gives an answer instead of NaN: a constant sample (every
+    resample has the same value, the bias correction is 0/0) gives ``(value, value)``; a
+    statistic that is not finite on some resamples uses the percentiles of the finite ones;
+    a single record (nothing to jackknife) gives ``(value, value)``, since every resample
+    of it is itself.
     """
     if n_boot < 1:
         raise ValueError(f"n_boot must be positive, got {n_boot}")
@@ -133,16 +139,40 @@ def bootstrap_interval(
     items = list(records)
     if not items:
         raise ValueError("cannot bootstrap an empty sample")
-    rng = np.random.default_rng(seed)
+    data: np.ndarray
     if statistic is None:
-        values = np.asarray(items, dtype=np.float64)
-        return _percentiles(_bootstrap_mean(values, n_boot, rng), confidence)
-    n = len(items)
-    stats = np.empty(n_boot, dtype=np.float64)
-    for b in range(n_boot):
-        idx = rng.integers(0, n, size=n)
-        stats[b] = float(statistic([items[i] for i in idx]))
-    return _percentiles(stats, confidence)
+        data = np.asarray(items, dtype=np.float64)
+        stat: Callable[..., Any] = _mean
+        vectorized = True
+    else:
+        data = np.arange(len(items))
+        fn = statistic
+
+        def stat(idx: np.ndarray) -> float:
+            return float(fn([items[i] for i in idx]))
+
+        vectorized = False
+    if len(items) == 1:
+        value = float(np.asarray(stat(data)))
+        return (value, value) if math.isfinite(value) else (math.nan, math.nan)
+    with warnings.catch_warnings():
+        # scipy warns when BCa is undefined; the fallback below handles those cases.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)
+        result = scipy_stats.bootstrap(
+            (data,),
+            stat,
+            n_resamples=n_boot,
+            batch=max(1, _BOOT_BLOCK_CELLS // len(items)),
+            vectorized=vectorized,
+            confidence_level=confidence,
+            method="BCa",
+            rng=np.random.default_rng(seed),
+        )
+    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    if math.isfinite(low) and math.isfinite(high):
+        return (low, high)
+    return _percentiles(np.asarray(result.bootstrap_distribution, dtype=np.float64), confidence)
 
 
 # --------------------------------------------------------------------------- estimates

@@ -17,15 +17,16 @@ from valign.evals.stats import proportion
 from valign.feedback.judge import Verdict
 
 
-def cohen_kappa(predicted: Sequence[bool], truth: Sequence[bool]) -> float:
-    """Cohen's kappa of two binary raters; 0 when chance agreement is total."""
-    n = len(truth)
-    if not n:
-        return 0.0
-    observed = sum(p == t for p, t in zip(predicted, truth, strict=True)) / n
-    p_yes, t_yes = sum(predicted) / n, sum(truth) / n
-    chance = p_yes * t_yes + (1 - p_yes) * (1 - t_yes)
-    return 0.0 if chance >= 1.0 else (observed - chance) / (1 - chance)
+def cohen_kappa(predicted: Sequence[bool], truth: Sequence[bool]) -> float | None:
+    """Cohen's kappa of the judge's verdicts against the labels.
+
+    :func:`valign.feedback.human.agreement.cohen_kappa` on the (verdict, label) pairs; None
+    when it is undefined: no pairs, or verdicts and labels all the same single answer.
+    """
+    # Imported here: the human-feedback package's __init__ loads its web app.
+    from valign.feedback.human.agreement import cohen_kappa as kappa
+
+    return kappa(list(zip(predicted, truth, strict=True)))
 
 
 def calibration(probs: Sequence[float], truth: Sequence[bool], bins: int = 10) -> dict[str, Any]:

@@ -44,7 +44,7 @@ def _agreement_table(report: dict[str, Any], title: str) -> None:
             name,
             str(r["n"]),
             f"{acc['value']:.3f} [{acc['low']:.3f}, {acc['high']:.3f}]",
-            f"{r['kappa']:.3f}",
+            "n/a" if r["kappa"] is None else f"{r['kappa']:.3f}",
             f"{r['ece']:.3f}",
         )
     Console().print(table)

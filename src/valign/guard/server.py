@@ -16,7 +16,9 @@ Endpoints:
                           ``{"results": [{"refusal", "refusal_score", "refusal_kind",
                           "attempt"}]}``.
 ``GET /health``           ``{"status": "ok", ...}``; never needs a token.
-``GET /metrics``          Prometheus text: requests by endpoint and status, inputs, batches.
+``GET /metrics``          Prometheus text (prometheus_client): request counts and latency
+                          histograms by endpoint, inputs, flagged, batches
+                          (:mod:`valign.guard.server_metrics`).
 ``GET /openapi.json``     The OpenAPI document of the endpoints above.
 
 With a token set, ``/v1/*`` needs ``Authorization: Bearer TOKEN``. Request bodies are capped
@@ -37,7 +39,6 @@ import hmac
 import logging
 import time
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ from valign.guard import api_schema
 from valign.guard.api_input import ApiError, error_body, parse_moderation, parse_pairs, read_json
 from valign.guard.batching import InputFailed, MicroBatcher
 from valign.guard.openai_categories import load_category_map, openai_fields
+from valign.guard.server_metrics import CONTENT_TYPE, ServerMetrics
 from valign.guard.types import GuardBackend, GuardInput, GuardVerdict
 from valign.values.schema import OPENAI_MODERATION_CATEGORIES
 
@@ -81,53 +83,6 @@ class ServerSettings:
     batch_size: int = 64
     batch_wait_ms: float = 4.0
     model_name: str = "valign-guard"
-
-
-class _Metrics:
-    def __init__(self) -> None:
-        self.requests: Counter[tuple[str, int]] = Counter()
-        self.inputs: Counter[str] = Counter()
-        self.flagged = 0
-        self.seconds: dict[str, float] = {}
-        self.started = time.time()
-
-    def render(self, batchers: dict[str, MicroBatcher[Any, Any]]) -> str:
-        lines = [
-            "# HELP valign_guard_requests_total HTTP requests by endpoint and status.",
-            "# TYPE valign_guard_requests_total counter",
-        ]
-        for (path, status), n in sorted(self.requests.items()):
-            lines.append(f'valign_guard_requests_total{{path="{path}",status="{status}"}} {n}')
-        lines += [
-            "# HELP valign_guard_request_seconds_sum Time spent serving requests.",
-            "# TYPE valign_guard_request_seconds_sum counter",
-        ]
-        for path, s in sorted(self.seconds.items()):
-            lines.append(f'valign_guard_request_seconds_sum{{path="{path}"}} {s:.6f}')
-        lines += ["# TYPE valign_guard_inputs_total counter"]
-        for path, n in sorted(self.inputs.items()):
-            lines.append(f'valign_guard_inputs_total{{path="{path}"}} {n}')
-        lines += [
-            "# TYPE valign_guard_flagged_total counter",
-            f"valign_guard_flagged_total {self.flagged}",
-            "# HELP valign_guard_batches_total Model batches run.",
-            "# TYPE valign_guard_batches_total counter",
-            "# TYPE valign_guard_batch_items_total counter",
-            "# HELP valign_guard_batch_splits_total Failing batches split to isolate inputs.",
-            "# TYPE valign_guard_batch_splits_total counter",
-            "# HELP valign_guard_failed_inputs_total Inputs the model failed on, alone.",
-            "# TYPE valign_guard_failed_inputs_total counter",
-        ]
-        for name, b in batchers.items():
-            lines.append(f'valign_guard_batches_total{{model="{name}"}} {b.batches}')
-            lines.append(f'valign_guard_batch_items_total{{model="{name}"}} {b.items}')
-            lines.append(f'valign_guard_batch_splits_total{{model="{name}"}} {b.splits}')
-            lines.append(f'valign_guard_failed_inputs_total{{model="{name}"}} {b.failed}')
-        lines += [
-            "# TYPE valign_guard_uptime_seconds gauge",
-            f"valign_guard_uptime_seconds {time.time() - self.started:.1f}",
-        ]
-        return "\n".join(lines) + "\n"
 
 
 _KNOWN_PATHS = {
@@ -185,7 +140,6 @@ def create_app(
     """
     settings = settings or ServerSettings()
     mapping = check_category_map(load_category_map() if category_map is None else category_map)
-    metrics = _Metrics()
     guard_batcher: MicroBatcher[GuardInput, GuardVerdict] = MicroBatcher(
         guard.classify, settings.batch_size, settings.batch_wait_ms
     )
@@ -194,6 +148,7 @@ def create_app(
     if detector is not None:
         refusal_batcher = MicroBatcher(detector.detect, settings.batch_size, settings.batch_wait_ms)
         batchers["refusal"] = refusal_batcher
+    metrics = ServerMetrics(batchers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -242,13 +197,16 @@ def create_app(
     ) -> Response:
         start = time.perf_counter()
         path = request.url.path if request.url.path in _KNOWN_PATHS else "other"
+        in_progress = metrics.in_progress.labels(path=path)
+        in_progress.inc()
         try:
             response = await call_next(request)
         except Exception:  # answer here: re-raised, it would make uvicorn drop the connection
             log.exception("unexpected error serving %s", path)
             response = _internal_error()
-        metrics.requests[(path, response.status_code)] += 1
-        metrics.seconds[path] = metrics.seconds.get(path, 0.0) + time.perf_counter() - start
+        finally:
+            in_progress.dec()
+        metrics.observe(path, response.status_code, time.perf_counter() - start)
         return response
 
     def authorize(request: Request) -> None:
@@ -270,9 +228,9 @@ def create_app(
             "refusal": detector is not None,
         }
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def get_metrics() -> PlainTextResponse:
-        return PlainTextResponse(metrics.render(batchers), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
 
     @app.post(
         "/v1/moderations",
@@ -288,8 +246,8 @@ def create_app(
             verdicts = await guard_batcher.submit([GuardInput(t) for t in texts])
         except InputFailed as exc:
             raise _model_failed(exc, _input_names(len(texts), body)) from exc
-        metrics.inputs["/v1/moderations"] += len(texts)
-        metrics.flagged += sum(v.flagged for v in verdicts)
+        metrics.inputs.labels(path="/v1/moderations").inc(len(texts))
+        metrics.flagged.inc(sum(v.flagged for v in verdicts))
         results = [
             {
                 "flagged": v.flagged,
@@ -316,8 +274,8 @@ def create_app(
             verdicts = await guard_batcher.submit(inputs)
         except InputFailed as exc:
             raise _model_failed(exc, _input_names(len(inputs), body)) from exc
-        metrics.inputs["/v1/classify"] += len(inputs)
-        metrics.flagged += sum(v.flagged for v in verdicts)
+        metrics.inputs.labels(path="/v1/classify").inc(len(inputs))
+        metrics.flagged.inc(sum(v.flagged for v in verdicts))
         return {
             "results": [
                 {"flagged": v.flagged, "score": v.score, "categories": v.categories}
@@ -341,7 +299,7 @@ def create_app(
             results = await refusal_batcher.submit([(i.prompt, i.response or "") for i in inputs])
         except InputFailed as exc:
             raise _model_failed(exc, _input_names(len(inputs), body)) from exc
-        metrics.inputs["/v1/refusal"] += len(inputs)
+        metrics.inputs.labels(path="/v1/refusal").inc(len(inputs))
         return {"results": [r.to_dict() for r in results]}
 
     return app

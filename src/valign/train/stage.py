@@ -213,11 +213,16 @@ def stage_cai(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     return record
 
 
+def _kappa(value: float | None) -> str:
+    """Cohen's kappa to two decimals; "n/a" where it is undefined (one answer throughout)."""
+    return "n/a" if value is None else f"{value:.2f}"
+
+
 def _cai_section(record: dict[str, Any], s: Any) -> dict[str, Any]:
     overall = record["agreement"].get("overall", {})
     groups = record["agreement"].get("groups", {})
     rows = [
-        [name, g["n"], format_value(g["accuracy"], percent=True), f"{g['kappa']:.2f}"]
+        [name, g["n"], format_value(g["accuracy"], percent=True), _kappa(g["kappa"])]
         for name, g in [("overall", overall), *groups.items()]
         if g
     ]

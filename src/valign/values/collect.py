@@ -6,10 +6,12 @@ The method follows Polis, as used for the Collective Constitutional AI experimen
    0. Participants with fewer than ``min_votes`` votes are left out of the grouping (their
    votes are too few to place them) but still counted.
 2. **Opinion space** — the matrix, each column centred on its mean, projected on its first
-   two principal components (SVD).
-3. **Opinion groups** — k-means in that plane (k-means++ starts, several restarts, seeded);
-   with ``groups=0`` k runs from 2 to ``max_groups`` and the best silhouette wins (a larger
-   k only when clearly better: splitting a real group along noise barely moves it).
+   two principal components (scikit-learn's PCA).
+3. **Opinion groups** — k-means in that plane (scikit-learn's KMeans: k-means++ starts,
+   several restarts, seeded); with ``groups=0`` k runs from 2 to ``max_groups`` and the
+   best silhouette wins (a larger k only when clearly better: splitting a real group along
+   noise barely moves it). The silhouette is computed in memory-bounded blocks, on a seeded
+   sample of participants when there are many, so 20,000 voters need no n x n array.
 4. **Group-informed consensus** — for each statement and group, P(agree | group) =
    (agrees + 1) / (votes + 2) (passes count as votes that did not agree); the consensus of
    a statement is the product of these over groups, so one group that rejects it sinks it
@@ -26,6 +28,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,6 +37,11 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from sklearn import config_context as sklearn_config
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import silhouette_score
 
 from valign.errors import UserError
 from valign.values.schema import Constitution, Principle
@@ -53,6 +61,10 @@ VOTE_VALUES = {
 PARTICIPANT_KEYS = ("participant", "voter-id", "voter_id", "pid")
 STATEMENT_KEYS = ("statement", "comment-id", "comment_id", "tid")
 TEXT_KEYS = ("text", "comment-body", "comment_body", "txt")
+# The silhouette that chooses k scores at most this many participants (a seeded sample)...
+SILHOUETTE_SAMPLE = 5_000
+# ...computing their distances in blocks of at most this many MB.
+SILHOUETTE_MEMORY_MB = 64
 
 
 class CollectSettings(BaseModel):
@@ -212,58 +224,58 @@ def vote_matrix(
 
 
 def project(m: np.ndarray, components: int = 2) -> np.ndarray:
-    """Principal-component coordinates of each row of the column-centred matrix."""
-    centred = m - m.mean(axis=0, keepdims=True)
-    u, s, _ = np.linalg.svd(centred, full_matrices=False)
-    k = min(components, len(s))
-    coords = u[:, :k] * s[:k]  # (rows, k)
+    """Principal-component coordinates of each row of the column-centred matrix.
+
+    scikit-learn's PCA (an SVD of the centred matrix, signs fixed by ``svd_flip``), zero
+    columns added when the matrix has fewer than ``components`` dimensions.
+    """
+    k = min(components, *m.shape)
+    coords = PCA(n_components=k, svd_solver="full").fit_transform(m)  # (rows, k)
     if k < components:
         coords = np.pad(coords, ((0, 0), (0, components - k)))
-    return coords
+    return np.asarray(coords, dtype=np.float64)
 
 
 def kmeans(x: np.ndarray, k: int, restarts: int, seed: int) -> tuple[np.ndarray, float]:
-    """Labels and inertia of the best of ``restarts`` k-means++ runs."""
-    rng = np.random.default_rng(seed)
-    best: tuple[np.ndarray, float] | None = None
-    for _ in range(restarts):
-        centres = [x[rng.integers(len(x))]]
-        for _ in range(1, k):
-            d = np.min([((x - c) ** 2).sum(1) for c in centres], axis=0)
-            probs = d / d.sum() if d.sum() > 0 else np.full(len(x), 1 / len(x))
-            centres.append(x[rng.choice(len(x), p=probs)])
-        c = np.array(centres)  # (k, dim)
-        for _ in range(100):
-            labels = ((x[:, None, :] - c[None]) ** 2).sum(-1).argmin(1)
-            new = np.array(
-                [x[labels == j].mean(0) if (labels == j).any() else c[j] for j in range(k)]
-            )
-            if np.allclose(new, c):
-                break
-            c = new
-        inertia = float(((x - c[labels]) ** 2).sum())
-        if best is None or inertia < best[1]:
-            best = (labels, inertia)
-    assert best is not None
-    return best
+    """Labels and inertia of the best of ``restarts`` k-means++ runs (scikit-learn's KMeans).
+
+    Labels are renumbered by group size, largest first (ties: the group of the earlier
+    row first), so that the numbering does not depend on the k-means implementation.
+    """
+    k = min(k, len(x))
+    with warnings.catch_warnings():
+        # Fewer distinct points than k: KMeans warns and returns fewer groups, as it should.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit = KMeans(n_clusters=k, init="k-means++", n_init=restarts, random_state=seed).fit(x)
+    return _renumber(np.asarray(fit.labels_)), float(fit.inertia_)
 
 
-def silhouette(x: np.ndarray, labels: np.ndarray) -> float:
-    """Mean silhouette coefficient (-1..1; higher = better separated groups)."""
-    groups = np.unique(labels)
-    if len(groups) < 2:
+def _renumber(labels: np.ndarray) -> np.ndarray:
+    """Labels 0..g-1 by group size (largest first), ties by the group's first row."""
+    found, first, counts = np.unique(labels, return_index=True, return_counts=True)
+    order = sorted(range(len(found)), key=lambda i: (-counts[i], first[i]))
+    new = np.empty(len(found), dtype=np.int64)
+    new[order] = np.arange(len(found))
+    return new[np.searchsorted(found, labels)]
+
+
+def silhouette(x: np.ndarray, labels: np.ndarray, seed: int = 0) -> float:
+    """Mean silhouette coefficient (-1..1; higher = better separated groups).
+
+    scikit-learn's ``silhouette_score``, which computes the distances in row blocks of at
+    most ``SILHOUETTE_MEMORY_MB``; above ``SILHOUETTE_SAMPLE`` rows it scores a seeded
+    random sample of that many rows (sampling error about 0.01 at 5,000, far below the
+    ``k_margin`` that decides k). No n x n array is built. A single group scores -1, and
+    groups of one row score 0 as in Rousseeuw (1987).
+    """
+    n_groups = len(np.unique(labels))
+    if n_groups < 2:
         return -1.0
-    d = np.sqrt(((x[:, None, :] - x[None]) ** 2).sum(-1))  # (n, n)
-    scores = []
-    for i in range(len(x)):
-        same = labels == labels[i]
-        if same.sum() <= 1:
-            scores.append(0.0)
-            continue
-        a = d[i, same].sum() / (same.sum() - 1)
-        b = min(d[i, labels == g].mean() for g in groups if g != labels[i])
-        scores.append((b - a) / max(a, b) if max(a, b) > 0 else 0.0)
-    return float(np.mean(scores))
+    if n_groups >= len(x):
+        return 0.0  # every row alone: each silhouette is 0 by definition
+    sample = SILHOUETTE_SAMPLE if len(x) > SILHOUETTE_SAMPLE else None
+    with sklearn_config(working_memory=SILHOUETTE_MEMORY_MB):
+        return float(silhouette_score(x, labels, sample_size=sample, random_state=seed))
 
 
 def group_participants(coords: np.ndarray, s: CollectSettings) -> tuple[np.ndarray, float]:
@@ -275,7 +287,7 @@ def group_participants(coords: np.ndarray, s: CollectSettings) -> tuple[np.ndarr
     best: tuple[np.ndarray, float] | None = None
     for k in ks:
         labels, _ = kmeans(coords, k, s.restarts, s.seed)
-        score = silhouette(coords, labels)
+        score = silhouette(coords, labels, s.seed)
         if best is None or score > best[1] + s.k_margin:
             best = (labels, score)
     assert best is not None

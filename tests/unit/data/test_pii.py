@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from valign.data.pii import card_valid, find_pii, iban_valid, luhn_valid, nhs_valid, redact
+from valign.data.pii import (
+    card_valid,
+    find_pii,
+    iban_valid,
+    ip_valid,
+    luhn_valid,
+    nhs_valid,
+    redact,
+)
 
 
 def kinds(text: str) -> list[tuple[str, str]]:
@@ -89,3 +97,73 @@ def test_redact_replaces_each_finding_with_its_kind() -> None:
 def test_kinds_can_be_restricted() -> None:
     text = "a.b@example.com and 4111 1111 1111 1111"
     assert [f.kind for f in find_pii(text, ["card"])] == ["card"]
+
+
+# --------------------------------------------------------------------------- card ranges
+
+
+@pytest.mark.parametrize(
+    "number",
+    # Mastercard's published 2-series test numbers, at both ends of 2221–2720 and between
+    ["2223 0031 2200 3222", "2223-5204-3156-0154", "2221000000000009", "2720992720992729"],
+)
+def test_mastercard_2_series_is_found(number: str) -> None:
+    assert card_valid(number)
+    assert kinds(f"paid with {number} today") == [("card", number)]
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "2223 0031 2200 3223",  # 2-series prefix, Luhn fails
+        "2220 9900 0000 0002",  # Luhn-valid, prefix just below 2221
+        "2721 0000 0000 0004",  # Luhn-valid, prefix just above 2720
+        "2223 0031 2200 322",  # 15 digits: 2-series numbers have 16
+    ],
+)
+def test_near_miss_2_series_numbers_are_not_cards(number: str) -> None:
+    assert not card_valid(number)
+    assert "card" not in [k for k, _ in kinds(f"order reference {number}")]
+
+
+# --------------------------------------------------------------------------- IP addresses
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("the request came from 203.0.113.42 at noon", "203.0.113.42"),
+        ("Connect to 10.0.0.1.", "10.0.0.1"),
+        ("router 192.168.1.254, then", "192.168.1.254"),
+        ("peer 2001:db8:85a3::8a2e:370:7334 answered", "2001:db8:85a3::8a2e:370:7334"),
+        (
+            "full 2001:0db8:0000:0000:0000:ff00:0042:8329 form",
+            "2001:0db8:0000:0000:0000:ff00:0042:8329",
+        ),
+        ("link-local fe80::1 on eth0", "fe80::1"),
+    ],
+)
+def test_ip_addresses_are_found(text: str, address: str) -> None:
+    assert ip_valid(address)
+    assert kinds(text) == [("ip", address)]
+    assert redact(text, find_pii(text)) == text.replace(address, "[IP]")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "999.1.1.1 is not an address",  # octet out of range
+        "256.10.10.10",
+        "build 1.2.3.4.5 shipped",  # a dotted run longer than four
+        "see section 10.2.3.4.1 of the manual",
+        "Version 1.2.3.4 was released.",  # four parts after "version"
+        "netmask 255.255.255.0 on the interface",  # reserved range: names no host
+        "listen on 0.0.0.0 and 127.0.0.1 and ::1",  # unspecified and loopback
+        "at 12:30:45 the train left",  # a time
+        "MAC 00:1A:2B:3C:4D:5E",  # a hardware address
+        "use std::vector and dead::beef in code",
+        "ratio 1:2:3",
+    ],
+)
+def test_near_miss_ip_addresses_are_not_found(text: str) -> None:
+    assert [k for k, _ in kinds(text)] == [], text

@@ -82,6 +82,12 @@ def test_corrupt_makes_a_different_reply() -> None:
 def test_kappa_and_calibration() -> None:
     assert cohen_kappa([True, False, True, False], [True, False, True, False]) == 1.0
     assert cohen_kappa([True, True, False, False], [True, False, True, False]) == 0.0
+    # the same kappa as the rating app's, with its rule for the undefined cases
+    assert cohen_kappa([], []) is None
+    assert cohen_kappa([True] * 4, [True] * 4) is None
+    assert cohen_kappa([True] * 4, [False] * 4) == 0.0
+    same = agreement([Verdict(0.9, "p", 0.9, 0.9)] * 3, [True] * 3)
+    assert same["overall"]["kappa"] is None
     cal = calibration([0.9] * 10, [True] * 9 + [False])
     assert cal["ece"] == pytest.approx(0.0, abs=1e-9)
     verdicts = [Verdict(0.9, "p", 0.9, 0.9), Verdict(0.2, "q", 0.2, 0.2)]

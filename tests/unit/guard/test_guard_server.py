@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,9 +11,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from guard_testkit import CATEGORIES, FakeBackend, serve_app
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 from valign.guard.refusal import RefusalDetector
 from valign.guard.server import ServerSettings, create_app
+from valign.guard.server_metrics import LATENCY_BUCKETS
 from valign.values.schema import OPENAI_MODERATION_CATEGORIES
 
 VIOLENT = {"violence", "illicit", "illicit/violent"}
@@ -76,16 +80,65 @@ def test_classify_and_refusal_endpoints(client: TestClient) -> None:
     assert set(ref[0]) == {"refusal", "refusal_score", "refusal_kind", "attempt"}
 
 
+def _scrape(client: TestClient) -> dict[str, Metric]:
+    response = client.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    return {m.name: m for m in text_string_to_metric_families(response.text)}
+
+
+def _value(metric: Metric, suffix: str = "", **labels: str) -> float:
+    (value,) = [
+        s.value for s in metric.samples if s.name == metric.name + suffix and s.labels == labels
+    ]
+    return float(value)
+
+
 def test_health_and_metrics(client: TestClient) -> None:
     health = client.get("/health").json()
     assert health == {"status": "ok", "guard": "fake", "categories": CATEGORIES, "refusal": True}
     client.post("/v1/moderations", json={"input": ["attack", "x"]})
     client.post("/v1/moderations", content=b"{")
-    text = client.get("/metrics").text
-    assert 'valign_guard_requests_total{path="/v1/moderations",status="200"} 1' in text
-    assert 'valign_guard_requests_total{path="/v1/moderations",status="400"} 1' in text
-    assert 'valign_guard_inputs_total{path="/v1/moderations"} 2' in text
-    assert "valign_guard_flagged_total 1" in text
+    client.post("/v1/refusal", json={"input": "Sure!"})
+    m = _scrape(client)  # parsed by prometheus_client's own parser
+    requests = m["valign_guard_requests"]
+    assert requests.type == "counter"
+    assert _value(requests, "_total", path="/v1/moderations", status="200") == 1
+    assert _value(requests, "_total", path="/v1/moderations", status="400") == 1
+    assert _value(requests, "_total", path="/health", status="200") == 1
+    assert m["valign_guard_inputs"].type == "counter"
+    assert _value(m["valign_guard_inputs"], "_total", path="/v1/moderations") == 2
+    assert _value(m["valign_guard_inputs"], "_total", path="/v1/refusal") == 1
+    assert m["valign_guard_flagged"].type == "counter"
+    assert _value(m["valign_guard_flagged"], "_total") == 1
+    for name in ("batches", "batch_items", "batch_splits", "failed_inputs"):
+        assert m[f"valign_guard_{name}"].type == "counter"
+    assert _value(m["valign_guard_batch_items"], "_total", model="guard") == 2
+    assert _value(m["valign_guard_batch_items"], "_total", model="refusal") == 1
+    assert _value(m["valign_guard_failed_inputs"], "_total", model="guard") == 0
+    for gauge in ("valign_guard_uptime_seconds", "valign_guard_start_time_seconds"):
+        assert m[gauge].type == "gauge" and _value(m[gauge]) > 0
+    in_progress = m["valign_guard_requests_in_progress"]
+    assert in_progress.type == "gauge"
+    assert _value(in_progress, path="/metrics") == 1  # this scrape, being served
+    assert _value(in_progress, path="/v1/moderations") == 0
+
+
+def test_request_latency_histograms(client: TestClient) -> None:
+    for _ in range(3):
+        client.post("/v1/moderations", json={"input": "hello"})
+    latency = _scrape(client)["valign_guard_request_duration_seconds"]
+    assert latency.type == "histogram"
+    path = "/v1/moderations"
+    assert _value(latency, "_count", path=path) == 3
+    assert 0 < _value(latency, "_sum", path=path) < 30
+    buckets = [
+        (float(s.labels["le"]), s.value)
+        for s in latency.samples
+        if s.name.endswith("_bucket") and s.labels["path"] == path
+    ]
+    assert [le for le, _ in buckets] == [*LATENCY_BUCKETS, math.inf]
+    counts = [n for _, n in buckets]
+    assert counts == sorted(counts) and counts[-1] == 3  # cumulative, +Inf holds every one
 
 
 @pytest.mark.parametrize(
@@ -223,7 +276,8 @@ def test_a_failing_guard_answers_json_500_and_keeps_serving() -> None:
             "input[1]",
         )
         assert c.post("/v1/moderations", json={"input": "fine"}).status_code == 200
-        assert 'valign_guard_failed_inputs_total{model="guard"} 1' in c.get("/metrics").text
+        failed = _scrape(c)["valign_guard_failed_inputs"]
+        assert _value(failed, "_total", model="guard") == 1
 
 
 def test_an_input_the_model_fails_on_fails_only_its_own_request() -> None:

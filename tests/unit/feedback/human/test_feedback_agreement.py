@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from valign.feedback.human.agreement import cohen_kappa, krippendorff_alpha, pairwise_kappas
@@ -46,6 +48,40 @@ def test_kappa_by_hand() -> None:
     assert cohen_kappa([("A", "B"), ("B", "A")]) == pytest.approx(-1.0)
     assert cohen_kappa([]) is None
     assert cohen_kappa([("A", "A"), ("A", "A")]) is None
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [],  # nothing shared
+        [("A", "A")],  # one item
+        [("A", "A")] * 5,  # perfect agreement on a single class: 0/0
+        [(True, True)] * 3,
+    ],
+    ids=["empty", "one-item", "one-class", "one-class-bool"],
+)
+def test_kappa_is_none_where_undefined(pairs: list[tuple[object, object]]) -> None:
+    assert cohen_kappa(pairs) is None
+
+
+def test_kappa_degenerate_but_defined_cases() -> None:
+    # each rater uses one label, but not the same: p_e = 0, p_o = 0
+    assert cohen_kappa([("A", "B")] * 4) == 0.0
+    # one rater constant, the other not: p_e = p_o, kappa 0
+    assert cohen_kappa([("A", "A"), ("A", "B"), ("A", "A"), ("A", "B")]) == pytest.approx(0.0)
+    # perfect agreement over two classes
+    assert cohen_kappa([("A", "A"), ("B", "B")]) == 1.0
+    # labels of mixed types are compared for equality only
+    assert cohen_kappa([(1, 1), ("x", "x"), (None, 1)]) == pytest.approx(0.5)
+
+
+def test_kappa_matches_sklearn() -> None:
+    from sklearn.metrics import cohen_kappa_score
+
+    rng = random.Random(3)
+    a = [rng.choice("ABC") for _ in range(40)]
+    b = [x if rng.random() < 0.6 else rng.choice("ABC") for x in a]
+    assert cohen_kappa(list(zip(a, b, strict=True))) == pytest.approx(cohen_kappa_score(a, b))
 
 
 def test_pairwise_kappas_use_shared_items_only() -> None:
