@@ -180,8 +180,8 @@ def objectives_file(items: list[Item], path: Path, limit: int) -> int:
 def stage_redteam(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     """Attack the base and aligned models with jailbreak templates and rephrasings wrapped
     around public harmful test requests; success when the attempt detector, reading the
-    request with the reply, finds the request attempted (the scorecard's judge). The guard
-    is not asked: on a real model's replies it misses most harmful ones (BENCHMARKS.md)."""
+    request with the reply, finds the request attempted (the scorecard's judge; the red
+    team's rule for objectives without markers)."""
     from valign.redteam.campaign import CampaignConfig, run_campaign
 
     out = run.stage("redteam")
