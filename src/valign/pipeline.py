@@ -296,7 +296,9 @@ class RealInterpSettings(BaseModel):
         None, ge=0, description="Layer of the refusal direction (default: the best-separating)."
     )
     strengths: tuple[float, ...] = Field(
-        (1.0,), description="Strengths (class-mean gaps) the base model is steered at."
+        (8.0,),
+        description="Strengths (class-mean gaps) the base model is steered at, at every "
+        "position of the requests its probe flags.",
     )
     ablate: bool = Field(True, description="Ablate the aligned model's refusal direction.")
 

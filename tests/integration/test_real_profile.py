@@ -80,7 +80,7 @@ def test_a_slice_of_the_profile_aligns_smollm2_end_to_end(
     interp = json.loads((out / "interp" / "DONE.json").read_text())["summary"]
     layers = json.loads((smollm2_dir / "config.json").read_text())["num_hidden_layers"]
     assert [r["layer"] for r in interp["scan"]["base"]] == list(range(layers))
-    assert interp["steering"][0]["strength"] == 1.0 and interp["ablation"]["aligned"]
+    assert interp["steering"][0]["strength"] == 8.0 and interp["ablation"]["aligned"]
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Red-team campaign" in html and "where the model decides to refuse" in html
 

@@ -286,7 +286,7 @@ def stage_interp(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
                 SweepConfig(
                     strengths=tuple(settings.strengths),
                     mode="add",
-                    positions="prompt",
+                    positions="all",
                     max_new_tokens=cfg.max_new_tokens,
                     batch_size=cfg.batch_size,
                 ),
@@ -341,7 +341,7 @@ def _interp_summary(
     }
     rows = [["base", "none", *check_cells(unsteered["base"])]]
     for strength, row in steered:
-        what = f"its direction added where its probe fires, strength {strength:g}"
+        what = f"its direction added where its probe fires, strength {strength:g}, every position"
         rows.append(["base", what, *check_cells(row)])
     rows.append(["aligned", "none", *check_cells(unsteered["aligned"])])
     if ablated is not None:
@@ -365,8 +365,8 @@ def _interp_summary(
             "linear probe (harmful vs harmless request) and the difference-of-means direction, "
             "both fitted on the train requests and scored on the test requests. The refusal "
             f"direction is taken at the best-separating layer in the first three quarters "
-            f"({picks}). Steering adds the base model's direction to requests its own probe "
-            "flags (conditional activation steering); ablation projects the aligned model's "
+            f"({picks}). Steering adds the base model's direction, at every position, to the "
+            "requests its own probe flags (conditional activation steering); ablation projects the aligned model's "
             "direction out of every layer (Arditi et al. 2024). Graded by the profile's judge "
             "on the test split's harmful and sensitive-but-safe requests.",
             plots=[
