@@ -366,9 +366,10 @@ def _interp_summary(
             "both fitted on the train requests and scored on the test requests. The refusal "
             f"direction is taken at the best-separating layer in the first three quarters "
             f"({picks}). Steering adds the base model's direction, at every position, to the "
-            "requests its own probe flags (conditional activation steering); ablation projects the aligned model's "
-            "direction out of every layer (Arditi et al. 2024). Graded by the profile's judge "
-            "on the test split's harmful and sensitive-but-safe requests.",
+            "requests its own probe flags (conditional activation steering); ablation "
+            "projects the aligned model's direction out of every layer (Arditi et al. 2024). "
+            "Graded by the profile's judge on the test split's harmful and sensitive-but-safe "
+            "requests.",
             plots=[
                 line_plot(
                     "Held-out balanced accuracy per layer",
