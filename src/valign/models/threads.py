@@ -36,7 +36,7 @@ def free_cores(cores: int | None = None, load: float | None = None) -> int:
             load = os.getloadavg()[0]
         except (AttributeError, OSError):  # no load average on this platform
             load = 0.0
-    return max(1, min(cores, cores - round(load)))
+    return max(1, cores - round(load))
 
 
 def set_threads(threads: int = 0, *, cores: int | None = None, load: float | None = None) -> int:

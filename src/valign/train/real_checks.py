@@ -27,11 +27,7 @@ from valign.report.sections import section, table
 #: The kinds a guard or a refusal intervention should change (harm) or leave alone (the
 #: sensitive-but-safe requests).
 CHECK_KINDS = ("harmful", "borderline")
-CHECK_METRICS = (
-    ("aligned", "aligned (these kinds)"),
-    ("harmful_compliance", "harmful compliance"),
-    ("over_refusal", "over-refusal (borderline)"),
-)
+CHECK_KEYS = ("aligned", "harmful_compliance", "over_refusal")
 
 
 def _test_items(run: RunDir, kinds: tuple[str, ...] = CHECK_KINDS) -> list[Item]:
@@ -57,7 +53,7 @@ def score_records(records: list[dict[str, Any]]) -> dict[str, Any]:
     from valign.evals.scorecard import compute_scorecard
 
     card = compute_scorecard(records)
-    row: dict[str, Any] = {k: card["metrics"].get(k) for k, _ in CHECK_METRICS}
+    row: dict[str, Any] = {k: card["metrics"].get(k) for k in CHECK_KEYS}
     row["outcomes"] = {k: v for k, v in card.get("outcomes", {}).items() if v}
     return row
 
@@ -94,10 +90,12 @@ def replayed(
     name: str,
     items: list[Item],
     path: Path,
+    judge: Any,
     guard: Any = None,
 ) -> list[dict[str, Any]]:
-    """The ``name`` model's recorded scorecard replies to ``items``, graded again by the
-    profile's judge into ``path``; through ``guard`` (inputs and outputs) when one is given."""
+    """The ``name`` model's recorded scorecard replies to ``items``, graded again by
+    ``judge`` (the profile's) into ``path``; through ``guard`` (inputs and outputs) when one
+    is given."""
     from valign.evals.runner import evaluate_items
     from valign.guard.guarded import GuardedChatModel
     from valign.guard.replay import ReplayModel
@@ -107,7 +105,6 @@ def replayed(
         items, run.stage_path(f"eval_{name}") / "responses.jsonl", name
     )
     gen = GenerationConfig(max_new_tokens=cfg.max_new_tokens, temperature=0.0)
-    judge = _judge(cfg)
     if guard is None:
         return evaluate_items(replay, items, path, gen, judge=judge, score_choices=False)
     log = path.with_name(f"decisions-{path.name}")
@@ -121,6 +118,7 @@ def stage_guard(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     from valign.guard.types import get_backend
 
     items = _test_items(run)
+    judge = _judge(cfg)
     console.print("[dim]guard: loading the default guard (built once if needed)[/]")
     guard = get_backend()
     out = run.stage("guard")
@@ -128,7 +126,7 @@ def stage_guard(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     for name in ("base", "aligned"):
         for setting, g in (("without guard", None), ("with guard", guard)):
             path = out / f"{name}-{setting.replace(' ', '_')}.jsonl"
-            records = replayed(run, cfg, name, items, path, g)
+            records = replayed(run, cfg, name, items, path, judge, g)
             results.setdefault(name, {})[setting] = score_records(records)
     rows = [
         [model, setting, *check_cells(row)]
@@ -237,10 +235,6 @@ def _at(results: list[Any], layer: int) -> Any:
     raise UserError(f"interp.layer {layer} is not a layer of this model (0-{len(results) - 1})")
 
 
-def _scan_rows(results: list[Any]) -> list[dict[str, Any]]:
-    return [r.to_dict() for r in results]
-
-
 def stage_interp(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     """Per-layer probes of both models; the base model's refusal direction added (gated by
     its harmful-request probe) and the aligned model's own direction ablated, on the test
@@ -272,7 +266,7 @@ def stage_interp(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
         chat = open_model(folder)
         console.print(f"[dim]interp: scanning the layers of the {name} model[/]")
         results = layer_scan(chat, train, scan_test, batch_size=cfg.batch_size)
-        scans[name] = _scan_rows(results)
+        scans[name] = [r.to_dict() for r in results]
         pick = pick_layer(results) if settings.layer is None else _at(results, settings.layer)
         chosen[name] = pick.to_dict()
         pick.direction.save(out / f"direction-{name}.json")
@@ -309,7 +303,7 @@ def stage_interp(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
         del chat
     atomic_write_json(out / "scan.json", scans)
     unsteered = {
-        name: score_records(replayed(run, cfg, name, items, out / f"unsteered-{name}.jsonl"))
+        name: score_records(replayed(run, cfg, name, items, out / f"unsteered-{name}.jsonl", judge))
         for name in ("base", "aligned")
     }
     steered = [
