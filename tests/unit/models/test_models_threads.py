@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -40,3 +42,22 @@ def test_an_explicit_count_is_applied_and_kept_by_later_defaults() -> None:
     torch.set_num_threads(1)
     assert threads.set_threads(0) == 3  # decided once: this process's own load does not count
     assert torch.get_num_threads() == 3
+
+
+def test_cpu_times_counts_idle_and_iowait_as_not_busy(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 5 100 800 20 1 2 3 7 0\ncpu0 1 1 1 1 1 1 1 1\n")
+    assert threads._cpu_times(stat) == (211, 1031)
+
+
+def test_busy_cores_is_the_busy_share_of_the_last_moments(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    samples = iter([(200, 1000), (500, 1400)])  # 300 of 400 jiffies busy
+    monkeypatch.setattr(threads, "_cpu_times", lambda stat: next(samples))
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 4)
+    assert threads.busy_cores(window=0.0) == pytest.approx(3.0)
+
+
+def test_busy_cores_fall_back_to_the_load_average_without_proc_stat(tmp_path: Path) -> None:
+    assert threads.busy_cores(window=0.0, stat=tmp_path / "missing") >= 0.0
