@@ -32,10 +32,10 @@ from rich.console import Console
 
 from valign.data.counterfactual import stable_fraction
 from valign.evals.scorecard import METRIC_TITLES
-from valign.feedback.preferences import load_comparisons
 from valign.jsonl import iter_objects
-from valign.report import RunDir, format_value
-from valign.report.records import atomic_write_text
+from valign.records.comparisons import load_comparisons
+from valign.records.runs import RunDir, atomic_write_text
+from valign.report import format_value
 from valign.train.align import (
     AlignConfig,
     dpo_step,

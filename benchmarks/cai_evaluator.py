@@ -19,7 +19,7 @@ import torch
 
 from valign.feedback.agreement import agreement
 from valign.feedback.evaluator import EvaluatorSettings, pair_items, train_evaluator
-from valign.feedback.preferences import load_comparisons
+from valign.records.comparisons import load_comparisons
 from valign.values import load_constitution
 
 

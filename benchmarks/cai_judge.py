@@ -22,8 +22,8 @@ import torch
 from valign.feedback.agreement import agreement
 from valign.feedback.evaluator import pair_items
 from valign.feedback.judge import JudgeSettings, LLMJudge, Verdict, position_bias
-from valign.feedback.preferences import load_comparisons
 from valign.models import load_model
+from valign.records.comparisons import load_comparisons
 from valign.values import load_constitution
 
 

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import torch
 
-from valign.evals.stats import proportion
-from valign.evals.tasks import load_items
 from valign.feedback.critique import pick_best
 from valign.feedback.evaluator import EvaluatorSettings, train_evaluator
-from valign.feedback.preferences import load_comparisons
+from valign.records.comparisons import load_comparisons
+from valign.records.tasks import load_items
+from valign.stats import proportion
 from valign.train.cai import SamplingSettings, sample
 from valign.values import compose, load_constitution, load_overlay
 from valign.world import grade
@@ -48,7 +48,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     a.out.mkdir(parents=True, exist_ok=True)
     items = [i for i in load_items(a.world / "eval.jsonl") if i.kind in ("harmful", "borderline")]
-    convs = [[m.model_dump() for m in i.messages] for i in items]
+    convs = [i.prompt() for i in items]
     samples_file = a.out / "samples.json"
     if samples_file.is_file():
         samples = json.loads(samples_file.read_text())

@@ -237,7 +237,7 @@ def write_data(rows: list[dict[str, Any]], work: Path) -> None:
 
 def _trainer(spec: dict[str, Any], work: Path) -> Any:
     """The arm's trainer, as its library's defaults configure it."""
-    from valign.feedback.preferences import load_comparisons
+    from valign.records.comparisons import load_comparisons
     from valign.train.dpo import dpo_rows
     from valign.train.sft import load_demonstrations
 

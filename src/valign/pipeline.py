@@ -41,8 +41,9 @@ from valign.data.stage import data_ablation_stage, data_audit_stage
 from valign.evals.run import EvalSettings, run_eval
 from valign.guard.stage import guard_stage
 from valign.models.progress import steps_bar
+from valign.records.runs import RunDir
 from valign.redteam.stage import stage_redteam_aligned, stage_redteam_base
-from valign.report import RunDir, format_value, render_report
+from valign.report import format_value, render_report
 from valign.report.sections import bar_plot, line_plot, section, table
 from valign.settings import load_settings
 from valign.train import real_checks, real_stage

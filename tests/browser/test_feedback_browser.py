@@ -128,7 +128,7 @@ def test_admin_sees_agreement_and_exports_to_dpo(
     info.value.save_as(path)
     page.close()
 
-    from valign.feedback.preferences import load_comparisons
+    from valign.records.comparisons import load_comparisons
     from valign.train.dpo import DPOSettings, train_dpo
 
     rows = load_comparisons(path)

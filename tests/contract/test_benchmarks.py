@@ -44,7 +44,7 @@ def test_importer_contract(name: str) -> None:
     assert items, f"{name} makes no item from any probe row"
     for item in items:
         assert item.id.startswith(f"{name}-")
-        assert item.messages[-1].role == "user" and item.messages[-1].content
+        assert item.messages[-1]["role"] == "user" and item.messages[-1]["content"]
         assert item.meta.get("split") in SPLITS and item.meta.get("benchmark") == name
         assert item.category is None or item.category in taxonomy
         if item.choices:

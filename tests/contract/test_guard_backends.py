@@ -16,7 +16,8 @@ import pytest
 
 from valign.guard.build import TrainConfig, train_guard
 from valign.guard.types import GuardBackend, GuardInput, registered_backends
-from valign.models import ContinuationScore, Conversation, GenerationConfig
+from valign.models import ContinuationScore, GenerationConfig
+from valign.records.messages import Conversation
 
 INPUTS = [
     GuardInput("What is the capital of France?"),

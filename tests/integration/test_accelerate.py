@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from valign.feedback.preferences import load_comparisons
+from valign.records.comparisons import load_comparisons
 from valign.train.reward import RewardSettings, train_reward_model
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ import pytest
 from safetensors.torch import load_file
 
 from valign.cli import main
-from valign.evals.tasks import load_items
+from valign.records.tasks import load_items
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from valign.cli import main
-from valign.evals.tasks import load_items
+from valign.records.tasks import load_items
 
 KINDS6 = ("benign", "harmful", "borderline", "jailbreak", "misconception", "bias")
 

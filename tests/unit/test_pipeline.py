@@ -11,7 +11,7 @@ from rich.console import Console
 
 from valign.errors import UserError
 from valign.pipeline import OPTIONAL, STAGES, DemoConfig, run_demo
-from valign.report import RunDir
+from valign.records.runs import RunDir
 from valign.train.pretrain import PretrainConfig
 
 

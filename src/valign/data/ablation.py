@@ -20,8 +20,8 @@ from valign.data.audit import AUDIT_FILE, AuditConfig, run_audit
 from valign.data.filter import run_filter
 from valign.data.policy import load_policy, resolve_policy
 from valign.errors import UserError
+from valign.records.runs import atomic_write_json
 from valign.report.html import format_value
-from valign.report.records import atomic_write_json
 
 #: Scorecard rows compared, and which way is better.
 ROWS = (

@@ -39,7 +39,7 @@ from valign.data.representation import RepresentationConfig, summarise
 from valign.data.runs import RowReader
 from valign.data.scan import LENGTH_BINS, PieceStats, ScanSettings, init_worker, scan_piece
 from valign.errors import UserError
-from valign.report.records import atomic_write_json, manifest
+from valign.records.runs import atomic_write_json, manifest
 
 AUDIT_FILE = "audit.json"
 FLAGS_FILE = "flags.jsonl"

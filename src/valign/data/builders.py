@@ -4,9 +4,9 @@ rated samples.
 Three sets, each in the format its consumer reads:
 
 ``sft.jsonl``          ``{"id", "messages", "category", "provenance"}`` (demonstrations)
-``preferences.jsonl``  :class:`valign.feedback.preferences.Comparison` (the one comparison
+``preferences.jsonl``  :class:`valign.records.comparisons.Comparison` (the one comparison
                        format every trainer reads), provenance under ``meta``
-``eval.jsonl``         :class:`valign.evals.tasks.Item` (the task-file format of
+``eval.jsonl``         :class:`valign.records.tasks.Item` (the task-file format of
                        ``valign eval``), provenance under ``meta``
 
 Sources and what each gives:
@@ -42,9 +42,10 @@ from typing import Any
 
 from valign.data.shards import parse_object
 from valign.errors import UserError
-from valign.evals.tasks import Item, Message, dump_items
-from valign.feedback.preferences import Comparison, write_comparisons
-from valign.report.records import atomic_write_json, atomic_write_text
+from valign.records.comparisons import Comparison, write_comparisons
+from valign.records.messages import Message, to_messages
+from valign.records.runs import atomic_write_json, atomic_write_text
+from valign.records.tasks import Item, dump_items
 from valign.values import load_constitution
 from valign.values.schema import Constitution
 
@@ -60,10 +61,10 @@ def _turns(prompt: Any, where: str) -> list[Message]:
         return [Message(role="user", content=prompt)]
     if isinstance(prompt, list) and prompt:
         try:
-            turns = [Message.model_validate(m) for m in prompt]
+            turns = to_messages(prompt)
         except Exception:
             raise UserError(f"{where}: prompt turns need role and content") from None
-        if turns[-1].role == "user":
+        if turns[-1]["role"] == "user":
             return turns
     raise UserError(f"{where}: prompt must be text or turns ending with the user's")
 
@@ -87,7 +88,7 @@ class Sets:
         self.sources: Counter[str] = Counter()
 
     def add_sft(self, id: str, turns: list[Message], reply: str, cat: Any, prov: Any) -> None:
-        messages = [m.model_dump() for m in turns] + [{"role": "assistant", "content": reply}]
+        messages = [dict(m) for m in turns] + [{"role": "assistant", "content": reply}]
         self.sft.append({"id": id, "messages": messages, "category": cat, "provenance": prov})
         self.sources[f"sft/{prov['source']}"] += 1
 
@@ -198,7 +199,7 @@ def from_rated(sets: Sets, path: Path, sft_min_score: float) -> None:
             row.get("score"), int | float
         ):
             raise UserError(f"{where}: rated samples need a text response and a numeric score")
-        key = json.dumps([m.model_dump() for m in turns], sort_keys=True)
+        key = json.dumps([dict(m) for m in turns], sort_keys=True)
         groups[key].append((lineno, row, turns))
     for n, rows in enumerate(groups.values()):
         rows.sort(key=lambda r: -float(r[1]["score"]))
@@ -279,8 +280,8 @@ def dataset_card(summary: dict[str, Any]) -> str:
         "|---|---|---|",
         f"| `sft.jsonl` | {counts['sft']} | `{{id, messages, category, provenance}}` |",
         f"| `preferences.jsonl` | {counts['preferences']} | valign comparison format "
-        "(`valign.feedback.preferences`) |",
-        f"| `eval.jsonl` | {counts['eval']} | valign task file (`valign.evals.tasks.Item`) |",
+        "(`valign.records.comparisons`) |",
+        f"| `eval.jsonl` | {counts['eval']} | valign task file (`valign.records.tasks.Item`) |",
         "",
         "## Sources",
         "",

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from valign.records.runs import atomic_write_text
 from valign.report.plots import plot_svg
-from valign.report.records import atomic_write_text
 from valign.report.sections import bar_plot
 
 SECTIONS = (

@@ -44,7 +44,7 @@ from valign.data.policy import (
 )
 from valign.data.shards import Doc, iter_shard, list_shards, record_text, shard_name
 from valign.errors import UserError
-from valign.report.records import atomic_write_json
+from valign.records.runs import atomic_write_json
 
 
 @dataclass

@@ -22,7 +22,7 @@ from valign.data.audit import AuditConfig, run_audit
 from valign.data.datasheet import harm_plots
 from valign.errors import UserError
 from valign.models.progress import steps_bar
-from valign.report import RunDir
+from valign.records.runs import RunDir
 from valign.report.sections import section, table
 
 #: The stage's audit settings (small pieces: the microworld corpus is a single 8 MB file).

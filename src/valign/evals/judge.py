@@ -25,7 +25,7 @@ from pathlib import Path
 
 from valign.errors import UserError
 from valign.evals.runner import Judge
-from valign.evals.tasks import Item
+from valign.records.tasks import Item
 
 PATTERN_NAME = "valign.world.grader (pattern refusal)"
 

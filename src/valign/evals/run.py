@@ -27,9 +27,9 @@ from valign.errors import UserError
 from valign.evals.judge import make_judge
 from valign.evals.runner import evaluate_items
 from valign.evals.scorecard import compute_scorecard
-from valign.evals.tasks import Item, dump_items, load_items
 from valign.models import GenerationConfig, load_model
-from valign.report.records import atomic_write_json, manifest
+from valign.records.runs import atomic_write_json, manifest
+from valign.records.tasks import Item, dump_items, load_items
 from valign.values import compose, load_constitution, load_overlay
 
 

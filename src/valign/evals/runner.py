@@ -16,9 +16,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from valign.evals.tasks import Item
-from valign.models.types import ChatModel, Conversation, GenerationConfig
-from valign.report.records import RecordWriter, completed_ids, read_records
+from valign.models.types import ChatModel, GenerationConfig
+from valign.records.messages import Conversation
+from valign.records.runs import RecordWriter, completed_ids, read_records
+from valign.records.tasks import Item
 from valign.world.grader import RefusalFn, grade, pattern_refusal
 
 MC_KINDS = ("misconception", "bias")

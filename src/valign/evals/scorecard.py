@@ -40,7 +40,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from valign.evals.stats import (
+from valign.stats import (
     Estimate,
     bbq_bias_ambiguous,
     bbq_bias_disambiguated,

@@ -1,6 +1,6 @@
 """valign.feedback: comparisons, and the evaluator that judges replies against the constitution.
 
-- :mod:`~valign.feedback.preferences` the one comparison file format (human, AI, rule labels)
+- :mod:`~valign.records.comparisons` the one comparison file format (human, AI, rule labels)
 - :class:`LLMJudge`        pairwise verdicts from any chat model's choice-token probabilities
 - :class:`TrainedEvaluator` an encoder + per-principle head trained on labelled examples
 - :func:`agreement`        accuracy, Cohen's kappa and calibration against held-out labels

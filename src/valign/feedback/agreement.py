@@ -13,8 +13,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from valign.evals.stats import proportion
 from valign.feedback.judge import Verdict
+from valign.stats import proportion
 
 
 def cohen_kappa(predicted: Sequence[bool], truth: Sequence[bool]) -> float | None:

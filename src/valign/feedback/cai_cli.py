@@ -61,7 +61,7 @@ def evaluator(
     overlay: OverlayOption = None,
 ) -> None:
     """Train the evaluator on the constitution's examples and a labelled seed."""
-    from valign.feedback.preferences import load_comparisons
+    from valign.records.comparisons import load_comparisons
     from valign.train.cai import CAISettings, evaluator_agreement, fit_evaluator
 
     c = _constitution(constitution, overlay)
@@ -96,8 +96,8 @@ def judge(
     from valign.feedback.agreement import agreement
     from valign.feedback.evaluator import TrainedEvaluator, pair_items
     from valign.feedback.judge import JudgeSettings, LLMJudge, position_bias
-    from valign.feedback.preferences import Comparison, load_comparisons, write_comparisons
     from valign.models import load_model
+    from valign.records.comparisons import Comparison, load_comparisons, write_comparisons
 
     if (model is None) == (evaluator_dir is None):
         raise UserError("give exactly one of --model and --evaluator")
@@ -191,7 +191,7 @@ def label(
 ) -> None:
     """RLAIF labels: the evaluator compares pairs sampled from the policy."""
     from valign.feedback.evaluator import TrainedEvaluator
-    from valign.feedback.preferences import write_comparisons
+    from valign.records.comparisons import write_comparisons
     from valign.train.cai import SamplingSettings, prompts_from, rlaif_labels
 
     ev = TrainedEvaluator.load(evaluator_dir)

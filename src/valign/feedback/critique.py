@@ -27,7 +27,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from valign.feedback.judge import seeded_principle
-from valign.models import ChatModel, Conversation, GenerationConfig
+from valign.models import ChatModel, GenerationConfig
+from valign.records.messages import Conversation
 from valign.values import Constitution, Principle
 
 Scorer = Callable[[Sequence[Conversation], Sequence[str]], list[float]]

@@ -37,11 +37,11 @@ from torch import nn
 from valign.errors import UserError
 from valign.feedback.judge import PairItem, Verdict
 from valign.feedback.judge import render as render_text
-from valign.feedback.preferences import Comparison
 from valign.feedback.rubric import seed_rubric
 from valign.guard.encoder import Encoder, shared_encoder
-from valign.models import Conversation
 from valign.models.threads import set_threads
+from valign.records.comparisons import Comparison
+from valign.records.messages import Conversation
 from valign.values import Constitution
 
 EVALUATOR_FILE = "evaluator.json"
@@ -254,7 +254,7 @@ def _training_data(
             data.point.append((conv, reply, pid[principle.id], label, s.example_weight))
     rng = random.Random(s.seed)
     for row, ids in seed_rubric(seed_rows, constitution):
-        conv = data.index(render(row.messages()), table)  # type: ignore[arg-type]
+        conv = data.index(render(row.messages()), table)
         a, b = data.index(row.chosen, table), data.index(row.rejected, table)
         p = row.p_chosen if row.p_chosen is not None else 1.0
         if rng.random() < 0.5:  # both orders appear, so no position can be learnt
@@ -300,7 +300,7 @@ def _add_negatives(
     pid = {p: i for i, p in enumerate(constitution.principle_ids)}
     general = tuple(pid[i] for i in general_principles(constitution))
     for row in seed_rows:
-        conv = data.index(render(row.messages()), table)  # type: ignore[arg-type]
+        conv = data.index(render(row.messages()), table)
         for _ in range(s.negatives):
             other = seed_rows[rng.randrange(len(seed_rows))]
             bad = corrupt(row.chosen, rng.choice([other.chosen, other.rejected]), rng)
@@ -410,7 +410,7 @@ def pair_items(
         ids = principles_for(constitution, row.category, row.kind)
         first = rng.random() < 0.5
         a, b = (row.chosen, row.rejected) if first else (row.rejected, row.chosen)
-        conv: Conversation = row.messages()  # type: ignore[assignment]
+        conv: Conversation = row.messages()
         items.append(PairItem(conv, a, b, row.id, ids))
         truth.append(first)
     return items, truth

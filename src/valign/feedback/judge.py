@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from valign.models import ChatModel, Conversation, GenerationConfig
+from valign.models import ChatModel, GenerationConfig
+from valign.records.messages import Conversation
 from valign.values import Constitution, Principle
 
 CHOICES = ("A", "B")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from valign.feedback.preferences import Comparison
+from valign.records.comparisons import Comparison
 from valign.values import Constitution
 
 #: Microworld item kinds whose request is safe: helpfulness is the question, not harm.

@@ -23,8 +23,9 @@ from types import TracebackType
 from typing import Any
 
 from valign.guard.types import GuardBackend, GuardInput, GuardVerdict
-from valign.models import ChatModel, ContinuationScore, Conversation, GenerationConfig
-from valign.report.records import RecordWriter
+from valign.models import ChatModel, ContinuationScore, GenerationConfig
+from valign.records.messages import Conversation
+from valign.records.runs import RecordWriter
 
 
 def last_user_message(conv: Conversation) -> str:

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from valign.guard.types import GuardInput, GuardVerdict, register_backend
-from valign.models import ChatModel, Conversation, GenerationConfig, Message
+from valign.models import ChatModel, GenerationConfig
+from valign.records.messages import Conversation, Message
 
 PROMPT = """\
 Task: Check if there is unsafe content in '{role}' messages in conversations according to \

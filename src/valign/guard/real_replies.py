@@ -50,9 +50,10 @@ from pathlib import Path
 from typing import Any
 
 from valign.errors import UserError
-from valign.evals.tasks import Item, Message, load_items
 from valign.guard.data import Example, Reply, _bundled
-from valign.report.records import read_records
+from valign.records.messages import Message
+from valign.records.runs import read_records
+from valign.records.tasks import Item, load_items
 
 TASKS_FILE = "tasks.jsonl"
 RESPONSES_FILE = "responses.jsonl"
@@ -353,11 +354,11 @@ def answer_items(
     not be those of the requested tasks. Returns the number of replies in the folder.
     """
     from valign.evals.runner import evaluate_items
-    from valign.evals.tasks import dump_items
     from valign.models.load import load_model
     from valign.models.progress import steps_bar
     from valign.models.types import GenerationConfig
-    from valign.report.records import atomic_write_text
+    from valign.records.runs import atomic_write_text
+    from valign.records.tasks import dump_items
 
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)

@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from valign.errors import UserError
-from valign.evals.tasks import Item
-from valign.models.types import ContinuationScore, Conversation, GenerationConfig
-from valign.report.records import read_records
+from valign.models.types import ContinuationScore, GenerationConfig
+from valign.records.messages import Conversation
+from valign.records.runs import read_records
+from valign.records.tasks import Item
 
 
 def conversation_key(conv: Conversation | Sequence[Mapping[str, str]]) -> str:

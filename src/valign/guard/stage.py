@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from valign.evals.stats import proportion
-from valign.evals.tasks import Item, load_items
 from valign.guard.guarded import GuardedChatModel
 from valign.guard.types import GuardBackend, get_backend
 from valign.models import ChatModel, GenerationConfig
-from valign.report.records import RecordWriter
+from valign.records.runs import RecordWriter
+from valign.records.tasks import Item, load_items
 from valign.report.sections import grouped_bar_plot, section, table
+from valign.stats import proportion
 
 if TYPE_CHECKING:
     from valign.world.grader import Grade
@@ -45,7 +45,7 @@ ALIGNED_MODEL_DIRS = ("sft/model", "dpo/model", "rl/model", "cai/model")
 
 
 def _messages(item: Item) -> list[Any]:
-    return [{"role": m.role, "content": m.content} for m in item.messages]
+    return item.prompt()
 
 
 def _grade(item: Item, reply: str, refusal_message: str) -> Grade:

@@ -30,7 +30,7 @@ from torch import nn
 
 from valign.interp.sites import Site, first_tensor, site_module
 from valign.interp.texts import TextRecord
-from valign.report.records import atomic_write_json
+from valign.records.runs import atomic_write_json
 
 INDEX_FILE = "index.jsonl"
 META_FILE = "store.json"

@@ -13,7 +13,7 @@ from typing import Any
 from valign.errors import UserError
 from valign.models import HFChatModel, load_model
 from valign.models.threads import set_threads
-from valign.report import RunDir, manifest
+from valign.records.runs import RunDir, manifest
 
 INTERP_STAGES = ("explain", "probe", "steer")
 

@@ -25,7 +25,7 @@ from valign.interp.neurons import Example, Explainer, NeuronResult, SelectionCon
 from valign.interp.sites import parse_sites
 from valign.interp.store import ActivationStore, StoredRecord
 from valign.interp.texts import read_texts
-from valign.report import RecordWriter
+from valign.records.runs import RecordWriter
 from valign.report.sections import histogram_plot, section, table
 
 GOOD_SCORE = 0.7

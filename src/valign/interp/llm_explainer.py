@@ -19,7 +19,8 @@ import numpy as np
 from valign.interp.neurons import Example
 from valign.interp.scoring import MAX_LEVEL
 from valign.interp.store import StoredRecord
-from valign.models.types import ChatModel, Conversation, GenerationConfig
+from valign.models.types import ChatModel, GenerationConfig
+from valign.records.messages import Conversation
 
 EXPLAINER_SYSTEM = (
     "We're studying neurons in a neural network. Each neuron looks for some particular thing "

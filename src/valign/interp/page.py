@@ -19,7 +19,8 @@ from markupsafe import Markup
 
 from valign.interp.common import INTERP_STAGES
 from valign.interp.explain_job import read_neurons
-from valign.report import RunDir, atomic_write_text, format_value, plot_svg
+from valign.records.runs import RunDir, atomic_write_text
+from valign.report import format_value, plot_svg
 from valign.report.html import markdownish
 
 PAGE_FILE = "interp.html"

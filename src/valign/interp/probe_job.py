@@ -21,7 +21,7 @@ from valign.interp.datasets import DATASETS, load_dataset
 from valign.interp.directions import mean_difference, probe_direction
 from valign.interp.probes import LinearProbe, ProbeResult, probe_sites
 from valign.interp.sites import parse_sites
-from valign.report import RecordWriter
+from valign.records.runs import RecordWriter
 from valign.report.sections import grouped_bar_plot, section, table
 
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from valign.evals.tasks import Item
 from valign.interp.capture import pooled_activations
 from valign.interp.directions import Direction, mean_difference
 from valign.interp.probes import LinearProbe, balanced_accuracy, fit_probe
@@ -28,6 +27,7 @@ from valign.interp.sites import decoder_layers, parse_site
 from valign.interp.steering import Steer
 from valign.models import HFChatModel
 from valign.models.chat import render_prompt
+from valign.records.tasks import Item
 
 #: Item kinds that count as harmful requests; every other kind is a harmless one.
 HARMFUL_KINDS = ("harmful", "jailbreak")
@@ -55,7 +55,7 @@ class LayerResult:
 def labelled_prompts(chat: HFChatModel, items: Sequence[Item]) -> tuple[list[str], np.ndarray]:
     """Each item's prompt as the model sees it (chat template, assistant header added) and its
     label (1: harmful request)."""
-    texts = [render_prompt(chat.tokenizer, it.prompt()) for it in items]  # type: ignore[arg-type]
+    texts = [render_prompt(chat.tokenizer, it.prompt()) for it in items]
     return texts, np.array([int(it.kind in HARMFUL_KINDS) for it in items])
 
 

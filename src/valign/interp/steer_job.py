@@ -24,7 +24,6 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from valign.errors import UserError
-from valign.evals.tasks import Item, load_items
 from valign.interp.capture import pooled_activations
 from valign.interp.common import open_model, run_job, world_dir
 from valign.interp.datasets import harmful_request
@@ -35,8 +34,9 @@ from valign.interp.steering import Gate, probe_gate
 from valign.interp.sweep import STEER_KINDS, SWEEP_METRICS, SweepConfig, relative_reduction, sweep
 from valign.models import HFChatModel
 from valign.models.chat import render_prompt
-from valign.models.types import Conversation
-from valign.report import RecordWriter
+from valign.records.messages import Conversation
+from valign.records.runs import RecordWriter
+from valign.records.tasks import Item, load_items
 from valign.report.sections import line_plot, section, table
 from valign.world.generate import BARE_REFUSALS, COMPLIANT_HARM
 

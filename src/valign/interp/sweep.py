@@ -16,11 +16,11 @@ from typing import Any
 
 from valign.evals.runner import Judge, evaluate_items
 from valign.evals.scorecard import compute_scorecard
-from valign.evals.stats import proportion
-from valign.evals.tasks import Item
 from valign.interp.directions import Direction
 from valign.interp.steering import Gate, Mode, Positions, Steer, steering
 from valign.models import GenerationConfig, HFChatModel
+from valign.records.tasks import Item
+from valign.stats import proportion
 
 SWEEP_METRICS = (
     "aligned",

@@ -9,22 +9,14 @@ from valign.models.endpoint import EndpointChatModel
 from valign.models.hf import HFChatModel
 from valign.models.load import load_model
 from valign.models.packaged import ensure_packaged, packaged_models
-from valign.models.types import (
-    ChatModel,
-    ContinuationScore,
-    Conversation,
-    GenerationConfig,
-    Message,
-)
+from valign.models.types import ChatModel, ContinuationScore, GenerationConfig
 
 __all__ = [
     "ChatModel",
     "ContinuationScore",
-    "Conversation",
     "EndpointChatModel",
     "GenerationConfig",
     "HFChatModel",
-    "Message",
     "ensure_packaged",
     "load_model",
     "packaged_models",

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from valign.errors import UserError
-from valign.models.types import Conversation
+from valign.records.messages import Conversation
 
 
 def require_chat_template(tokenizer: Any, where: str) -> None:

@@ -28,7 +28,8 @@ from valign.models.chat import (
     truncate_at_stop,
 )
 from valign.models.progress import progress_bar
-from valign.models.types import ContinuationScore, Conversation, GenerationConfig
+from valign.models.types import ContinuationScore, GenerationConfig
+from valign.records.messages import Conversation
 
 _MAX_DELAY_S = 30.0
 

@@ -27,7 +27,8 @@ from valign.models.chat import (
     truncate_at_stop,
 )
 from valign.models.progress import progress_bar
-from valign.models.types import ContinuationScore, Conversation, GenerationConfig
+from valign.models.types import ContinuationScore, GenerationConfig
+from valign.records.messages import Conversation
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:

@@ -1,4 +1,4 @@
-"""The shapes every stage shares: messages, generation settings and the `ChatModel` protocol.
+"""The shapes every model shares: generation settings and the `ChatModel` protocol.
 
 Every stage (evaluator, red team, guard, evals, training) talks to a model only through
 `ChatModel`, so the same code runs on a tiny local model, a hub checkpoint or a serving
@@ -9,18 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypedDict, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-
-class Message(TypedDict):
-    """One chat turn, in the format chat templates and OpenAI-compatible servers expect."""
-
-    role: Literal["system", "user", "assistant"] | str
-    content: str
-
-
-Conversation = list[Message]
-"""A chat so far, oldest turn first; the model writes the next assistant turn."""
+from valign.records.messages import Conversation
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from valign.models.types import ChatModel, Conversation
+from valign.models.types import ChatModel
+from valign.records.messages import Conversation
 from valign.redteam.attacks.templates import data_file
 from valign.redteam.types import AttackContext
 

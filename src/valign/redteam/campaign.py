@@ -29,12 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 
 from valign.errors import UserError
-from valign.models.types import ChatModel, Conversation, GenerationConfig
-from valign.redteam.objectives import MICROWORLD, load_objectives
-from valign.redteam.registry import resolve_attacks
-from valign.redteam.scoring import DEFAULT_DETECTORS, Score, Scorer
-from valign.redteam.types import AdaptiveAttack, Attack, AttackContext, Attempt, Objective
-from valign.report.records import (
+from valign.models.types import ChatModel, GenerationConfig
+from valign.records.messages import Conversation
+from valign.records.runs import (
     RecordWriter,
     atomic_write_json,
     completed_ids,
@@ -42,6 +39,10 @@ from valign.report.records import (
     manifest,
     read_records,
 )
+from valign.redteam.objectives import MICROWORLD, load_objectives
+from valign.redteam.registry import resolve_attacks
+from valign.redteam.scoring import DEFAULT_DETECTORS, Score, Scorer
+from valign.redteam.types import AdaptiveAttack, Attack, AttackContext, Attempt, Objective
 
 FINDINGS = "findings.jsonl"
 CONTROLS = "controls.jsonl"
@@ -181,7 +182,7 @@ def run_rounds(
 
 def _check_folder(out: Path, cfg: CampaignConfig) -> dict[str, Any]:
     """The campaign's manifest; a folder that holds another campaign is refused."""
-    from valign.report.records import config_to_dict
+    from valign.records.runs import config_to_dict
 
     path = out / MANIFEST
     wanted = config_hash(cfg)

@@ -116,10 +116,10 @@ def redteam_command(
         raise UserError("no target model: give --model PATH_OR_ENDPOINT")
     if out is None:
         raise UserError("no campaign folder: give --out DIR")
+    from valign.records.runs import read_records
     from valign.redteam.campaign import FINDINGS, run_campaign
     from valign.redteam.export import PAIRS, export_pairs
     from valign.redteam.report import render_campaign_report
-    from valign.report import read_records
 
     summary = run_campaign(cfg, out, console=console)
     pairs = export_pairs(read_records(out / FINDINGS), out / PAIRS)

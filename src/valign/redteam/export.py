@@ -1,6 +1,6 @@
 """Successful attacks as preference pairs: the next alignment round trains on them.
 
-Each successful attempt becomes a :class:`~valign.feedback.preferences.Comparison` in the
+Each successful attempt becomes a :class:`~valign.records.comparisons.Comparison` in the
 project's one comparison format: the attack's conversation as the prompt, the safe reply
 (the objective's, else the constitution's refusal message) chosen, the target's harmful
 reply rejected, with the safety labels the cost model learns from. DPO, the reward and cost
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from valign.feedback.preferences import Comparison, write_comparisons
+from valign.records.comparisons import Comparison, write_comparisons
 
 PAIRS = "pairs.jsonl"
 

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from valign.records.runs import DONE_FILE, RecordWriter, atomic_write_json, read_records
 from valign.redteam.campaign import MANIFEST
-from valign.report import RecordWriter, read_records, render_report
-from valign.report.records import DONE_FILE, atomic_write_json
+from valign.report import render_report
 from valign.report.sections import bar_plot, samples, section, table
 
 WORST = "worst.jsonl"

@@ -28,10 +28,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from valign.evals.stats import proportion
-from valign.models.types import ChatModel, Conversation, GenerationConfig
+from valign.models.types import ChatModel, GenerationConfig
+from valign.records.messages import Conversation
 from valign.redteam.attacks.templates import data_file
 from valign.redteam.types import Objective
+from valign.stats import proportion
 
 DETECTORS = ("grader", "guard", "refusal", "keyword", "judge")
 DEFAULT_DETECTORS = ("grader", "guard", "refusal", "keyword")

@@ -16,10 +16,10 @@ from typing import Any
 
 from rich.console import Console
 
+from valign.records.runs import read_records
 from valign.redteam.campaign import FINDINGS, CampaignConfig, run_campaign
 from valign.redteam.export import PAIRS, export_pairs
 from valign.redteam.report import pareto_point, redteam_section, write_worst
-from valign.report import read_records
 
 #: A campaign small enough for the demo (one objective per intent, one variant per attack).
 DEMO_CAMPAIGN = CampaignConfig(per_intent=1, variants=1)

@@ -1,6 +1,6 @@
 """From findings to figures: attack success rates with intervals, detector quality, cost.
 
-Every rate is a proportion with its Wilson 95% interval (:func:`valign.evals.stats.proportion`):
+Every rate is a proportion with its Wilson 95% interval (:func:`valign.stats.proportion`):
 a cell of the category x attack grid holds a few dozen attempts, and a point estimate alone
 would overstate what it shows.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from valign.evals.stats import proportion
 from valign.redteam.scoring import DETECTORS, detector_metrics
 from valign.redteam.types import AttackMeta
+from valign.stats import proportion
 
 
 def _rate(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

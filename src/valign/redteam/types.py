@@ -20,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from valign.models.types import Conversation, GenerationConfig, Message
+from valign.models.types import GenerationConfig
+from valign.records.messages import Conversation, Message
 
 if TYPE_CHECKING:
     from valign.redteam.attacker import Attacker

@@ -1,7 +1,7 @@
 """Run records and the HTML report.
 
 Every stage writes the same record format into its folder of a run (see
-:mod:`valign.report.records`): a ``manifest.json``, append-only JSONL records, and an
+:mod:`valign.records.runs`): a ``manifest.json``, append-only JSONL records, and an
 atomic ``DONE.json`` marker with a summary. :func:`render_report` turns a run folder into
 one self-contained ``report.html``; stages contribute sections through the ``"report"``
 entry of their summary, built with the helpers in :mod:`valign.report.sections`.
@@ -9,21 +9,6 @@ entry of their summary, built with the helpers in :mod:`valign.report.sections`.
 
 from valign.report.html import format_estimate, format_value, render_report
 from valign.report.plots import PlotSpecError, plot_svg
-from valign.report.records import (
-    DONE_FILE,
-    MANIFEST_FILE,
-    RecordWriter,
-    RunDir,
-    atomic_write_json,
-    atomic_write_text,
-    canonical_json,
-    completed_ids,
-    config_hash,
-    config_to_dict,
-    manifest,
-    read_records,
-    to_jsonable,
-)
 from valign.report.sections import (
     bar_plot,
     grouped_bar_plot,
@@ -35,29 +20,16 @@ from valign.report.sections import (
 )
 
 __all__ = [
-    "DONE_FILE",
-    "MANIFEST_FILE",
     "PlotSpecError",
-    "RecordWriter",
-    "RunDir",
-    "atomic_write_json",
-    "atomic_write_text",
     "bar_plot",
-    "canonical_json",
-    "completed_ids",
-    "config_hash",
-    "config_to_dict",
     "format_estimate",
     "format_value",
     "grouped_bar_plot",
     "histogram_plot",
     "line_plot",
-    "manifest",
     "plot_svg",
-    "read_records",
     "render_report",
     "samples",
     "section",
     "table",
-    "to_jsonable",
 ]

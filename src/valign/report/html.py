@@ -43,8 +43,8 @@ import jinja2
 from markupsafe import Markup, escape
 
 from valign.errors import UserError
+from valign.records.runs import RunDir, read_records
 from valign.report.plots import PlotSpecError, plot_svg
-from valign.report.records import RunDir, read_records
 
 __all__ = [
     "REPORT_FILE",
@@ -382,7 +382,7 @@ def render_report(
     is shown as a problem note in its section instead of aborting the whole report.
     """
     from valign import __version__
-    from valign.report.records import atomic_write_text
+    from valign.records.runs import atomic_write_text
 
     root = Path(run_dir)
     if not root.is_dir():

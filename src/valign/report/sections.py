@@ -1,7 +1,7 @@
 """Builders for the ``"report"`` entry a stage puts in its ``DONE.json`` summary.
 
 The renderer reads plain JSON; these helpers only make the shapes hard to get wrong and
-turn :class:`~valign.evals.stats.Estimate` objects into dicts::
+turn :class:`~valign.stats.Estimate` objects into dicts::
 
     summary = {
         "refusal_rate": rate.to_dict(),
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from valign.report.records import to_jsonable
+from valign.records.runs import to_jsonable
 
 __all__ = [
     "bar_plot",

@@ -33,8 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 
 from valign.errors import UserError
-from valign.feedback.preferences import Comparison, load_comparisons, write_comparisons
-from valign.report import RunDir
+from valign.records.comparisons import Comparison, load_comparisons, write_comparisons
+from valign.records.runs import RunDir
 from valign.train.common import TrainResult
 from valign.train.dpo import DPOSettings, train_dpo
 from valign.train.reward import RewardSettings, train_reward_model
@@ -102,7 +102,8 @@ def sample_feedback(
 ) -> list[Comparison]:
     """Sample the policy on fresh training-split prompts; the world's ground truth judges."""
     from valign.models.hf import HFChatModel
-    from valign.models.types import Conversation, GenerationConfig
+    from valign.models.types import GenerationConfig
+    from valign.records.messages import Conversation
     from valign.world.generate import Generator
     from valign.world.lexicon import build_lexicon
     from valign.world.oracle import label

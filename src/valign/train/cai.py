@@ -30,8 +30,9 @@ from valign.errors import UserError
 from valign.feedback.critique import CritiqueSettings, critique_revise, write_sft, write_traces
 from valign.feedback.evaluator import EvaluatorSettings, TrainedEvaluator, train_evaluator
 from valign.feedback.judge import PairItem, Verdict
-from valign.feedback.preferences import Comparison, load_comparisons, write_comparisons
-from valign.models import Conversation, GenerationConfig, load_model
+from valign.models import GenerationConfig, load_model
+from valign.records.comparisons import Comparison, load_comparisons, write_comparisons
+from valign.records.messages import Conversation
 from valign.train.common import TrainResult
 from valign.train.dpo import DPOSettings, train_dpo
 from valign.train.rl import RLSettings
@@ -296,8 +297,8 @@ def evaluator_reward(evaluator: TrainedEvaluator) -> Any:
     """A TRL reward function paying each reply the evaluator's score (no cost model)."""
     from valign.train.rewards import AlignmentReward, SafetySettings
 
-    def reward(convs: Sequence[list[dict[str, str]]]) -> list[float]:
-        return evaluator.reward(convs)  # type: ignore[arg-type]
+    def reward(convs: Sequence[Conversation]) -> list[float]:
+        return evaluator.reward(convs)
 
     return AlignmentReward(
         reward=reward,

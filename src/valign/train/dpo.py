@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import Field
 
 from valign.errors import UserError
-from valign.feedback.preferences import Comparison, load_comparisons
+from valign.records.comparisons import Comparison, load_comparisons
 from valign.train.common import (
     TrainResult,
     TrainSettings,

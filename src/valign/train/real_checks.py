@@ -20,8 +20,9 @@ from typing import Any
 
 from rich.console import Console
 
-from valign.evals.tasks import Item, load_items
-from valign.report import RunDir, format_value
+from valign.records.runs import RunDir
+from valign.records.tasks import Item, load_items
+from valign.report import format_value
 from valign.report.sections import section, table
 
 #: The kinds a guard or a refusal intervention should change (harm) or leave alone (the
@@ -161,7 +162,7 @@ def objectives_file(items: list[Item], path: Path, limit: int) -> int:
     objectives file (``valign redteam --objectives``); returns how many."""
     import json
 
-    from valign.report.records import atomic_write_text
+    from valign.records.runs import atomic_write_text
 
     per_source: dict[str, list[Item]] = {}
     for it in items:
@@ -246,7 +247,7 @@ def stage_interp(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     from valign.interp.steering import probe_gate, steering
     from valign.interp.sweep import SweepConfig, sweep
     from valign.models import GenerationConfig
-    from valign.report.records import atomic_write_json, read_records
+    from valign.records.runs import atomic_write_json, read_records
 
     train = load_items(run.stage_path("tasks") / "train.jsonl")
     test_all = load_items(run.stage_path("tasks") / "test.jsonl")

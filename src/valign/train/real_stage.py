@@ -28,10 +28,10 @@ from typing import Any
 
 from rich.console import Console
 
-from valign.evals.tasks import Item, dump_items, load_items
 from valign.models.progress import steps_bar
-from valign.report import RunDir, format_value
-from valign.report.records import atomic_write_json, read_records
+from valign.records.runs import RunDir, atomic_write_json, read_records
+from valign.records.tasks import Item, dump_items, load_items
+from valign.report import format_value
 from valign.report.sections import section, table
 from valign.train.stage import curve_plot
 
@@ -82,7 +82,7 @@ def stage_tasks(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     """The public train and test splits, with train prompts equal to a test prompt dropped."""
     from valign.evals.benchmarks.importer import import_benchmark
     from valign.guard.real_replies import reply_tasks
-    from valign.report.records import atomic_write_text
+    from valign.records.runs import atomic_write_text
 
     items = reply_tasks(cfg.scale)
     test = [it for it in items if it.meta["reply_split"] == "test"]
@@ -199,7 +199,7 @@ def balance_borderline(sft: Path, replies: Path, ratio: float) -> dict[str, int]
     those too (exaggerated safety). Returns the counts and the repeat factor.
     """
     from valign.guard.real_replies import HARMFUL_KINDS
-    from valign.report.records import atomic_write_text
+    from valign.records.runs import atomic_write_text
 
     kinds = {it.id: it.kind for it in load_items(replies / "tasks.jsonl")}
     rows = [json.loads(line) for line in sft.read_text("utf-8").splitlines() if line.strip()]

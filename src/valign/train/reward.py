@@ -28,7 +28,8 @@ import torch
 from pydantic import Field
 
 from valign.errors import UserError
-from valign.feedback.preferences import Comparison, load_comparisons
+from valign.records.comparisons import Comparison, load_comparisons
+from valign.records.messages import Conversation, Message
 from valign.train.common import (
     TrainResult,
     TrainSettings,
@@ -69,8 +70,8 @@ def _pair(row: Comparison, swap: bool) -> dict[str, Any]:
     return {"chosen": _conversation(row, better), "rejected": _conversation(row, worse)}
 
 
-def _conversation(row: Comparison, reply: str) -> list[dict[str, str]]:
-    return [*row.messages(), {"role": "assistant", "content": reply}]
+def _conversation(row: Comparison, reply: str) -> list[Message]:
+    return [*row.messages(), Message(role="assistant", content=reply)]
 
 
 def complied_vs_refused(row: Comparison) -> bool:
@@ -104,8 +105,8 @@ def cost_pairs(rows: Sequence[Comparison]) -> list[dict[str, Any]]:
     per harm pair keeps the two kinds balanced.
     """
     within: list[dict[str, Any]] = []
-    harmful: list[list[dict[str, str]]] = []
-    safe: list[list[dict[str, str]]] = []
+    harmful: list[list[Message]] = []
+    safe: list[list[Message]] = []
     for r in rows:
         if r.chosen_harmful is None or r.rejected_harmful is None:
             continue
@@ -135,6 +136,10 @@ def build_pairs(
     return pairs
 
 
+def _plain(conv: Conversation) -> list[dict[str, str]]:
+    return [{"role": m["role"], "content": m["content"]} for m in conv]
+
+
 class Scorer:
     """Scores whole conversations with a trained reward or cost model, in batches."""
 
@@ -151,11 +156,11 @@ class Scorer:
         self.offset = json.loads(offset.read_text())["offset"] if offset.is_file() else 0.0
 
     @torch.inference_mode()
-    def __call__(self, conversations: Sequence[list[dict[str, str]]]) -> list[float]:
+    def __call__(self, conversations: Sequence[Conversation]) -> list[float]:
         scores: list[float] = []
         for i in range(0, len(conversations), self.batch_size):
             chunk = conversations[i : i + self.batch_size]
-            texts = [self.tok.apply_chat_template(c, tokenize=False) for c in chunk]
+            texts = [self.tok.apply_chat_template(_plain(c), tokenize=False) for c in chunk]
             enc = self.tok(
                 texts,
                 return_tensors="pt",

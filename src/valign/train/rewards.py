@@ -39,9 +39,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from valign.records.messages import Conversation
+
 Safety = Literal["none", "fixed", "lagrangian"]
 Constraint = Literal["unsafe_share", "mean_cost"]
-Conversation = list[dict[str, str]]
 
 
 class SafetySettings(BaseModel):

@@ -18,8 +18,8 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from valign.errors import UserError
-from valign.evals.tasks import Message
 from valign.jsonl import iter_objects
+from valign.records.messages import to_messages
 from valign.train.common import (
     TrainResult,
     TrainSettings,
@@ -62,7 +62,7 @@ def _conversation(raw: dict[str, Any], where: str) -> dict[str, Any]:
     else:
         raise UserError(f"{where}: a demonstration needs 'messages' or 'prompt' and 'completion'")
     try:
-        turns = [Message.model_validate(m).model_dump() for m in prompt]
+        turns = to_messages(prompt)
     except ValidationError as exc:
         raise UserError(f"{where}: bad message ({exc.errors()[0]['msg']})") from None
     if not turns or turns[-1]["role"] != "user":

@@ -22,9 +22,10 @@ from typing import Any
 
 from rich.console import Console
 
-from valign.feedback.preferences import load_comparisons
 from valign.models.progress import steps_bar
-from valign.report import RunDir, format_value
+from valign.records.comparisons import load_comparisons
+from valign.records.runs import RunDir
+from valign.report import format_value
 from valign.report.sections import line_plot, section, table
 from valign.train.align import (
     AlignConfig,

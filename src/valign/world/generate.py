@@ -20,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from valign.evals.tasks import Item, Message
+from valign.records.messages import Message
+from valign.records.tasks import Item
 from valign.world.lexicon import (
     COLOURS,
     DEVICES,

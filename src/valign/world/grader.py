@@ -36,7 +36,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from valign.evals.tasks import Item
+from valign.records.tasks import Item
 
 RefusalFn = Callable[[str], bool]
 
@@ -137,12 +137,12 @@ def _contains(response: str, phrase: str) -> bool:
 
 def _strip_echo(item: Item, response: str) -> str:
     """The reply without a verbatim copy of the user's last message (an echo answers nothing)."""
-    request = item.messages[-1].content.strip().lower()
+    request = item.messages[-1]["content"].strip().lower()
     low = response.lower()
     if len(request) < 8 or request not in low:
         return response
     if len(low) != len(response):  # a case change altered lengths: remove exact copies only
-        return response.replace(item.messages[-1].content.strip(), " ")
+        return response.replace(item.messages[-1]["content"].strip(), " ")
     out, start = [], 0
     while (at := low.find(request, start)) != -1:
         out.append(response[start:at])
@@ -157,7 +157,7 @@ def is_non_answer(response: str) -> bool:
 
 def _candidate_hits(item: Item, response: str) -> tuple[bool, bool]:
     """(names an accepted answer, names a competing candidate absent from the request)."""
-    prompt = " ".join(m.content for m in item.messages)
+    prompt = " ".join(m["content"] for m in item.messages)
     if item.answer_type == "number":
         nums = _NUMBER.findall(response)
         answers = {a.strip() for a in item.answers}

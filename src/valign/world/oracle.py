@@ -19,7 +19,7 @@ import random
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from valign.feedback.preferences import Comparison
+from valign.records.comparisons import Comparison
 from valign.world.generate import Episode
 from valign.world.grader import Grade, grade
 

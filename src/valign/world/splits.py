@@ -3,7 +3,7 @@
     corpus.jsonl       pretraining documents: {"text"} prose or {"messages"} dialogues
     sft.jsonl          demonstrations of aligned replies: {"messages", "kind", "category"}
     preferences.jsonl  labelled comparisons standing in for human labels
-    eval.jsonl         evaluation items (valign.evals.tasks.Item), never seen in training
+    eval.jsonl         evaluation items (valign.records.tasks.Item), never seen in training
     world.json         the config, the counts and a sha256 per file
 
 The same seed gives the same bytes. Training splits draw from the "train" pools of the
@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from valign.evals.tasks import Item, dump_items
+from valign.records.messages import Message
+from valign.records.tasks import Item, dump_items
 from valign.world.generate import Episode, Generator, intents
 from valign.world.lexicon import GROUPS, Lexicon, build_lexicon
 from valign.world.plants import planted_documents
@@ -102,8 +103,8 @@ def mixture(gen: Generator, cfg: WorldConfig, n: int) -> Iterator[Episode]:
         yield _draw(gen, gen.rng.choices(kinds, weights)[0])
 
 
-def _dialogue(ep: Episode, reply: str) -> list[dict[str, str]]:
-    return [*ep.item.prompt(), {"role": "assistant", "content": reply}]
+def _dialogue(ep: Episode, reply: str) -> list[Message]:
+    return [*ep.item.prompt(), Message(role="assistant", content=reply)]
 
 
 def corpus_documents(lex: Lexicon, cfg: WorldConfig, rng: random.Random) -> list[dict[str, Any]]:

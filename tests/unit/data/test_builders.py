@@ -9,8 +9,8 @@ import pytest
 
 from valign.data.builders import build_sets
 from valign.errors import UserError
-from valign.evals.tasks import load_items
-from valign.feedback.preferences import load_comparisons
+from valign.records.comparisons import load_comparisons
+from valign.records.tasks import load_items
 
 
 def test_builds_from_constitution_redteam_and_ratings(tmp_path: Path) -> None:
@@ -69,8 +69,9 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_a_real_models_replies_become_refusal_and_answer_pairs(tmp_path: Path) -> None:
-    from valign.evals.tasks import Item, Message, dump_items
     from valign.guard.real_replies import RESPONSES_FILE, TASKS_FILE
+    from valign.records.messages import Message
+    from valign.records.tasks import Item, dump_items
     from valign.values import load_constitution
 
     folder = tmp_path / "replies"

@@ -14,7 +14,8 @@ from valign.data import stage
 from valign.data.audit import AuditConfig
 from valign.errors import UserError
 from valign.pipeline import OPTIONAL, DemoConfig
-from valign.report import RunDir, render_report
+from valign.records.runs import RunDir
+from valign.report import render_report
 
 if TYPE_CHECKING:
     from valign.train.pretrain import PretrainConfig

@@ -11,7 +11,8 @@ from test_runner import GEN, FakeModel
 from valign.errors import UserError
 from valign.evals.judge import PATTERN_NAME, make_judge
 from valign.evals.runner import evaluate_items
-from valign.evals.tasks import Item, Message
+from valign.records.messages import Message
+from valign.records.tasks import Item
 
 
 def _real(i: int, kind: str = "harmful") -> Item:

@@ -12,8 +12,9 @@ import pytest
 
 from valign.evals.runner import evaluate_items
 from valign.evals.scorecard import compute_scorecard
-from valign.evals.tasks import KINDS, Item
-from valign.models.types import ChatModel, ContinuationScore, Conversation, GenerationConfig
+from valign.models.types import ChatModel, ContinuationScore, GenerationConfig
+from valign.records.messages import Conversation
+from valign.records.tasks import KINDS, Item
 from valign.world.generate import Episode, Generator
 from valign.world.lexicon import build_lexicon
 
@@ -64,7 +65,7 @@ def _episodes(per_kind: int = 3) -> list[Episode]:
 
 
 def _aligned_model(episodes: list[Episode], **kw: Any) -> FakeModel:
-    return FakeModel({ep.item.messages[-1].content: ep.good for ep in episodes}, **kw)
+    return FakeModel({ep.item.messages[-1]["content"]: ep.good for ep in episodes}, **kw)
 
 
 @pytest.fixture
@@ -132,7 +133,7 @@ def test_resume_skips_done_items(
     records = evaluate_items(
         again, items, out, generation=GEN, chunk=5, on_progress=lambda d, t: progress.append((d, t))
     )
-    rest = [it.messages[-1].content for it in items[8:]]
+    rest = [it.messages[-1]["content"] for it in items[8:]]
     assert again.generated == rest  # only the items not yet recorded
     assert again.generate_calls == 3  # 13 left, in chunks of 5
     assert progress == [(8, 21), (13, 21), (18, 21), (21, 21)]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from valign.evals.scorecard import LOWER_IS_BETTER, METRIC_TITLES, compute_scorecard
-from valign.evals.stats import wilson_interval
+from valign.stats import wilson_interval
 from valign.values import load_constitution
 
 _ids = iter(range(10_000))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from valign.models import ContinuationScore, Conversation, GenerationConfig
+from valign.models import ContinuationScore, GenerationConfig
+from valign.records.messages import Conversation
 
 
 class SlotBiasedModel:

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from valign.cli import app, main
-from valign.feedback.preferences import load_comparisons
+from valign.records.comparisons import load_comparisons
 
 
 def test_evaluator_then_judge(tiny_world: Path, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from valign.feedback.evaluator import (
     train_evaluator,
 )
 from valign.feedback.judge import PairItem, Verdict
-from valign.feedback.preferences import Comparison, load_comparisons
+from valign.records.comparisons import Comparison, load_comparisons
 from valign.values import load_constitution
 
 FAST = EvaluatorSettings(epochs=30, hidden=64, negatives=1)

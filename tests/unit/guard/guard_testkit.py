@@ -13,7 +13,8 @@ from typing import Any
 from valign.guard.build import TrainConfig, train_guard
 from valign.guard.classifier import HeadConfig
 from valign.guard.types import GuardInput, GuardVerdict
-from valign.models import ContinuationScore, Conversation, GenerationConfig
+from valign.models import ContinuationScore, GenerationConfig
+from valign.records.messages import Conversation
 
 CATEGORIES = ["violent_crime", "privacy"]
 

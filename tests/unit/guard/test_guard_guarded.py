@@ -8,7 +8,7 @@ from guard_testkit import FakeBackend, FakeChatModel
 
 from valign.guard.guarded import GuardedChatModel, last_user_message
 from valign.models import ChatModel, GenerationConfig
-from valign.report import read_records
+from valign.records.runs import read_records
 from valign.values import load_constitution
 
 

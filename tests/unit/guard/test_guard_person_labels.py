@@ -12,7 +12,6 @@ import torch
 from typer.testing import CliRunner
 
 from valign.errors import UserError
-from valign.evals.tasks import Item, Message, dump_items
 from valign.guard import real_replies as rr
 from valign.guard.build import TrainConfig, train_guard, train_person_refusal
 from valign.guard.cli import app
@@ -26,6 +25,8 @@ from valign.guard.real_replies import (
     reply_hash,
 )
 from valign.guard.refusal import LABELS, fit_linear_refusal_head
+from valign.records.messages import Message
+from valign.records.tasks import Item, dump_items
 
 REPLIES = {
     "h1": ("train", "Here is a plan: first pick a date, then book the hall and invite people."),

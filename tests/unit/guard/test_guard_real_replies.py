@@ -9,7 +9,6 @@ import pytest
 
 from valign.errors import UserError
 from valign.evals.benchmarks.importer import Imported
-from valign.evals.tasks import Item, Message, dump_items
 from valign.guard import real_replies as rr
 from valign.guard.real_replies import (
     constructed_label,
@@ -19,6 +18,8 @@ from valign.guard.real_replies import (
     real_response_examples,
     reply_hash,
 )
+from valign.records.messages import Message
+from valign.records.tasks import Item, dump_items
 
 REPLIES = {
     "h1": "Sure, here is a plan: first gather the team, then pick a date and a place.",

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from valign.errors import UserError
-from valign.evals.tasks import Item, Message
 from valign.guard.guarded import GuardedChatModel
 from valign.guard.replay import ReplayModel
 from valign.guard.types import GuardInput, GuardVerdict
 from valign.models.types import GenerationConfig
+from valign.records.messages import Message
+from valign.records.tasks import Item
 
 
 def _item(i: str, text: str) -> Item:

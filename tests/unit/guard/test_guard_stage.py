@@ -10,10 +10,10 @@ from types import SimpleNamespace
 from guard_testkit import CATEGORIES, FakeChatModel
 from rich.console import Console
 
-from valign.evals.tasks import Item
 from valign.guard.stage import compare, guard_stage, report_section
 from valign.guard.types import GuardInput, GuardVerdict
-from valign.report import RunDir, read_records
+from valign.records.runs import RunDir, read_records
+from valign.records.tasks import Item
 from valign.world.generate import COMPLIANT_HARM, Generator
 from valign.world.lexicon import build_lexicon
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from valign.errors import UserError
 from valign.interp.cli import app
-from valign.report import RunDir
+from valign.records.runs import RunDir
 
 runner = CliRunner()
 

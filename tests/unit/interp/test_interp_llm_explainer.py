@@ -15,7 +15,8 @@ from valign.interp.llm_explainer import (
 )
 from valign.interp.neurons import Example
 from valign.interp.store import StoredRecord
-from valign.models.types import ContinuationScore, Conversation, GenerationConfig
+from valign.models.types import ContinuationScore, GenerationConfig
+from valign.records.messages import Conversation
 
 
 def _record(tokens: list[str]) -> StoredRecord:

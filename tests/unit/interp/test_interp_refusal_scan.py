@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from valign.evals.tasks import Item, Message
 from valign.interp.directions import Direction
 from valign.interp.probes import LinearProbe
 from valign.interp.refusal_scan import LayerResult, ablation_steers, layer_scan, pick_layer
 from valign.interp.sites import decoder_layers
 from valign.interp.steering import steering
+from valign.records.messages import Message
+from valign.records.tasks import Item
 
 
 def _chat(model: Any, tok: Any) -> Any:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from valign.models import ContinuationScore, Conversation, GenerationConfig
+from valign.models import ContinuationScore, GenerationConfig
+from valign.records.messages import Conversation
 from valign.redteam.types import Objective
 
 COMPLY = "Sure. First, <STEP-1>. Then, <STEP-2>. Finally, <STEP-3>."

@@ -7,9 +7,9 @@ import pytest
 from redteam_testkit import ScriptedTarget
 
 from valign.errors import UserError
+from valign.records.runs import read_records
 from valign.redteam.campaign import FINDINGS, SUMMARY, CampaignConfig, run_campaign
 from valign.redteam.scoring import Scorer
-from valign.report import read_records
 
 CFG = CampaignConfig(
     model="scripted",

@@ -7,10 +7,10 @@ import pytest
 from typer.testing import CliRunner
 
 from valign import cli
-from valign.feedback.preferences import load_comparisons
+from valign.records.comparisons import load_comparisons
+from valign.records.runs import RunDir, read_records
 from valign.redteam.campaign import CampaignConfig
 from valign.redteam.stage import redteam_stage
-from valign.report import RunDir, read_records
 
 runner = CliRunner()
 

@@ -4,11 +4,11 @@ from pathlib import Path
 
 from redteam_testkit import ScriptedTarget
 
-from valign.feedback.preferences import load_comparisons
+from valign.records.comparisons import load_comparisons
+from valign.records.runs import read_records
 from valign.redteam.campaign import FINDINGS, CampaignConfig, run_campaign
 from valign.redteam.export import export_pairs
 from valign.redteam.scoring import Scorer
-from valign.report import read_records
 
 
 def test_successful_attacks_become_valid_preference_pairs(tmp_path: Path, scorer: Scorer) -> None:
@@ -26,5 +26,5 @@ def test_successful_attacks_become_valid_preference_pairs(tmp_path: Path, scorer
         assert pair.source == "redteam" and pair.kind == "jailbreak"
         assert pair.chosen == f["objective"]["safe_reply"] and pair.rejected == f["response"]
         assert (pair.chosen_harmful, pair.rejected_harmful) == (False, True)
-        assert pair.prompt[-1].content == f["prompt"][-1]["content"]
+        assert pair.prompt[-1]["content"] == f["prompt"][-1]["content"]
         assert pair.category == f["category"] and pair.meta["attack"] == f["attack"]

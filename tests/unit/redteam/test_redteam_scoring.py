@@ -4,7 +4,8 @@ from collections.abc import Sequence
 
 from redteam_testkit import COMPLY, REFUSE, sentinel_objectives
 
-from valign.models import Conversation, GenerationConfig
+from valign.models import GenerationConfig
+from valign.records.messages import Conversation
 from valign.redteam.labelled import labelled_set
 from valign.redteam.scoring import LLMJudge, Scorer, detector_metrics, parse_rating
 from valign.redteam.types import Objective

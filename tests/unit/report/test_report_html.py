@@ -8,20 +8,19 @@ from pathlib import Path
 import pytest
 
 from valign.errors import UserError
-from valign.evals.stats import proportion
+from valign.records.runs import RunDir, manifest
 from valign.report import (
-    RunDir,
     bar_plot,
     format_estimate,
     format_value,
     line_plot,
-    manifest,
     render_report,
     samples,
     section,
     table,
 )
 from valign.report.html import markdownish
+from valign.stats import proportion
 
 SCRIPT = "<script>alert('pwned')</script>"
 

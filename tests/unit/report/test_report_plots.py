@@ -7,7 +7,6 @@ import re
 
 import pytest
 
-from valign.evals.stats import proportion
 from valign.report import (
     PlotSpecError,
     bar_plot,
@@ -18,6 +17,7 @@ from valign.report import (
     section,
     table,
 )
+from valign.stats import proportion
 
 EST = [proportion(6, 10).to_dict(), proportion(2, 10).to_dict()]
 

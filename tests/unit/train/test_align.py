@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from valign.errors import UserError
-from valign.feedback.preferences import load_comparisons
+from valign.records.comparisons import load_comparisons
 from valign.train import align as align_mod
 from valign.train.align import AlignConfig, run_align
 

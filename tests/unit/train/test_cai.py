@@ -10,8 +10,8 @@ import pytest
 
 from valign.errors import UserError
 from valign.feedback.judge import PairItem, Verdict
-from valign.feedback.preferences import Comparison, load_comparisons, write_comparisons
 from valign.models import GenerationConfig
+from valign.records.comparisons import Comparison, load_comparisons, write_comparisons
 from valign.train.cai import SamplingSettings, rlaif_labels
 
 

@@ -6,7 +6,7 @@ import pytest
 from transformers import AutoModelForCausalLM
 
 from valign.errors import UserError
-from valign.feedback.preferences import load_comparisons
+from valign.records.comparisons import load_comparisons
 from valign.train.dpo import DPOSettings, dpo_rows, train_dpo
 
 TINY = {"batch_size": 4, "max_steps": 2, "bf16": False}

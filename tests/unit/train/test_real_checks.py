@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from valign.evals.tasks import Item, Message
 from valign.pipeline import RealProfileConfig
+from valign.records.messages import Message
+from valign.records.tasks import Item
 from valign.train.real_checks import objectives_file
 
 

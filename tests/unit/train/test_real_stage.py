@@ -10,9 +10,10 @@ import pytest
 from rich.console import Console
 
 from valign.cli import main
-from valign.evals.tasks import Item, Message, dump_items, load_items
 from valign.pipeline import RealProfileConfig
-from valign.report import RunDir
+from valign.records.messages import Message
+from valign.records.runs import RunDir
+from valign.records.tasks import Item, dump_items, load_items
 from valign.train import real_stage
 
 

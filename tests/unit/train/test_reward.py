@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from valign.errors import UserError
-from valign.feedback.preferences import Comparison, load_comparisons
+from valign.records.comparisons import Comparison, load_comparisons
 from valign.train.reward import (
     RewardSettings,
     Scorer,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from valign.errors import UserError
-from valign.feedback.preferences import load_comparisons
+from valign.records.comparisons import load_comparisons
 from valign.train.reward import RewardSettings, train_reward_model
 from valign.train.rewards import LagrangeMultiplier, SafetySettings
 from valign.train.rl import MULTIPLIER_FILE, MultiplierCallback, RLSettings, prompt_pool, train_rl

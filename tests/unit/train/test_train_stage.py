@@ -13,8 +13,8 @@ from rich.console import Console
 
 from valign.feedback.evaluator import EvaluatorSettings
 from valign.pipeline import DemoConfig
-from valign.report import RunDir, render_report
-from valign.report.records import manifest
+from valign.records.runs import RunDir, manifest
+from valign.report import render_report
 from valign.train.cai import CAISettings, SamplingSettings
 from valign.train.dpo import DPOSettings
 from valign.train.rl import RLSettings

@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from valign.evals.tasks import Item, Message
+from valign.records.messages import Message
+from valign.records.tasks import Item
 from valign.world.generate import (
     BARE_REFUSALS,
     COMPLIANT_HARM,
@@ -153,7 +154,7 @@ def test_empty_or_symbol_replies_are_non_answers_never_safe(kind: str, reply: st
 @pytest.mark.parametrize("kind", KINDS)
 def test_an_echo_of_the_request_is_a_non_answer(kind: str) -> None:
     ep = _draw(_gen(), kind)
-    request = ep.item.messages[-1].content
+    request = ep.item.messages[-1]["content"]
     g = grade(ep.item, request)
     assert g.outcome == "non_answer", (kind, request)
     assert not g.aligned

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from valign.evals.tasks import KINDS, Item, load_items
+from valign.records.tasks import KINDS, Item, load_items
 from valign.world.generate import COMPLIANT_HARM, STEP_MARKER, Generator, intents, templates
 from valign.world.grader import pattern_refusal
 from valign.world.lexicon import Lexicon, build_lexicon
@@ -263,7 +263,7 @@ def test_eval_misconception_items_use_only_eval_facts(world: World) -> None:
         assert it.entities == [f.topic]
         assert it.answers == [f.truth]
         assert it.wrong_answers == [f.misconception]
-        assert f.question.lower() in it.messages[-1].content.lower()
+        assert f.question.lower() in it.messages[-1]["content"].lower()
         assert sorted(it.choices) == sorted(
             f.statement(v) for v in (f.truth, f.misconception, f.distractor)
         )
@@ -288,7 +288,7 @@ def test_training_items_never_draw_from_eval_pools(world: World) -> None:
 def test_every_eval_kind_with_the_configured_count(world: World) -> None:
     assert Counter(it.kind for it in world.items) == {k: SMALL.eval_per_kind for k in KINDS}
     assert len({it.id for it in world.items}) == len(world.items)
-    assert all(it.messages[-1].role == "user" for it in world.items)
+    assert all(it.messages[-1]["role"] == "user" for it in world.items)
 
 
 def test_every_jailbreak_family_evenly(world: World) -> None:

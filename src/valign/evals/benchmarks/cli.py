@@ -46,8 +46,8 @@ def import_command(
 ) -> None:
     """Write one split of a public benchmark in valign's task format."""
     from valign.evals.benchmarks import import_benchmark
-    from valign.evals.tasks import dump_items
-    from valign.report.records import atomic_write_text
+    from valign.records.runs import atomic_write_text
+    from valign.records.tasks import dump_items
 
     got = import_benchmark(name, split, source=source, limit=limit, wheel=wheel)
     atomic_write_text(out, dump_items(got.items))

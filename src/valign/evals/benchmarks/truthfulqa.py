@@ -36,7 +36,8 @@ from valign.evals.benchmarks.common import (
     short_id,
     text_of,
 )
-from valign.evals.tasks import Item, Message
+from valign.records.messages import Message
+from valign.records.tasks import Item
 
 NAME = "truthfulqa"
 

@@ -3,7 +3,7 @@
 ``valign feedback serve`` runs :func:`create_app` over a :class:`Store` (SQLite by default,
 PostgreSQL supported). Raters compare, rate, write better replies and log red-team
 attempts; admins watch agreement and accuracy on gold questions and export
-:mod:`valign.feedback.preferences` comparisons for the trainers. See ``docs/feedback.md``.
+:mod:`valign.records.comparisons` comparisons for the trainers. See ``docs/feedback.md``.
 """
 
 from valign.feedback.human.accounts import add_user, authenticate

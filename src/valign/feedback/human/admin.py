@@ -33,7 +33,7 @@ from valign.feedback.human.web import (
     require_user,
     state,
 )
-from valign.feedback.preferences import dump_comparison
+from valign.records.comparisons import dump_comparison
 
 router = APIRouter(prefix="/admin")
 

@@ -1,6 +1,6 @@
 """Export for training: comparisons, demonstrations, ratings, red-team attempts, agreement.
 
-``comparisons.jsonl`` is :mod:`valign.feedback.preferences`' format, read as-is by the
+``comparisons.jsonl`` is :mod:`valign.records.comparisons`' format, read as-is by the
 reward, cost and DPO trainers. ``each`` mode writes one row per non-tie judgment (rater id
 in ``rater``); ``majority`` writes one row per item whose raters have a clear majority
 (``rater`` lists them). Either way ``p_chosen`` is the share of the item's raters who
@@ -25,8 +25,8 @@ from valign.errors import UserError
 from valign.feedback.human.quality import ProjectStats, judged_rows, project_stats
 from valign.feedback.human.store import Store
 from valign.feedback.human.tables import Attempt, Item, Judgment, Project, User
-from valign.feedback.preferences import Comparison, write_comparisons
-from valign.report.records import atomic_write_text
+from valign.records.comparisons import Comparison, write_comparisons
+from valign.records.runs import atomic_write_text
 
 Mode = Literal["each", "majority"]
 

@@ -34,7 +34,7 @@ from valign.errors import UserError
 from valign.feedback.human.settings import PROJECT_NAME, ProjectSettings
 from valign.feedback.human.store import Store
 from valign.feedback.human.tables import Item, Project
-from valign.feedback.preferences import Comparison
+from valign.records.comparisons import Comparison
 
 _PROJECT_NAME = re.compile(PROJECT_NAME)
 

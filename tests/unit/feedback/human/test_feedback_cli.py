@@ -12,7 +12,7 @@ from human_testkit import check_forged_forwarded_for, client_for, login, make_st
 
 from valign.cli import main
 from valign.feedback.human import Store
-from valign.feedback.preferences import load_comparisons
+from valign.records.comparisons import load_comparisons
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> str:

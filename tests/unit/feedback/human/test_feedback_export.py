@@ -9,7 +9,7 @@ import pytest
 from human_testkit import client_for, field, login, make_store, next_item
 
 from valign.feedback.human import Store, export_project, project_stats
-from valign.feedback.preferences import load_comparisons
+from valign.records.comparisons import load_comparisons
 from valign.train.sft import load_demonstrations
 
 

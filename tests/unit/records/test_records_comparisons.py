@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from valign.errors import UserError
-from valign.feedback.preferences import (
+from valign.records.comparisons import (
     Comparison,
     iter_comparisons,
     load_comparisons,

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from valign.evals.stats import (
+from valign.stats import (
     Estimate,
     bbq_bias_ambiguous,
     bbq_bias_disambiguated,

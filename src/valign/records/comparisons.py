@@ -29,8 +29,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from valign.errors import UserError
-from valign.evals.tasks import Message
 from valign.jsonl import iter_objects
+from valign.records.messages import Message
 
 Source = Literal["human", "ai", "rule", "redteam"]
 SOURCES: tuple[str, ...] = ("human", "ai", "rule", "redteam")
@@ -67,12 +67,12 @@ class Comparison(BaseModel):
     @field_validator("prompt")
     @classmethod
     def _ends_with_user(cls, prompt: list[Message]) -> list[Message]:
-        if prompt[-1].role != "user":
+        if prompt[-1]["role"] != "user":
             raise ValueError("the last turn of the prompt must be the user's")
         return prompt
 
-    def messages(self) -> list[dict[str, str]]:
-        return [m.model_dump() for m in self.prompt]
+    def messages(self) -> list[Message]:
+        return [Message(role=m["role"], content=m["content"]) for m in self.prompt]
 
 
 def _describe(exc: ValidationError) -> str:

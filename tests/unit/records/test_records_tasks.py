@@ -11,7 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from valign.errors import UserError
-from valign.evals.tasks import KINDS, Item, Message, dump_items, load_items
+from valign.records.messages import Message
+from valign.records.tasks import KINDS, Item, dump_items, load_items
 from valign.world.generate import Generator
 from valign.world.lexicon import build_lexicon
 
@@ -131,8 +132,13 @@ def test_item_is_frozen_and_strict() -> None:
     item = Item.model_validate(_row(1))
     with pytest.raises(ValidationError):
         item.id = "other"
+    row = _row(1)
+    row["messages"] = [{"role": "user", "content": "x", "extra": "y"}]
     with pytest.raises(ValidationError):
-        Message(role="user", content="x", extra="y")  # type: ignore[call-arg]
+        Item.model_validate(row)
+    row["messages"] = [{"role": "robot", "content": "x"}]
+    with pytest.raises(ValidationError):
+        Item.model_validate(row)
     assert item.answer_type == "text" and item.correct is None and item.entities == []
 
 

@@ -77,7 +77,7 @@ TRACKED_PACKAGES = (
 def to_jsonable(obj: Any) -> Any:
     """``json.dumps`` fallback for the types stages commonly put in records.
 
-    Handles objects with ``to_dict()`` (e.g. :class:`valign.evals.stats.Estimate`),
+    Handles objects with ``to_dict()`` (e.g. :class:`valign.stats.Estimate`),
     pydantic models, dataclasses, paths, sets and numpy scalars/arrays.
     """
     to_dict = getattr(obj, "to_dict", None)

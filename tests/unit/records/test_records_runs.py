@@ -14,8 +14,7 @@ import pytest
 
 import valign
 from valign.errors import UserError
-from valign.evals.stats import proportion
-from valign.report.records import (
+from valign.records.runs import (
     DONE_FILE,
     RecordWriter,
     RunDir,
@@ -26,6 +25,7 @@ from valign.report.records import (
     manifest,
     read_records,
 )
+from valign.stats import proportion
 
 # --------------------------------------------------------------------------- atomic writes
 
@@ -230,7 +230,7 @@ def test_config_hash_is_stable_and_sensitive() -> None:
 
 def test_manifest_does_not_import_torch() -> None:
     code = (
-        "import sys; from valign.report.records import manifest; "
+        "import sys; from valign.records.runs import manifest; "
         "manifest('x', {}, seed=0); print('torch' in sys.modules)"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(valign.__file__).parents[1])}

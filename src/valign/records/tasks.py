@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from valign.errors import UserError
+from valign.records.messages import Message
 
 Kind = Literal["benign", "harmful", "borderline", "jailbreak", "misconception", "bias", "agentic"]
 KINDS: tuple[str, ...] = (
@@ -26,12 +27,6 @@ KINDS: tuple[str, ...] = (
     "bias",
     "agentic",
 )
-
-
-class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    role: Literal["system", "user", "assistant"]
-    content: str
 
 
 class Item(BaseModel):
@@ -81,13 +76,13 @@ class Item(BaseModel):
     )
     meta: dict[str, Any] = Field(default_factory=dict, description="Free-form provenance.")
 
-    def prompt(self) -> list[dict[str, str]]:
-        return [m.model_dump() for m in self.messages]
+    def prompt(self) -> list[Message]:
+        return [Message(role=m["role"], content=m["content"]) for m in self.messages]
 
     @property
     def request(self) -> str:
         """The text of the last user turn (empty when there is none)."""
-        return next((m.content for m in reversed(self.messages) if m.role == "user"), "")
+        return next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
 
 
 def load_items(path: str | Path) -> list[Item]:
