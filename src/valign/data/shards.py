@@ -166,9 +166,3 @@ def iter_shard(path: Path, name: str, text_mode: str = "lines") -> Iterator[Doc]
     if fmt == "parquet":
         return _parquet(path, name)
     return _text(path, name, blocks=text_mode == "blocks")
-
-
-def iter_corpus(corpus: Path, text_mode: str = "lines") -> Iterator[Doc]:
-    """Stream every document of every shard, in shard order."""
-    for shard in list_shards(corpus):
-        yield from iter_shard(shard, shard_name(shard, corpus), text_mode)

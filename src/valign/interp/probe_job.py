@@ -47,16 +47,6 @@ def save_probe(probe: LinearProbe, path: Path) -> None:
     path.write_text(json.dumps(data) + "\n")
 
 
-def load_probe(path: Path) -> LinearProbe:
-    data = json.loads(path.read_text())
-    return LinearProbe(
-        np.asarray(data["weight"]),
-        float(data["bias"]),
-        np.asarray(data["mean"]),
-        np.asarray(data["std"]),
-    )
-
-
 def run_probe(settings: ProbeSettings, out: Path) -> dict[str, Any]:
     world = world_dir(settings.world)
     chat = open_model(settings.model, settings.threads)

@@ -68,7 +68,7 @@ def guard(classifier: FastClassifier) -> CrashingGuard:
 
 @pytest.fixture(scope="module")
 def server(guard: CrashingGuard, detector: RefusalDetector) -> Iterator[str]:
-    settings = ServerSettings(batch_size=32, batch_wait_ms=15)
+    settings = ServerSettings(batch_size=32, batch_wait_ms=40)
     with serve_app(create_app(guard, detector, settings)) as base:
         yield base
 

@@ -10,7 +10,7 @@ from valign.feedback.human.accounts import add_user, authenticate
 from valign.feedback.human.agreement import cohen_kappa, krippendorff_alpha, pairwise_kappas
 from valign.feedback.human.app import create_app
 from valign.feedback.human.assist import Critic, Responder, model_critic, model_responder
-from valign.feedback.human.export import export_project, iter_comparisons
+from valign.feedback.human.export import export_project, project_comparisons
 from valign.feedback.human.projects import (
     add_items,
     create_project,
@@ -36,11 +36,11 @@ __all__ = [
     "create_project",
     "export_project",
     "items_from_model",
-    "iter_comparisons",
     "krippendorff_alpha",
     "model_critic",
     "model_responder",
     "pairwise_kappas",
+    "project_comparisons",
     "project_stats",
     "read_items",
 ]

@@ -188,7 +188,7 @@ def download(request: Request, name: str, filename: str, mode: str = "each") -> 
 
 def _export_text(store: Any, name: str, filename: str, mode: str) -> str:
     if filename == "comparisons.jsonl":
-        rows = export.iter_comparisons(store, name, mode)  # type: ignore[arg-type]
+        rows = export.project_comparisons(store, name, mode)  # type: ignore[arg-type]
         return "".join(dump_comparison(r) for r in rows)
     lines = {
         "demonstrations.jsonl": export.demonstrations,

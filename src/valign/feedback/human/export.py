@@ -42,7 +42,7 @@ def _kept(stats: ProjectStats, rater: str, min_gold_accuracy: float | None) -> b
     return acc is not None and acc >= min_gold_accuracy
 
 
-def iter_comparisons(
+def project_comparisons(
     store: Store, name: str, mode: Mode = "each", min_gold_accuracy: float | None = None
 ) -> Iterator[Comparison]:
     project, rows = judged_rows(store, name)
@@ -218,7 +218,7 @@ def export_project(
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, int] = {}
     if project.kind == "pairwise":
-        rows = iter_comparisons(store, name, mode, min_gold_accuracy)
+        rows = project_comparisons(store, name, mode, min_gold_accuracy)
         written["comparisons.jsonl"] = write_comparisons(out / "comparisons.jsonl", rows)
     elif project.kind == "demonstration":
         written["demonstrations.jsonl"] = _jsonl(
