@@ -25,9 +25,8 @@ from typing import Any
 
 import torch
 
-from valign.evals.run import EvalSettings, run_eval
-from valign.feedback.evaluator import TrainedEvaluator
-from valign.train.cai import (
+from valign.cai.evaluator import TrainedEvaluator
+from valign.cai.rlaif import (
     CAISettings,
     SamplingSettings,
     fit_evaluator,
@@ -35,6 +34,7 @@ from valign.train.cai import (
     rlaif_phase,
     supervised_cai,
 )
+from valign.evals.run import EvalSettings, run_eval
 from valign.train.dpo import DPOSettings, train_dpo
 from valign.train.rl import RLSettings
 from valign.train.sft import SFTSettings, sft

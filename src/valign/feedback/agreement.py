@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from valign.feedback.judge import Verdict
+from valign.cai.judge import Verdict
 from valign.stats import proportion
 
 

@@ -26,10 +26,10 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from valign.cai.critique import CritiqueSettings, critique_revise, write_sft, write_traces
+from valign.cai.evaluator import EvaluatorSettings, TrainedEvaluator, train_evaluator
+from valign.cai.judge import PairItem, Verdict
 from valign.errors import UserError
-from valign.feedback.critique import CritiqueSettings, critique_revise, write_sft, write_traces
-from valign.feedback.evaluator import EvaluatorSettings, TrainedEvaluator, train_evaluator
-from valign.feedback.judge import PairItem, Verdict
 from valign.models import GenerationConfig, load_model
 from valign.records.comparisons import Comparison, load_comparisons, write_comparisons
 from valign.records.messages import Conversation
@@ -381,8 +381,8 @@ def evaluator_agreement(
     limit: int = 1000,
 ) -> dict[str, Any]:
     """The evaluator's agreement with held-out labelled comparisons, per principle."""
+    from valign.cai.evaluator import pair_items
     from valign.feedback.agreement import agreement
-    from valign.feedback.evaluator import pair_items
 
     items, truth = pair_items(list(rows)[:limit], constitution, seed=1)
     return agreement(evaluator.compare(items), truth) if items else {}

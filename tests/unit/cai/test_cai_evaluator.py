@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from valign.feedback.agreement import agreement, calibration, cohen_kappa
-from valign.feedback.evaluator import (
+from valign.cai.evaluator import (
     EvaluatorSettings,
     TrainedEvaluator,
     corrupt,
     pair_items,
     train_evaluator,
 )
-from valign.feedback.judge import PairItem, Verdict
+from valign.cai.judge import PairItem, Verdict
+from valign.feedback.agreement import agreement, calibration, cohen_kappa
 from valign.records.comparisons import Comparison, load_comparisons
 from valign.values import load_constitution
 
