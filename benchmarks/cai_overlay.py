@@ -25,7 +25,7 @@ import torch
 
 from valign.cai.critique import pick_best
 from valign.cai.evaluator import EvaluatorSettings, train_evaluator
-from valign.cai.rlaif import SamplingSettings, sample
+from valign.cai.sampling import SamplingSettings, sample
 from valign.records.comparisons import load_comparisons
 from valign.records.tasks import load_items
 from valign.stats import proportion

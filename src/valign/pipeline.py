@@ -37,7 +37,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 
-from valign.cai.rlaif import CAISettings
+from valign.cai.settings import CAISettings
 from valign.data.stage import data_ablation_stage, data_audit_stage
 from valign.evals.run import EvalSettings, run_eval
 from valign.guard.stage import guard_stage

@@ -29,14 +29,14 @@ _WHERE = {
     "position_bias": "judge",
     "principles_for": "rubric",
     "seed_rubric": "rubric",
-    "CAISettings": "rlaif",
-    "SamplingSettings": "rlaif",
-    "cai_stage": "rlaif",
+    "SamplingSettings": "sampling",
+    "CAISettings": "settings",
+    "supervised_cai": "supervised",
     "direct_rlaif": "rlaif",
-    "fit_evaluator": "rlaif",
     "rlaif_dpo": "rlaif",
     "rlaif_labels": "rlaif",
-    "supervised_cai": "rlaif",
+    "cai_stage": "pipeline",
+    "fit_evaluator": "pipeline",
 }
 
 __all__ = sorted(_WHERE)

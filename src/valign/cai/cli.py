@@ -61,7 +61,8 @@ def evaluator(
     overlay: OverlayOption = None,
 ) -> None:
     """Train the evaluator on the constitution's examples and a labelled seed."""
-    from valign.cai.rlaif import CAISettings, evaluator_agreement, fit_evaluator
+    from valign.cai.pipeline import evaluator_agreement, fit_evaluator
+    from valign.cai.settings import CAISettings
     from valign.records.comparisons import load_comparisons
 
     c = _constitution(constitution, overlay)
@@ -156,7 +157,8 @@ def revise(
     """Critique and revise the model's answers under the constitution; write SFT data."""
     from valign.cai.critique import CritiqueSettings, critique_revise, write_sft, write_traces
     from valign.cai.evaluator import TrainedEvaluator
-    from valign.cai.rlaif import prompts_from, relevant_principles, revision_stats
+    from valign.cai.sampling import prompts_from
+    from valign.cai.supervised import relevant_principles, revision_stats
     from valign.models import GenerationConfig, load_model
 
     c = _constitution(constitution, overlay)
@@ -191,7 +193,8 @@ def label(
 ) -> None:
     """RLAIF labels: the evaluator compares pairs sampled from the policy."""
     from valign.cai.evaluator import TrainedEvaluator
-    from valign.cai.rlaif import SamplingSettings, prompts_from, rlaif_labels
+    from valign.cai.rlaif import rlaif_labels
+    from valign.cai.sampling import SamplingSettings, prompts_from
     from valign.records.comparisons import write_comparisons
 
     ev = TrainedEvaluator.load(evaluator_dir)
@@ -219,7 +222,8 @@ def run(
     overlay: OverlayOption = None,
 ) -> None:
     """The whole stage: evaluator, supervised CAI, RLAIF; then `valign eval` the model."""
-    from valign.cai.rlaif import CAISettings, cai_stage
+    from valign.cai.pipeline import cai_stage
+    from valign.cai.settings import CAISettings
     from valign.train.dpo import DPOSettings
     from valign.train.sft import SFTSettings
 

@@ -1,43 +1,31 @@
-"""Constitutional AI: supervised critique-revision, then RL from AI feedback.
+"""RL from AI feedback: the evaluator (or any judge) labels the policy's samples; train on them.
 
-Phases, each a function the pipeline (or a script) can call on its own:
+1. ``rlaif_labels``  the judge labels pairs sampled from the policy: comparisons with
+                     ``source="ai"``, a principle and a soft label
+2. ``rlaif_dpo``     DPO on those labels (or train reward/cost models from them with
+                     :func:`valign.train.reward.train_reward_model`)
+3. ``direct_rlaif``  online RL whose reward is the evaluator's score
 
-1. ``fit_evaluator``    the trained evaluator from the constitution's examples and a small
-                        labelled seed of comparisons (the only human-style labels used)
-2. ``supervised_cai``   the policy answers, critiques and revises its answers under the
-                        constitution; the evaluator keeps the best of the original, the
-                        revisions and extra samples; SFT on the kept answers
-3. ``rlaif_labels``     the evaluator (or any judge) labels pairs sampled from the policy:
-                        comparisons with ``source="ai"``, a principle and a soft label
-4. ``rlaif_dpo``        DPO on those labels (or train reward/cost models from them with
-                        :func:`valign.train.reward.train_reward_model`)
-5. ``direct_rlaif``     online RL whose reward is the evaluator's score
-
-No ground-truth labels are read after phase 1: prompts come from any prompt file, replies
-from the policy itself.
+``rlaif_phase`` runs 1 and 2, or 3, resumably. No ground-truth labels are read: prompts
+come from any prompt file, replies from the policy itself.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from valign.cai.critique import CritiqueSettings, critique_revise, write_sft, write_traces
-from valign.cai.evaluator import EvaluatorSettings, TrainedEvaluator, train_evaluator
+from valign.cai.evaluator import TrainedEvaluator
 from valign.cai.judge import PairItem, Verdict
+from valign.cai.sampling import SamplingSettings, sample
+from valign.cai.settings import CAISettings
 from valign.errors import UserError
-from valign.models import GenerationConfig, load_model
 from valign.records.comparisons import Comparison, load_comparisons, write_comparisons
 from valign.records.messages import Conversation
 from valign.train.common import TrainResult
 from valign.train.dpo import DPOSettings, train_dpo
 from valign.train.rl import RLSettings
-from valign.train.sft import SFTSettings, sft
-from valign.values import Constitution
 
 
 class Judge(Protocol):
@@ -46,167 +34,6 @@ class Judge(Protocol):
     name: str
 
     def compare(self, items: Sequence[PairItem]) -> list[Verdict]: ...
-
-
-RLAIFMethod = Literal["dpo", "direct"]
-
-
-class SamplingSettings(BaseModel):
-    """How the policy's candidate replies are sampled."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    n: int = Field(4, ge=1, description="Replies sampled per prompt.")
-    temperature: float = Field(1.0, description="Sampling temperature.")
-    max_new_tokens: int = Field(48, description="Longest reply in tokens.")
-    batch_size: int = Field(64, description="Conversations per generation batch.")
-    seed: int = Field(0, description="Seed of the first sample; sample k uses seed + k.")
-
-
-class CAISettings(BaseModel):
-    """Supervised CAI and RLAIF (defaults: the microworld on 2 CPU cores)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    seed_size: int = Field(1000, description="Labelled comparisons the evaluator learns from.")
-    prompts: int = Field(2000, description="Prompts used from the prompt file (0: all).")
-    evaluator: EvaluatorSettings = Field(default_factory=EvaluatorSettings)
-    sampling: SamplingSettings = Field(default_factory=SamplingSettings)
-    critique: CritiqueSettings = Field(default_factory=lambda: CritiqueSettings(n_revisions=1))
-    critique_principles: int = Field(
-        1, description="Most relevant principles (by the evaluator) a critique may draw from."
-    )
-    sft: SFTSettings = Field(default_factory=lambda: SFTSettings(learning_rate=3e-4, epochs=3))
-    method: RLAIFMethod = Field(
-        "dpo",
-        description="RLAIF: 'dpo' (DPO on the AI labels) or 'direct' (online RL with the "
-        "evaluator's score as the reward).",
-    )
-    min_confidence: float = Field(
-        0.8, description="RLAIF DPO: train on pairs whose soft label is at least this sure."
-    )
-    soft_labels: bool = Field(
-        True,
-        description="RLAIF DPO: conservative DPO, the share of flipped labels set to what "
-        "the kept labels' confidence predicts.",
-    )
-    dpo: DPOSettings = Field(default_factory=DPOSettings)
-    rl: RLSettings = Field(
-        default_factory=lambda: RLSettings(max_steps=40), description="Direct RLAIF's trainer."
-    )
-
-
-def prompts_from(path: Path, limit: int = 0) -> list[Conversation]:
-    """Conversations ending in a user turn, from a comparison, demonstration or prompt file."""
-    from valign.train.rl import prompt_pool
-
-    return [row["prompt"] for row in prompt_pool(path, limit)]
-
-
-def sample(
-    model_or_dir: Any, convs: Sequence[Conversation], s: SamplingSettings
-) -> list[list[str]]:
-    """``s.n`` sampled replies per conversation (each sample round reseeded)."""
-    model = load_model(str(model_or_dir)) if isinstance(model_or_dir, str | Path) else model_or_dir
-    rounds = [
-        model.generate(
-            convs,
-            GenerationConfig(
-                max_new_tokens=s.max_new_tokens,
-                temperature=s.temperature,
-                batch_size=s.batch_size,
-                seed=s.seed + k,
-            ),
-        )
-        for k in range(s.n)
-    ]
-    return [[r[i] for r in rounds] for i in range(len(convs))]
-
-
-# ── 1. the evaluator ────────────────────────────────────────────────────────
-
-
-def fit_evaluator(
-    constitution: Constitution, seed_file: Path | None, out: Path, s: CAISettings
-) -> tuple[TrainedEvaluator, int]:
-    """Train and save the evaluator on the constitution plus the first ``seed_size`` labels."""
-    rows = load_comparisons(seed_file)[: s.seed_size] if seed_file and s.seed_size else []
-    evaluator = train_evaluator(constitution, rows, s.evaluator)
-    evaluator.save(out)
-    return evaluator, len(rows)
-
-
-def evaluator_in(
-    folder: Path, constitution: Constitution, seed_file: Path | None, s: CAISettings
-) -> TrainedEvaluator:
-    """The evaluator saved in ``folder``, trained there first when it is not."""
-    if (folder / "evaluator.json").is_file():
-        return TrainedEvaluator.load(folder)
-    return fit_evaluator(constitution, seed_file, folder, s)[0]
-
-
-def relevant_principles(
-    evaluator: TrainedEvaluator, convs: Sequence[Conversation], k: int
-) -> list[tuple[str, ...]]:
-    """The ``k`` principles the evaluator finds most relevant to each conversation."""
-    if not convs:
-        return []
-    _, rel = evaluator.logits(convs, [""] * len(convs))
-    top = rel.topk(min(k, rel.shape[1]), dim=-1).indices.tolist()
-    return [tuple(evaluator.principles[j] for j in row) for row in top]
-
-
-# ── 2. supervised CAI ───────────────────────────────────────────────────────
-
-
-def supervised_cai(
-    policy: str | Path,
-    convs: Sequence[Conversation],
-    evaluator: TrainedEvaluator,
-    constitution: Constitution,
-    out: Path,
-    s: CAISettings,
-) -> tuple[TrainResult, dict[str, Any]]:
-    """Critique-revision with best-of-n under the evaluator, then SFT on the kept replies."""
-    model = load_model(str(policy))
-    greedy = SamplingSettings(**{**s.sampling.model_dump(), "n": 1, "temperature": 0.0})
-    first = [c[0] for c in sample(model, convs, greedy)]
-    extra = sample(model, convs, s.sampling)
-    traces = critique_revise(
-        model,
-        constitution,
-        convs,
-        first,
-        s.critique,
-        principles=relevant_principles(evaluator, convs, s.critique_principles),
-        scorer=evaluator.score,
-        candidates=extra,
-    )
-    write_traces(out / "traces.jsonl", traces)
-    n = write_sft(out / "sft.jsonl", traces)
-    stats = revision_stats(traces)
-    stats["demonstrations"] = n
-    (out / "revision_stats.json").write_text(json.dumps(stats, indent=2))
-    del model
-    result = sft(policy, out / "sft.jsonl", out, s.sft)
-    return result, stats
-
-
-def revision_stats(traces: Sequence[Any]) -> dict[str, Any]:
-    """Where the kept replies came from, and how often the model's own revisions won."""
-    n = max(1, len(traces))
-    steps = [st for t in traces for st in t.steps]
-    return {
-        "traces": len(traces),
-        "kept_original": sum(t.chosen_from == "original" for t in traces) / n,
-        "kept_revision": sum(t.chosen_from == "revision" for t in traces) / n,
-        "kept_candidate": sum(t.chosen_from == "candidate" for t in traces) / n,
-        "revision_steps": len(steps),
-        "revision_accepted": sum(st.kept for st in steps) / max(1, len(steps)),
-    }
-
-
-# ── 3–4. RLAIF ──────────────────────────────────────────────────────────────
 
 
 def rlaif_labels(
@@ -290,9 +117,6 @@ def _confidence(row: Comparison) -> float:
     return 1.0 if row.p_chosen is None else row.p_chosen
 
 
-# ── 5. direct RLAIF ─────────────────────────────────────────────────────────
-
-
 def evaluator_reward(evaluator: TrainedEvaluator) -> Any:
     """A TRL reward function paying each reply the evaluator's score (no cost model)."""
     from valign.train.rewards import AlignmentReward, SafetySettings
@@ -368,66 +192,4 @@ def rlaif_phase(
         record["train"] = rlaif_dpo(
             policy, kept, out, s.dpo, s.min_confidence, s.soft_labels, on_step
         )
-    return record
-
-
-# ── the whole stage ─────────────────────────────────────────────────────────
-
-
-def evaluator_agreement(
-    evaluator: TrainedEvaluator,
-    constitution: Constitution,
-    rows: Sequence[Comparison],
-    limit: int = 1000,
-) -> dict[str, Any]:
-    """The evaluator's agreement with held-out labelled comparisons, per principle."""
-    from valign.cai.evaluator import pair_items
-    from valign.feedback.agreement import agreement
-
-    items, truth = pair_items(list(rows)[:limit], constitution, seed=1)
-    return agreement(evaluator.compare(items), truth) if items else {}
-
-
-def cai_stage(
-    out: Path,
-    policy: str | Path,
-    seed_file: Path,
-    prompt_file: Path,
-    constitution: Constitution,
-    s: CAISettings | None = None,
-    supervised: bool = True,
-    rlaif: bool = True,
-) -> dict[str, Any]:
-    """Evaluator → supervised CAI → RLAIF (``s.method``), each phase skipped when done.
-
-    ``seed_file`` gives the evaluator's labelled seed (its first ``seed_size`` rows; the
-    following rows measure its agreement); ``prompt_file`` the prompts (no replies or
-    labels are read from it). Writes ``out/cai.json`` and returns it; ``model_dir`` is the
-    final policy, ready for the scorecard.
-    """
-    s = s or CAISettings()
-    out.mkdir(parents=True, exist_ok=True)
-    evaluator = evaluator_in(out / "evaluator", constitution, seed_file, s)
-    heldout = load_comparisons(seed_file)[s.seed_size :]
-    record: dict[str, Any] = {
-        "seed_size": s.seed_size,
-        "agreement": evaluator_agreement(evaluator, constitution, heldout),
-        "settings": s.model_dump(),
-    }
-    convs = prompts_from(prompt_file, 2 * s.prompts if s.prompts else 0)
-    half = len(convs) // 2 if rlaif and supervised else len(convs)
-    current = Path(policy)
-    if supervised:
-        folder = out / "supervised"
-        if not (folder / "model" / "config.json").is_file():
-            supervised_cai(current, convs[:half], evaluator, constitution, folder, s)
-        record["revision"] = json.loads((folder / "revision_stats.json").read_text())
-        current = folder / "model"
-    if rlaif:
-        phase = rlaif_phase(current, convs[-half:], evaluator, out / "rlaif", s)
-        phase.pop("train", None)
-        record["rlaif"] = phase
-        current = Path(phase["model_dir"])
-    record["model_dir"] = str(current)
-    (out / "cai.json").write_text(json.dumps(record, indent=2, default=str))
     return record

@@ -1,4 +1,4 @@
-"""RLAIF labels from policy samples, and the whole CAI stage on the tiny world."""
+"""RLAIF: AI labels from policy samples, DPO on them, and online RL on the evaluator's score."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from valign.cai.judge import PairItem, Verdict
-from valign.cai.rlaif import SamplingSettings, rlaif_labels
+from valign.cai.rlaif import rlaif_labels
+from valign.cai.sampling import SamplingSettings
 from valign.errors import UserError
 from valign.models import GenerationConfig
 from valign.records.comparisons import Comparison, load_comparisons, write_comparisons
@@ -99,50 +100,12 @@ def test_rlaif_dpo_drops_unsure_labels_and_smooths_by_confidence(
 
 
 @pytest.mark.slow
-def test_cai_stage_end_to_end(tiny_world: Path, tiny_base_model_dir: Path, tmp_path: Path) -> None:
-    from valign.cai.evaluator import EvaluatorSettings
-    from valign.cai.rlaif import CAISettings, cai_stage
-    from valign.train.dpo import DPOSettings
-    from valign.train.sft import SFTSettings
-    from valign.values import load_constitution
-
-    s = CAISettings(
-        seed_size=6,
-        prompts=4,
-        evaluator=EvaluatorSettings(epochs=5, hidden=32),
-        sampling=SamplingSettings(n=2, max_new_tokens=8),
-        sft=SFTSettings(max_steps=2, batch_size=2, threads=1),
-        dpo=DPOSettings(max_steps=1, batch_size=2, threads=1),
-        min_confidence=0.5,
-    )
-    record = cai_stage(
-        tmp_path / "cai",
-        tiny_base_model_dir,
-        tiny_world / "preferences.jsonl",
-        tiny_world / "sft.jsonl",
-        load_constitution("default"),
-        s,
-    )
-    assert Path(record["model_dir"]).is_dir()
-    assert record["revision"]["traces"] == 4
-    assert (tmp_path / "cai" / "supervised" / "traces.jsonl").is_file()
-    again = cai_stage(
-        tmp_path / "cai",
-        tiny_base_model_dir,
-        tiny_world / "preferences.jsonl",
-        tiny_world / "sft.jsonl",
-        load_constitution("default"),
-        s,
-    )
-    assert again["model_dir"] == record["model_dir"]  # resumed, nothing retrained
-
-
-@pytest.mark.slow
 def test_direct_rlaif_pays_the_evaluator_score(
     tiny_world: Path, tiny_base_model_dir: Path, tmp_path: Path
 ) -> None:
     from valign.cai.evaluator import EvaluatorSettings, train_evaluator
-    from valign.cai.rlaif import direct_rlaif, evaluator_reward, prompts_from
+    from valign.cai.rlaif import direct_rlaif, evaluator_reward
+    from valign.cai.sampling import prompts_from
     from valign.train.rl import RLSettings
     from valign.values import load_constitution
 

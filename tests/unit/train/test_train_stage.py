@@ -12,7 +12,8 @@ import pytest
 from rich.console import Console
 
 from valign.cai.evaluator import EvaluatorSettings
-from valign.cai.rlaif import CAISettings, SamplingSettings
+from valign.cai.sampling import SamplingSettings
+from valign.cai.settings import CAISettings
 from valign.pipeline import DemoConfig
 from valign.records.runs import RunDir, manifest
 from valign.report import render_report
@@ -93,9 +94,10 @@ def test_cai_stage_resumes_without_retraining(
     def must_not_run(*args: object, **kw: object) -> None:
         raise AssertionError("a finished phase ran again")
 
-    from valign.cai import rlaif
+    from valign.cai import pipeline, rlaif
 
-    for name in ("fit_evaluator", "rlaif_labels", "train_dpo"):
+    monkeypatch.setattr(pipeline, "fit_evaluator", must_not_run)
+    for name in ("rlaif_labels", "train_dpo"):
         monkeypatch.setattr(rlaif, name, must_not_run)
     again = stage_cai(run, cfg, console)
     assert again["curves"] == {}  # nothing trained this time
