@@ -6,7 +6,7 @@
 - :func:`critique_revise`   the critique → revision loop of supervised CAI
 - :func:`rlaif_labels`      AI-labelled comparisons of the policy's own samples
 - :func:`cai_stage`         evaluator → supervised CAI → RLAIF, each phase resumable
-How far to trust a judge is :func:`valign.feedback.agreement`. See ``docs/cai.md``.
+How far to trust a judge is :func:`valign.feedback.agreement.agreement`. See ``docs/cai.md``.
 """
 
 from importlib import import_module
