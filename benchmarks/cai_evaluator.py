@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
+from valign.cai.evaluator import EvaluatorSettings, pair_items, train_evaluator
 from valign.feedback.agreement import agreement
-from valign.feedback.evaluator import EvaluatorSettings, pair_items, train_evaluator
 from valign.records.comparisons import load_comparisons
 from valign.values import load_constitution
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
+from valign.cai.evaluator import pair_items
+from valign.cai.judge import JudgeSettings, LLMJudge, Verdict, position_bias
 from valign.feedback.agreement import agreement
-from valign.feedback.evaluator import pair_items
-from valign.feedback.judge import JudgeSettings, LLMJudge, Verdict, position_bias
 from valign.models import load_model
 from valign.records.comparisons import load_comparisons
 from valign.values import load_constitution

@@ -25,16 +25,13 @@ from typing import Any
 
 import torch
 
+from valign.cai.evaluator import TrainedEvaluator
+from valign.cai.pipeline import fit_evaluator
+from valign.cai.rlaif import rlaif_phase
+from valign.cai.sampling import SamplingSettings, prompts_from
+from valign.cai.settings import CAISettings
+from valign.cai.supervised import supervised_cai
 from valign.evals.run import EvalSettings, run_eval
-from valign.feedback.evaluator import TrainedEvaluator
-from valign.train.cai import (
-    CAISettings,
-    SamplingSettings,
-    fit_evaluator,
-    prompts_from,
-    rlaif_phase,
-    supervised_cai,
-)
 from valign.train.dpo import DPOSettings, train_dpo
 from valign.train.rl import RLSettings
 from valign.train.sft import SFTSettings, sft

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import torch
 
-from valign.feedback.critique import pick_best
-from valign.feedback.evaluator import EvaluatorSettings, train_evaluator
+from valign.cai.critique import pick_best
+from valign.cai.evaluator import EvaluatorSettings, train_evaluator
+from valign.cai.sampling import SamplingSettings, sample
 from valign.records.comparisons import load_comparisons
 from valign.records.tasks import load_items
 from valign.stats import proportion
-from valign.train.cai import SamplingSettings, sample
 from valign.values import compose, load_constitution, load_overlay
 from valign.world import grade
 

@@ -67,10 +67,10 @@ def demo(
 
 def _mount() -> None:
     """Attach every stage's sub-app (imported lazily so `valign --help` stays fast)."""
+    from valign.cai.cli import app as cai_app
     from valign.data.cli import app as data_app
     from valign.evals.benchmarks.cli import app as tasks_app
     from valign.evals.cli import eval_command
-    from valign.feedback.cai_cli import app as cai_app
     from valign.feedback.human.cli import app as feedback_app
     from valign.guard.cli import app as guard_app
     from valign.interp.cli import app as interp_app

@@ -37,6 +37,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 
+from valign.cai.settings import CAISettings
 from valign.data.stage import data_ablation_stage, data_audit_stage
 from valign.evals.run import EvalSettings, run_eval
 from valign.guard.stage import guard_stage
@@ -48,7 +49,6 @@ from valign.report.sections import bar_plot, line_plot, section, table
 from valign.settings import load_settings
 from valign.train import real_checks, real_stage
 from valign.train.align import AlignConfig
-from valign.train.cai import CAISettings
 from valign.train.common import LoraSettings
 from valign.train.dpo import DPOSettings
 from valign.train.pretrain import PretrainConfig, pretrain

@@ -1,33 +1,21 @@
-"""valign.feedback: comparisons, and the evaluator that judges replies against the constitution.
+"""valign.feedback: what people say about replies, and how far to trust a judge.
 
-- :mod:`~valign.records.comparisons` the one comparison file format (human, AI, rule labels)
-- :class:`LLMJudge`        pairwise verdicts from any chat model's choice-token probabilities
-- :class:`TrainedEvaluator` an encoder + per-principle head trained on labelled examples
-- :func:`agreement`        accuracy, Cohen's kappa and calibration against held-out labels
-- :func:`critique_revise`  Constitutional AI's critique → revision loop
-See ``docs/cai.md``.
+- :mod:`~valign.feedback.human`  the human rating app, its store and its exports
+- :func:`agreement`             a judge's accuracy, Cohen's kappa and calibration against
+                                held-out labels, per principle
+The comparison file format is :mod:`valign.records.comparisons`; the judges themselves
+(the LLM judge, the trained evaluator) are Constitutional AI's, in :mod:`valign.cai`.
+See ``docs/feedback.md`` (the rating app) and ``docs/cai.md`` (a judge's agreement).
 """
 
 from importlib import import_module
 from typing import Any
 
-# Loaded on first use: the comparison format and the rating app must not pay for torch.
+# Loaded on first use: importing the rating app loads nothing else of the package.
 _WHERE = {
     "agreement": "agreement",
     "calibration": "agreement",
     "cohen_kappa": "agreement",
-    "CritiqueSettings": "critique",
-    "Trace": "critique",
-    "critique_revise": "critique",
-    "pick_best": "critique",
-    "EvaluatorSettings": "evaluator",
-    "TrainedEvaluator": "evaluator",
-    "train_evaluator": "evaluator",
-    "JudgeSettings": "judge",
-    "LLMJudge": "judge",
-    "PairItem": "judge",
-    "Verdict": "judge",
-    "position_bias": "judge",
 }
 
 __all__ = sorted(_WHERE)

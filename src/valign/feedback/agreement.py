@@ -5,16 +5,37 @@ interval), Cohen's kappa (agreement beyond chance, which matters when one answer
 more common) and calibration (expected calibration error and Brier score of the soft
 label ``P(a better)``): a judge whose 0.9 is right only 60% of the time produces soft
 labels that mislead a reward model even when its accuracy looks fine.
+
+Any judge's verdicts will do: a verdict is read for its soft label, the principle it was
+judged under and whether it flips with the order (:class:`valign.cai.judge.Verdict` is one).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from valign.feedback.judge import Verdict
 from valign.stats import proportion
+
+
+class JudgedPair(Protocol):
+    """What agreement reads from a judge's verdict on a pair (a, b)."""
+
+    @property
+    def p_a(self) -> float:
+        """Probability that reply ``a`` is better (the soft label)."""
+        ...
+
+    @property
+    def principle(self) -> str:
+        """The principle the pair was judged under."""
+        ...
+
+    @property
+    def flipped(self) -> bool:
+        """The preferred reply changes when the order is swapped."""
+        ...
 
 
 def cohen_kappa(predicted: Sequence[bool], truth: Sequence[bool]) -> float | None:
@@ -51,7 +72,7 @@ def calibration(probs: Sequence[float], truth: Sequence[bool], bins: int = 10) -
     return {"ece": ece, "brier": brier, "reliability": table}
 
 
-def _summary(verdicts: Sequence[Verdict], truth: Sequence[bool]) -> dict[str, Any]:
+def _summary(verdicts: Sequence[JudgedPair], truth: Sequence[bool]) -> dict[str, Any]:
     predicted = [v.p_a > 0.5 for v in verdicts]
     hits = sum(p == t for p, t in zip(predicted, truth, strict=True))
     cal = calibration([v.p_a for v in verdicts], truth)
@@ -66,7 +87,7 @@ def _summary(verdicts: Sequence[Verdict], truth: Sequence[bool]) -> dict[str, An
 
 
 def agreement(
-    verdicts: Sequence[Verdict],
+    verdicts: Sequence[JudgedPair],
     truth: Sequence[bool],
     groups: Sequence[str] | None = None,
 ) -> dict[str, Any]:

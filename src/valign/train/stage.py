@@ -10,9 +10,9 @@
     eval_aligned  scorecards of the SFT, RLHF and RLAIF models, beside the base model's
 
 Each is one step of :mod:`valign.train.align`'s first round (``cai``: of
-:mod:`valign.train.cai`), run on the demo's world folder; the demo's ``align`` settings
+:mod:`valign.cai.pipeline`), run on the demo's world folder; the demo's ``align`` settings
 (an :class:`~valign.train.align.AlignConfig`) and ``rlaif`` settings (a
-:class:`~valign.train.cai.CAISettings`) say how each trainer runs.
+:class:`~valign.cai.settings.CAISettings`) say how each trainer runs.
 """
 
 from __future__ import annotations
@@ -191,7 +191,9 @@ def curve_plot(title: str, series: dict[str, list[Any]]) -> dict[str, Any] | Non
 
 def stage_cai(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     """RLAIF from the demo's SFT model; the scorecard is eval_aligned's."""
-    from valign.train.cai import evaluator_agreement, evaluator_in, prompts_from, rlaif_phase
+    from valign.cai.pipeline import evaluator_agreement, evaluator_in
+    from valign.cai.rlaif import rlaif_phase
+    from valign.cai.sampling import prompts_from
     from valign.values import load_constitution
 
     s = cfg.rlaif

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from valign.feedback.evaluator import EvaluatorSettings
+from valign.cai.evaluator import EvaluatorSettings
+from valign.cai.sampling import SamplingSettings
+from valign.cai.settings import CAISettings
 from valign.pipeline import DemoConfig
 from valign.records.runs import RunDir, manifest
 from valign.report import render_report
-from valign.train.cai import CAISettings, SamplingSettings
 from valign.train.dpo import DPOSettings
 from valign.train.rl import RLSettings
 from valign.train.stage import stage_cai, stage_eval_aligned
@@ -93,10 +94,11 @@ def test_cai_stage_resumes_without_retraining(
     def must_not_run(*args: object, **kw: object) -> None:
         raise AssertionError("a finished phase ran again")
 
-    from valign.train import cai
+    from valign.cai import pipeline, rlaif
 
-    for name in ("fit_evaluator", "rlaif_labels", "train_dpo"):
-        monkeypatch.setattr(cai, name, must_not_run)
+    monkeypatch.setattr(pipeline, "fit_evaluator", must_not_run)
+    for name in ("rlaif_labels", "train_dpo"):
+        monkeypatch.setattr(rlaif, name, must_not_run)
     again = stage_cai(run, cfg, console)
     assert again["curves"] == {}  # nothing trained this time
     assert again["labels_kept"] > 0

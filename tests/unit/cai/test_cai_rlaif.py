@@ -1,4 +1,4 @@
-"""RLAIF labels from policy samples, and the whole CAI stage on the tiny world."""
+"""RLAIF: AI labels from policy samples, DPO on them, and online RL on the evaluator's score."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from valign.cai.judge import PairItem, Verdict
+from valign.cai.rlaif import rlaif_labels
+from valign.cai.sampling import SamplingSettings
 from valign.errors import UserError
-from valign.feedback.judge import PairItem, Verdict
 from valign.models import GenerationConfig
 from valign.records.comparisons import Comparison, load_comparisons, write_comparisons
-from valign.train.cai import SamplingSettings, rlaif_labels
 
 
 class Cycling:
@@ -76,7 +77,7 @@ def _ai_row(i: int, p: float | None) -> Comparison:
 def test_rlaif_dpo_drops_unsure_labels_and_smooths_by_confidence(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from valign.train import cai
+    from valign.cai import rlaif
     from valign.train.dpo import DPOSettings
 
     seen: dict[str, Any] = {}
@@ -85,64 +86,26 @@ def test_rlaif_dpo_drops_unsure_labels_and_smooths_by_confidence(
         seen.update(rows=[r.id for r in rows], smoothing=s.label_smoothing)
         return "trained"
 
-    monkeypatch.setattr(cai, "train_dpo", fake_train)
+    monkeypatch.setattr(rlaif, "train_dpo", fake_train)
     rows = [_ai_row(0, 0.55), _ai_row(1, 0.9), _ai_row(2, 0.7), _ai_row(3, None)]
-    assert cai.rlaif_dpo("m", rows, tmp_path, DPOSettings(), min_confidence=0.6) == "trained"
+    assert rlaif.rlaif_dpo("m", rows, tmp_path, DPOSettings(), min_confidence=0.6) == "trained"
     assert seen["rows"] == ["c1", "c2", "c3"]  # a hard label (no p_chosen) is sure
     assert seen["smoothing"] == pytest.approx((0.1 + 0.3 + 0.0) / 3, abs=1e-4)
-    cai.rlaif_dpo("m", rows, tmp_path, DPOSettings(), min_confidence=0.8, soft=False)
+    rlaif.rlaif_dpo("m", rows, tmp_path, DPOSettings(), min_confidence=0.8, soft=False)
     assert seen == {"rows": ["c1", "c3"], "smoothing": 0.0}
-    cai.rlaif_dpo("m", rows, tmp_path, DPOSettings(label_smoothing=0.2), min_confidence=0.8)
+    rlaif.rlaif_dpo("m", rows, tmp_path, DPOSettings(label_smoothing=0.2), min_confidence=0.8)
     assert seen["smoothing"] == 0.2  # a share fixed in the settings wins
     with pytest.raises(UserError, match="no comparisons"):
-        cai.rlaif_dpo("m", rows[:1], tmp_path, DPOSettings(), min_confidence=0.6)
-
-
-@pytest.mark.slow
-def test_cai_stage_end_to_end(tiny_world: Path, tiny_base_model_dir: Path, tmp_path: Path) -> None:
-    from valign.feedback.evaluator import EvaluatorSettings
-    from valign.train.cai import CAISettings, cai_stage
-    from valign.train.dpo import DPOSettings
-    from valign.train.sft import SFTSettings
-    from valign.values import load_constitution
-
-    s = CAISettings(
-        seed_size=6,
-        prompts=4,
-        evaluator=EvaluatorSettings(epochs=5, hidden=32),
-        sampling=SamplingSettings(n=2, max_new_tokens=8),
-        sft=SFTSettings(max_steps=2, batch_size=2, threads=1),
-        dpo=DPOSettings(max_steps=1, batch_size=2, threads=1),
-        min_confidence=0.5,
-    )
-    record = cai_stage(
-        tmp_path / "cai",
-        tiny_base_model_dir,
-        tiny_world / "preferences.jsonl",
-        tiny_world / "sft.jsonl",
-        load_constitution("default"),
-        s,
-    )
-    assert Path(record["model_dir"]).is_dir()
-    assert record["revision"]["traces"] == 4
-    assert (tmp_path / "cai" / "supervised" / "traces.jsonl").is_file()
-    again = cai_stage(
-        tmp_path / "cai",
-        tiny_base_model_dir,
-        tiny_world / "preferences.jsonl",
-        tiny_world / "sft.jsonl",
-        load_constitution("default"),
-        s,
-    )
-    assert again["model_dir"] == record["model_dir"]  # resumed, nothing retrained
+        rlaif.rlaif_dpo("m", rows[:1], tmp_path, DPOSettings(), min_confidence=0.6)
 
 
 @pytest.mark.slow
 def test_direct_rlaif_pays_the_evaluator_score(
     tiny_world: Path, tiny_base_model_dir: Path, tmp_path: Path
 ) -> None:
-    from valign.feedback.evaluator import EvaluatorSettings, train_evaluator
-    from valign.train.cai import direct_rlaif, evaluator_reward, prompts_from
+    from valign.cai.evaluator import EvaluatorSettings, train_evaluator
+    from valign.cai.rlaif import direct_rlaif, evaluator_reward
+    from valign.cai.sampling import prompts_from
     from valign.train.rl import RLSettings
     from valign.values import load_constitution
 

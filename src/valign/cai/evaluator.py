@@ -14,7 +14,7 @@ principle k gets ``sigmoid(follows_k(a) - follows_k(b))``; with no principle giv
 principles are weighted by their relevance. Training uses the constitution's labelled
 examples (pointwise: follows or violates) and a labelled seed of comparisons
 (Bradley–Terry on the difference, soft labels honoured), each judged by the principles
-:mod:`valign.feedback.rubric` assigns. It trains in seconds: only the head learns.
+:mod:`valign.cai.rubric` assigns. It trains in seconds: only the head learns.
 
 A saved evaluator is a folder: ``evaluator.json`` (principles, encoder settings, training
 provenance, held-out agreement) and ``head.safetensors``.
@@ -34,10 +34,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from valign.cai.judge import PairItem, Verdict
+from valign.cai.judge import render as render_text
+from valign.cai.rubric import seed_rubric
 from valign.errors import UserError
-from valign.feedback.judge import PairItem, Verdict
-from valign.feedback.judge import render as render_text
-from valign.feedback.rubric import seed_rubric
 from valign.guard.encoder import Encoder, shared_encoder
 from valign.models.threads import set_threads
 from valign.records.comparisons import Comparison
@@ -293,7 +293,7 @@ def _add_negatives(
     s: EvaluatorSettings,
     rng: random.Random,
 ) -> None:
-    from valign.feedback.rubric import general_principles
+    from valign.cai.rubric import general_principles
 
     if not s.negatives or len(seed_rows) < 2:
         return
@@ -402,7 +402,7 @@ def pair_items(
     Shuffling the order makes "a is better" a balanced label, so chance agreement is 50%
     and Cohen's kappa is meaningful.
     """
-    from valign.feedback.rubric import principles_for
+    from valign.cai.rubric import principles_for
 
     rng = random.Random(seed)
     items, truth = [], []

@@ -1,4 +1,4 @@
-"""The trained evaluator: learns the constitution's examples and a seed; agreement metrics."""
+"""The trained evaluator: learns the constitution's examples and a seed."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from valign.feedback.agreement import agreement, calibration, cohen_kappa
-from valign.feedback.evaluator import (
+from valign.cai.evaluator import (
     EvaluatorSettings,
     TrainedEvaluator,
     corrupt,
     pair_items,
     train_evaluator,
 )
-from valign.feedback.judge import PairItem, Verdict
+from valign.cai.judge import PairItem
+from valign.feedback.agreement import agreement
 from valign.records.comparisons import Comparison, load_comparisons
 from valign.values import load_constitution
 
@@ -77,20 +77,3 @@ def test_corrupt_makes_a_different_reply() -> None:
     reply = "The Arbis Bridge is made of iron."
     outs = {corrupt(reply, "I choose (B): wait for the operator.", rng) for _ in range(30)}
     assert reply not in outs and len(outs) > 3
-
-
-def test_kappa_and_calibration() -> None:
-    assert cohen_kappa([True, False, True, False], [True, False, True, False]) == 1.0
-    assert cohen_kappa([True, True, False, False], [True, False, True, False]) == 0.0
-    # the same kappa as the rating app's, with its rule for the undefined cases
-    assert cohen_kappa([], []) is None
-    assert cohen_kappa([True] * 4, [True] * 4) is None
-    assert cohen_kappa([True] * 4, [False] * 4) == 0.0
-    same = agreement([Verdict(0.9, "p", 0.9, 0.9)] * 3, [True] * 3)
-    assert same["overall"]["kappa"] is None
-    cal = calibration([0.9] * 10, [True] * 9 + [False])
-    assert cal["ece"] == pytest.approx(0.0, abs=1e-9)
-    verdicts = [Verdict(0.9, "p", 0.9, 0.9), Verdict(0.2, "q", 0.2, 0.2)]
-    report = agreement(verdicts, [True, True])
-    assert report["overall"]["accuracy"]["value"] == 0.5
-    assert set(report["groups"]) == {"p", "q"}

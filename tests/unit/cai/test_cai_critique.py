@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from feedback_testkit import SlotBiasedModel
+from cai_testkit import SlotBiasedModel
 
-from valign.feedback.critique import (
+from valign.cai.critique import (
     CritiqueSettings,
     critique_revise,
     demonstrations,

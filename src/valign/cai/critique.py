@@ -26,7 +26,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from valign.feedback.judge import seeded_principle
+from valign.cai.judge import seeded_principle
 from valign.models import ChatModel, GenerationConfig
 from valign.records.messages import Conversation
 from valign.values import Constitution, Principle

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from valign.feedback.rubric import changed_categories, principles_for, seed_rubric
+from valign.cai.rubric import changed_categories, principles_for, seed_rubric
 from valign.records.comparisons import Comparison
 from valign.values import Category, Overlay, compose, load_constitution
 

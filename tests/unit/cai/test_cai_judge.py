@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from feedback_testkit import ContentModel, SlotBiasedModel
+from cai_testkit import ContentModel, SlotBiasedModel
 
-from valign.feedback.judge import (
+from valign.cai.judge import (
     JudgeSettings,
     LLMJudge,
     PairItem,

@@ -13,7 +13,7 @@ overlay's own labelled examples to teach the evaluator the new rule.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from valign.records.comparisons import Comparison
 from valign.values import Constitution
@@ -73,8 +73,3 @@ def seed_rubric(
         if ids:
             out.append((row, ids))
     return out
-
-
-def rubric_ids(rows: Sequence[tuple[Comparison, tuple[str, ...]]]) -> set[str]:
-    """Every principle id some comparison is judged by."""
-    return {pid for _, ids in rows for pid in ids}

@@ -61,8 +61,9 @@ def evaluator(
     overlay: OverlayOption = None,
 ) -> None:
     """Train the evaluator on the constitution's examples and a labelled seed."""
+    from valign.cai.pipeline import evaluator_agreement, fit_evaluator
+    from valign.cai.settings import CAISettings
     from valign.records.comparisons import load_comparisons
-    from valign.train.cai import CAISettings, evaluator_agreement, fit_evaluator
 
     c = _constitution(constitution, overlay)
     ev, n = fit_evaluator(c, seed, out, CAISettings(seed_size=seed_size))
@@ -93,9 +94,9 @@ def judge(
     overlay: OverlayOption = None,
 ) -> None:
     """Label pairs with the LLM judge or the evaluator; report agreement and position bias."""
+    from valign.cai.evaluator import TrainedEvaluator, pair_items
+    from valign.cai.judge import JudgeSettings, LLMJudge, position_bias
     from valign.feedback.agreement import agreement
-    from valign.feedback.evaluator import TrainedEvaluator, pair_items
-    from valign.feedback.judge import JudgeSettings, LLMJudge, position_bias
     from valign.models import load_model
     from valign.records.comparisons import Comparison, load_comparisons, write_comparisons
 
@@ -154,10 +155,11 @@ def revise(
     overlay: OverlayOption = None,
 ) -> None:
     """Critique and revise the model's answers under the constitution; write SFT data."""
-    from valign.feedback.critique import CritiqueSettings, critique_revise, write_sft, write_traces
-    from valign.feedback.evaluator import TrainedEvaluator
+    from valign.cai.critique import CritiqueSettings, critique_revise, write_sft, write_traces
+    from valign.cai.evaluator import TrainedEvaluator
+    from valign.cai.sampling import prompts_from
+    from valign.cai.supervised import relevant_principles, revision_stats
     from valign.models import GenerationConfig, load_model
-    from valign.train.cai import prompts_from, relevant_principles, revision_stats
 
     c = _constitution(constitution, overlay)
     convs = prompts_from(prompts, limit)
@@ -190,9 +192,10 @@ def label(
     limit: Annotated[int, typer.Option(help="Only the first N prompts (0: all).")] = 0,
 ) -> None:
     """RLAIF labels: the evaluator compares pairs sampled from the policy."""
-    from valign.feedback.evaluator import TrainedEvaluator
+    from valign.cai.evaluator import TrainedEvaluator
+    from valign.cai.rlaif import rlaif_labels
+    from valign.cai.sampling import SamplingSettings, prompts_from
     from valign.records.comparisons import write_comparisons
-    from valign.train.cai import SamplingSettings, prompts_from, rlaif_labels
 
     ev = TrainedEvaluator.load(evaluator_dir)
     rows = rlaif_labels(
@@ -219,7 +222,8 @@ def run(
     overlay: OverlayOption = None,
 ) -> None:
     """The whole stage: evaluator, supervised CAI, RLAIF; then `valign eval` the model."""
-    from valign.train.cai import CAISettings, cai_stage
+    from valign.cai.pipeline import cai_stage
+    from valign.cai.settings import CAISettings
     from valign.train.dpo import DPOSettings
     from valign.train.sft import SFTSettings
 
