@@ -164,7 +164,8 @@ def test_no_module_imports_upward() -> None:
 
 
 def test_no_import_circles_between_modules() -> None:
-    assert not _cycles(GRAPH), _cycles(GRAPH)
+    cycles = _cycles(GRAPH)
+    assert not cycles, "import circles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
 def test_no_import_circles_between_packages() -> None:
@@ -175,7 +176,8 @@ def test_no_import_circles_between_packages() -> None:
         for b in targets:
             if _package(a) != _package(b):
                 packages[_package(a)].add(_package(b))
-    assert not _cycles(packages), _cycles(packages)
+    cycles = _cycles(packages)
+    assert not cycles, "package circles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
 def test_the_checker_sees_a_circle_and_an_upward_edge() -> None:
