@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Literal
@@ -333,3 +333,37 @@ def bbq_bias_ambiguous(accuracy: float, s_dis: float) -> float:
     if not 0.0 <= accuracy <= 1.0:
         raise ValueError(f"accuracy must be in [0, 1], got {accuracy}")
     return (1.0 - accuracy) * s_dis
+
+
+def cohen_kappa(pairs: Sequence[tuple[Hashable, Hashable]]) -> float | None:
+    """Kappa of two raters from their (label of rater 1, label of rater 2) per shared item.
+
+    The one Cohen's kappa of valign (rater agreement in the rating app, a judge's agreement
+    with labels), computed by
+    ``sklearn.metrics.cohen_kappa_score``: (p_o - p_e) / (1 - p_e), observed agreement
+    against the agreement the two raters' label frequencies give by chance. Labels can be
+    any hashable values; they are compared for equality only.
+
+    Degenerate input gives **None** (undefined), never a number:
+
+    * no shared item;
+    * both raters gave one and the same label to every item. Then p_o = p_e = 1 and kappa is
+      0/0. Not 1.0: kappa measures agreement beyond chance, and with a single label chance
+      explains all of it, so the data cannot tell two careful raters from two that always
+      answer the same. Not 0.0 either: nothing says they disagree. None is what
+      :func:`valign.feedback.human.agreement.krippendorff_alpha` gives in the same case,
+      and reports show it as "n/a".
+
+    Two raters who each use one label, but different ones, have p_e = 0 and kappa 0.
+    """
+    if not pairs:
+        return None
+    index: dict[Hashable, int] = {}
+    first = [index.setdefault(a, len(index)) for a, _ in pairs]
+    second = [index.setdefault(b, len(index)) for _, b in pairs]
+    if len(index) == 1:
+        return None
+    # Imported here: sklearn.metrics takes a second or more to import.
+    from sklearn.metrics import cohen_kappa_score
+
+    return float(cohen_kappa_score(first, second, labels=list(range(len(index)))))

@@ -15,7 +15,6 @@ from typing import Any
 _WHERE = {
     "agreement": "agreement",
     "calibration": "agreement",
-    "cohen_kappa": "agreement",
 }
 
 __all__ = sorted(_WHERE)

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from valign.stats import proportion
+from valign.stats import cohen_kappa, proportion
 
 
 class JudgedPair(Protocol):
@@ -36,18 +36,6 @@ class JudgedPair(Protocol):
     def flipped(self) -> bool:
         """The preferred reply changes when the order is swapped."""
         ...
-
-
-def cohen_kappa(predicted: Sequence[bool], truth: Sequence[bool]) -> float | None:
-    """Cohen's kappa of the judge's verdicts against the labels.
-
-    :func:`valign.feedback.human.agreement.cohen_kappa` on the (verdict, label) pairs; None
-    when it is undefined: no pairs, or verdicts and labels all the same single answer.
-    """
-    # Imported here: the human-feedback package's __init__ loads its web app.
-    from valign.feedback.human.agreement import cohen_kappa as kappa
-
-    return kappa(list(zip(predicted, truth, strict=True)))
 
 
 def calibration(probs: Sequence[float], truth: Sequence[bool], bins: int = 10) -> dict[str, Any]:
@@ -79,7 +67,7 @@ def _summary(verdicts: Sequence[JudgedPair], truth: Sequence[bool]) -> dict[str,
     return {
         "n": len(truth),
         "accuracy": proportion(hits, len(truth)).to_dict(),
-        "kappa": cohen_kappa(predicted, truth),
+        "kappa": cohen_kappa(list(zip(predicted, truth, strict=True))),
         "ece": cal["ece"],
         "brier": cal["brier"],
         "flip_rate": sum(v.flipped for v in verdicts) / max(1, len(verdicts)),

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from valign.feedback.agreement import agreement, calibration, cohen_kappa
+from valign.feedback.agreement import agreement, calibration
+from valign.stats import cohen_kappa
 
 
 @dataclass(frozen=True)
@@ -19,12 +20,12 @@ class Verdict:
 
 
 def test_kappa_and_calibration() -> None:
-    assert cohen_kappa([True, False, True, False], [True, False, True, False]) == 1.0
-    assert cohen_kappa([True, True, False, False], [True, False, True, False]) == 0.0
+    assert cohen_kappa([(True, True), (False, False)] * 2) == 1.0
+    assert cohen_kappa([(True, True), (True, False), (False, True), (False, False)]) == 0.0
     # the same kappa as the rating app's, with its rule for the undefined cases
-    assert cohen_kappa([], []) is None
-    assert cohen_kappa([True] * 4, [True] * 4) is None
-    assert cohen_kappa([True] * 4, [False] * 4) == 0.0
+    assert cohen_kappa([]) is None
+    assert cohen_kappa([(True, True)] * 4) is None
+    assert cohen_kappa([(True, False)] * 4) == 0.0
     same = agreement([Verdict(0.9, "p")] * 3, [True] * 3)
     assert same["overall"]["kappa"] is None
     cal = calibration([0.9] * 10, [True] * 9 + [False])

@@ -7,7 +7,7 @@ attempts; admins watch agreement and accuracy on gold questions and export
 """
 
 from valign.feedback.human.accounts import add_user, authenticate
-from valign.feedback.human.agreement import cohen_kappa, krippendorff_alpha, pairwise_kappas
+from valign.feedback.human.agreement import krippendorff_alpha, pairwise_kappas
 from valign.feedback.human.app import create_app
 from valign.feedback.human.assist import Critic, Responder, model_critic, model_responder
 from valign.feedback.human.export import export_project, project_comparisons
@@ -31,7 +31,6 @@ __all__ = [
     "add_items",
     "add_user",
     "authenticate",
-    "cohen_kappa",
     "create_app",
     "create_project",
     "export_project",

@@ -15,6 +15,8 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from itertools import combinations
 from typing import Literal
 
+from valign.stats import cohen_kappa
+
 Metric = Literal["nominal", "ordinal", "interval"]
 
 
@@ -70,38 +72,6 @@ def krippendorff_alpha(
     if expected == 0:
         return None
     return 1.0 - observed / expected
-
-
-def cohen_kappa(pairs: Sequence[tuple[Hashable, Hashable]]) -> float | None:
-    """Kappa of two raters from their (label of rater 1, label of rater 2) per shared item.
-
-    The one Cohen's kappa of valign (the judge's agreement report calls it too), computed by
-    ``sklearn.metrics.cohen_kappa_score``: (p_o - p_e) / (1 - p_e), observed agreement
-    against the agreement the two raters' label frequencies give by chance. Labels can be
-    any hashable values; they are compared for equality only.
-
-    Degenerate input gives **None** (undefined), never a number:
-
-    * no shared item;
-    * both raters gave one and the same label to every item. Then p_o = p_e = 1 and kappa is
-      0/0. Not 1.0: kappa measures agreement beyond chance, and with a single label chance
-      explains all of it, so the data cannot tell two careful raters from two that always
-      answer the same. Not 0.0 either: nothing says they disagree. None is what
-      :func:`krippendorff_alpha` gives in the same case, and reports show it as "n/a".
-
-    Two raters who each use one label, but different ones, have p_e = 0 and kappa 0.
-    """
-    if not pairs:
-        return None
-    index: dict[Hashable, int] = {}
-    first = [index.setdefault(a, len(index)) for a, _ in pairs]
-    second = [index.setdefault(b, len(index)) for _, b in pairs]
-    if len(index) == 1:
-        return None
-    # Imported here: sklearn.metrics takes a second or more to import.
-    from sklearn.metrics import cohen_kappa_score
-
-    return float(cohen_kappa_score(first, second, labels=list(range(len(index)))))
 
 
 def pairwise_kappas(

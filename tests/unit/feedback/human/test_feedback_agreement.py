@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from valign.feedback.human.agreement import cohen_kappa, krippendorff_alpha, pairwise_kappas
+from valign.feedback.human.agreement import krippendorff_alpha, pairwise_kappas
+from valign.stats import cohen_kappa
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C: four
 # observers, twelve units, missing values as None. Published: nominal 0.743,
