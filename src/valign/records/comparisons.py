@@ -16,6 +16,18 @@ One JSON object per line::
 ``p_chosen`` keeps a soft label (the evaluator's probability that ``chosen`` is better);
 ``chosen_harmful`` / ``rejected_harmful`` are the safety labels the cost model learns from
 (unknown when absent).
+
+Files in TRL's standard preference formats are read too, so a dataset made for TRL goes
+straight into ``valign train dpo|reward``: ``{"prompt", "chosen", "rejected"}`` with plain
+text or conversations (``prompt`` a list of turns, ``chosen``/``rejected`` one assistant
+turn each), and the implicit-prompt form (``chosen``/``rejected`` whole conversations that
+share every turn but the last). Such a row gets the id ``<file stem>-<line>`` and the
+source ``external`` (who judged is not recorded); its other keys go into ``meta``.
+:func:`to_trl` writes a comparison back in TRL's conversational form.
+
+A file can be JSONL, JSON Lines with another suffix, or Parquet; :func:`load_comparisons`
+also takes a Hugging Face dataset id (``org/name`` or ``org/name:split``, through
+``datasets.load_dataset``; the train split by default).
 """
 
 from __future__ import annotations
@@ -32,8 +44,8 @@ from valign.errors import UserError
 from valign.jsonl import iter_objects
 from valign.records.messages import Message
 
-Source = Literal["human", "ai", "rule", "redteam"]
-SOURCES: tuple[str, ...] = ("human", "ai", "rule", "redteam")
+Source = Literal["human", "ai", "rule", "redteam", "external"]
+SOURCES: tuple[str, ...] = ("human", "ai", "rule", "redteam", "external")
 
 
 class Comparison(BaseModel):
@@ -47,7 +59,9 @@ class Comparison(BaseModel):
     )
     chosen: str = Field(description="The preferred reply.")
     rejected: str = Field(description="The reply judged worse.")
-    source: Source = Field(description="Who judged: human, ai, rule or redteam.")
+    source: Source = Field(
+        description="Who judged: human, ai, rule, redteam, or external (a file in TRL's format)."
+    )
     rater: str = Field("", description="Rater id (a person, a judge model, a rule set).")
     principles: list[str] = Field(
         default_factory=list, description="Constitution principle ids the judgement applied."
@@ -82,10 +96,78 @@ def _describe(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
-def iter_comparisons(path: Path) -> Iterator[Comparison]:
-    """Stream and validate a comparison file; errors name the file and line."""
+def _text(value: Any, where: str, key: str) -> str:
+    """A reply given as text or as one assistant turn (TRL's conversational form)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
+        turn = value[0]
+        if turn.get("role") == "assistant" and isinstance(turn.get("content"), str):
+            return str(turn["content"])
+    raise UserError(f"{where}: {key}: expected text or one assistant turn")
+
+
+def _split_implicit(raw: dict[str, Any], where: str) -> tuple[Any, Any, Any]:
+    """TRL's implicit-prompt form: two conversations that differ only in the last turn."""
+    chosen, rejected = raw["chosen"], raw["rejected"]
+    ok = isinstance(chosen, list) and isinstance(rejected, list) and len(chosen) >= 2
+    if not ok or chosen[:-1] != rejected[:-1] or len(chosen) != len(rejected):
+        raise UserError(
+            f"{where}: without a prompt, chosen and rejected must be conversations that "
+            "share every turn but the last"
+        )
+    return chosen[:-1], [chosen[-1]], [rejected[-1]]
+
+
+def from_trl(raw: dict[str, Any], where: str, row_id: str) -> dict[str, Any]:
+    """A row of TRL's standard preference formats as a comparison row (not yet validated)."""
+    known = {"prompt", "chosen", "rejected"}
+    if "prompt" in raw:
+        prompt, chosen, rejected = raw["prompt"], raw["chosen"], raw["rejected"]
+    else:
+        prompt, chosen, rejected = _split_implicit(raw, where)
+    if isinstance(prompt, str):
+        prompt = [{"role": "user", "content": prompt}]
+    return {
+        "id": row_id,
+        "prompt": prompt,
+        "chosen": _text(chosen, where, "chosen"),
+        "rejected": _text(rejected, where, "rejected"),
+        "source": "external",
+        "meta": {k: v for k, v in raw.items() if k not in known},
+    }
+
+
+def _is_trl(raw: dict[str, Any]) -> bool:
+    return "chosen" in raw and "rejected" in raw and not {"id", "source"} <= raw.keys()
+
+
+def to_trl(row: Comparison) -> dict[str, Any]:
+    """TRL's conversational preference row: the prompt's turns, one assistant turn each."""
+    return {
+        "prompt": row.messages(),
+        "chosen": [{"role": "assistant", "content": row.chosen}],
+        "rejected": [{"role": "assistant", "content": row.rejected}],
+    }
+
+
+def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    if path.suffix == ".parquet":
+        if not path.is_file():
+            raise UserError(f"preference file not found: {path}")
+        import pyarrow.parquet as pq
+
+        for i, raw in enumerate(pq.read_table(path).to_pylist(), 1):
+            yield f"{path}:row {i}", raw
+        return
+    yield from iter_objects(path, "preference file")
+
+
+def _validated(raws: Iterable[tuple[str, dict[str, Any]]], stem: str) -> Iterator[Comparison]:
     seen: set[str] = set()
-    for where, raw in iter_objects(path, "preference file"):
+    for i, (where, raw) in enumerate(raws, 1):
+        if _is_trl(raw):
+            raw = from_trl(raw, where, f"{stem}-{i}")
         try:
             row = Comparison.model_validate(raw)
         except ValidationError as exc:
@@ -96,8 +178,40 @@ def iter_comparisons(path: Path) -> Iterator[Comparison]:
         yield row
 
 
-def load_comparisons(path: Path) -> list[Comparison]:
-    rows = list(iter_comparisons(path))
+def iter_comparisons(path: Path) -> Iterator[Comparison]:
+    """Stream and validate a comparison file (JSONL or Parquet, valign's format or TRL's);
+    errors name the file and line."""
+    return _validated(_rows(path), path.stem)
+
+
+def _hub_rows(spec: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    name, _, split = spec.partition(":")
+    try:
+        from datasets import load_dataset
+
+        data = load_dataset(name, split=split or "train")
+    except Exception as exc:  # offline, unknown id, no such split: one line, not a traceback
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"{spec}: no such file, and not loadable as a Hugging Face dataset ({first})"
+        ) from None
+    for i, raw in enumerate(data, 1):
+        yield f"{spec}:row {i}", dict(raw)
+
+
+def _is_hub_id(spec: str) -> bool:
+    name = spec.partition(":")[0]
+    return name.count("/") == 1 and not Path(spec).exists() and not name.startswith((".", "/"))
+
+
+def load_comparisons(path: Path | str) -> list[Comparison]:
+    """Every comparison of a file (see :func:`iter_comparisons`) or of a Hugging Face dataset
+    id (``org/name[:split]``); an empty source is an error."""
+    spec = str(path)
+    if _is_hub_id(spec):
+        rows = list(_validated(_hub_rows(spec), spec.partition(":")[0].replace("/", "-")))
+    else:
+        rows = list(iter_comparisons(Path(path)))
     if not rows:
         raise UserError(f"{path}: no comparisons in the file")
     return rows

@@ -30,6 +30,11 @@ app = typer.Typer(
 MODEL_HELP = "Model folder or hub id (a causal LM with a chat template)."
 CONFIG_HELP = "YAML file of settings (command-line options override it)."
 
+PREFS_HELP = (
+    "Comparisons: a JSONL or Parquet file in valign's or TRL's standard preference format, "
+    "or a Hugging Face dataset id (org/name or org/name:split)."
+)
+
 
 def _common(
     lr: float | None, epochs: float | None, max_steps: int | None, lora: bool | None
@@ -86,7 +91,7 @@ def sft_command(
 @app.command("reward")
 def reward_command(
     model: str = typer.Option(..., help=MODEL_HELP + " The score head is added on top."),
-    prefs: Path = typer.Option(..., help="Comparison JSONL (valign's preference format)."),
+    prefs: Path = typer.Option(..., help=PREFS_HELP),
     out: Path = typer.Option(..., help="Run folder; the model is written to OUT/model."),
     objective: str = typer.Option(
         "reward", help="reward: helpfulness; cost: harm (pairs with safety labels)."
@@ -119,7 +124,7 @@ def reward_command(
 @app.command("dpo")
 def dpo_command(
     model: str = typer.Option(..., help=MODEL_HELP),
-    prefs: Path = typer.Option(..., help="Comparison JSONL (valign's preference format)."),
+    prefs: Path = typer.Option(..., help=PREFS_HELP),
     out: Path = typer.Option(..., help="Run folder; the model is written to OUT/model."),
     config: Path | None = typer.Option(None, help=CONFIG_HELP),
     beta: float | None = typer.Option(None, help="KL strength towards the reference."),
