@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import Field
 
 from valign.errors import UserError
-from valign.records.comparisons import Comparison, load_comparisons
+from valign.records.comparisons import Comparison, load_comparisons, to_trl
 from valign.train.common import (
     TrainResult,
     TrainSettings,
@@ -56,14 +56,7 @@ class DPOSettings(TrainSettings):
 
 def dpo_rows(rows: Sequence[Comparison]) -> list[dict[str, Any]]:
     """Comparisons in TRL's conversational preference form."""
-    return [
-        {
-            "prompt": r.messages(),
-            "chosen": [{"role": "assistant", "content": r.chosen}],
-            "rejected": [{"role": "assistant", "content": r.rejected}],
-        }
-        for r in rows
-    ]
+    return [to_trl(r) for r in rows]
 
 
 def dpo_trainer(model: str | Path, rows: Sequence[Comparison], out: Path, s: DPOSettings) -> Any:

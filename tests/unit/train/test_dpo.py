@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from transformers import AutoModelForCausalLM
 
 from valign.errors import UserError
-from valign.records.comparisons import load_comparisons
+from valign.records.comparisons import load_comparisons, to_trl
 from valign.train.dpo import DPOSettings, dpo_rows, train_dpo
 
 TINY = {"batch_size": 4, "max_steps": 2, "bf16": False}
@@ -36,3 +37,13 @@ def test_tiny_dpo_moves_the_policy(
 def test_empty_preferences_are_a_user_error(tiny_base_model_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no comparisons"):
         train_dpo(tiny_base_model_dir, [], tmp_path, DPOSettings(**TINY))
+
+
+def test_a_trl_preference_file_trains_like_valign_s_own(
+    tiny_world: Path, tiny_base_model_dir: Path, tmp_path: Path
+) -> None:
+    rows = load_comparisons(tiny_world / "preferences.jsonl")[:16]
+    trl_file = tmp_path / "trl.jsonl"
+    trl_file.write_text("".join(json.dumps(to_trl(r)) + "\n" for r in rows))
+    result = train_dpo(tiny_base_model_dir, trl_file, tmp_path / "out", DPOSettings(**TINY))
+    assert result.steps == 2 and result.series("rewards/margins")
