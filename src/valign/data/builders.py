@@ -267,9 +267,27 @@ def from_real_replies(sets: Sets, folder: Path, refusal: str) -> None:
         )
 
 
+CARD_CONFIGS = (  # (config name, file, split): what `datasets.load_dataset(folder, name)` reads
+    ("preferences", "preferences.jsonl", "train"),
+    ("sft", "sft.jsonl", "train"),
+    ("eval", "eval.jsonl", "test"),
+)
+
+
+def _card_header() -> list[str]:
+    """The card's YAML header: one ``datasets`` config per set (their columns differ), the
+    comparisons the default, so ``load_dataset(folder, "sft")`` and friends see every set."""
+    lines = ["---", "configs:"]
+    for i, (name, path, split) in enumerate(CARD_CONFIGS):
+        lines += [f"- config_name: {name}", "  data_files:", f"  - split: {split}"]
+        lines += [f"    path: {path}"] + (["  default: true"] if i == 0 else [])
+    return [*lines, "---", ""]
+
+
 def dataset_card(summary: dict[str, Any]) -> str:
     counts, sources = summary["counts"], summary["sources"]
     lines = [
+        *_card_header(),
         "# Alignment datasets",
         "",
         "Built by `valign data build` from the sources below. Every record carries its",
@@ -299,6 +317,15 @@ def dataset_card(summary: dict[str, Any]) -> str:
         "items for `valign eval --tasks eval.jsonl`. Evaluation items built from the same",
         "sources as training records measure recall of those cases, not generalisation: keep",
         "them out of training, or split by source. Licence: that of each source.",
+        "",
+        "## Loading with `datasets`",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        'prefs = load_dataset("path/to/this/folder")  # the comparisons, split "train"',
+        'sft = load_dataset("path/to/this/folder", "sft")',
+        'tasks = load_dataset("path/to/this/folder", "eval")  # split "test"',
+        "```",
     ]
     return "\n".join(lines) + "\n"
 

@@ -57,6 +57,13 @@ def test_builds_from_constitution_redteam_and_ratings(tmp_path: Path) -> None:
     assert kinds == {"harmful", "borderline"}
     card = (out / "README.md").read_text()
     assert "preferences/redteam | 1" in card and "provenance" in card
+    # the card's configs let `datasets` read every set of the folder
+    from datasets import load_dataset
+
+    cache = str(tmp_path / "hf-cache")
+    assert load_dataset(str(out), cache_dir=cache)["train"].num_rows == len(prefs)
+    assert load_dataset(str(out), "sft", cache_dir=cache)["train"].num_rows == len(sft)
+    assert load_dataset(str(out), "eval", cache_dir=cache)["test"].num_rows == len(items)
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:
