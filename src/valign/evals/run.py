@@ -29,7 +29,7 @@ from valign.evals.runner import evaluate_items
 from valign.evals.scorecard import compute_scorecard
 from valign.models import GenerationConfig, load_model
 from valign.records.runs import atomic_write_json, manifest
-from valign.records.tasks import Item, dump_items, load_items
+from valign.records.tasks import Item, load_items, tasks_sha256
 from valign.values import compose, load_constitution, load_overlay
 
 
@@ -72,11 +72,6 @@ def microworld_eval_items(seed: int = 0) -> list[Item]:
     from valign.world.splits import microworld_eval_episodes
 
     return [ep.item for ep in microworld_eval_episodes(seed)]
-
-
-def tasks_sha256(items: list[Item]) -> str:
-    """SHA-256 of the items' canonical JSONL: the identity of a task set."""
-    return hashlib.sha256(dump_items(items).encode("utf-8")).hexdigest()
 
 
 def check_world_split(path: Path) -> None:

@@ -52,6 +52,7 @@ __all__ = [
     "config_hash",
     "config_to_dict",
     "manifest",
+    "read_json",
     "read_records",
     "to_jsonable",
 ]
@@ -140,7 +141,7 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return atomic_write_text(path, text)
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -425,7 +426,7 @@ class RunDir:
         path = self.stage_path(name) / MANIFEST_FILE
         if not path.exists():
             return None
-        data = _read_json(path)
+        data = read_json(path)
         return data if isinstance(data, dict) else None
 
     def mark_done(self, name: str, manifest: Mapping[str, Any], summary: Mapping[str, Any]) -> Path:
@@ -478,7 +479,7 @@ class RunDir:
         path = self.stage_path(name) / DONE_FILE
         if not path.exists():
             return None
-        data = _read_json(path)
+        data = read_json(path)
         if not isinstance(data, dict):
             raise UserError(f"{path} is not a stage marker (expected a JSON object)")
         return data

@@ -7,6 +7,7 @@ not use stay empty.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -122,3 +123,8 @@ def dump_items(items: Iterable[Item]) -> str:
         json.dumps(it.model_dump(exclude_defaults=True), ensure_ascii=False, sort_keys=True) + "\n"
         for it in items
     )
+
+
+def tasks_sha256(items: Iterable[Item]) -> str:
+    """SHA-256 of the items' canonical JSONL: the identity of a task set."""
+    return hashlib.sha256(dump_items(items).encode("utf-8")).hexdigest()

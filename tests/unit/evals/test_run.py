@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from valign.errors import UserError
-from valign.evals.run import check_world_split, microworld_eval_items, tasks_sha256
-from valign.records.tasks import dump_items, load_items
+from valign.evals.run import check_world_split, microworld_eval_items
+from valign.records.tasks import dump_items, load_items, tasks_sha256
 from valign.world.splits import WorldConfig, build_world
 
 SMALL = WorldConfig(corpus_dialogues=50, sft_examples=5, preference_pairs=5, eval_per_kind=20)
