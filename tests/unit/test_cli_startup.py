@@ -48,7 +48,8 @@ print(json.dumps({"commands": len(list(paths(root, []))), "failed": failed, "hea
 
 def _run(script: str, *args: str) -> dict[str, object]:
     src = str(Path(valign.__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    path = [src, *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     done = subprocess.run(
         [sys.executable, "-c", script, *args],
         capture_output=True,

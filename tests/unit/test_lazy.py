@@ -38,7 +38,8 @@ HEAVY = ("torch", "transformers", "trl", "datasets", "sklearn", "scipy", "fastap
 def _python(script: str) -> dict[str, object]:
     """The JSON that ``script`` prints last, run in a fresh interpreter."""
     src = str(Path(valign.__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    path = [src, *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
     )
