@@ -2,6 +2,9 @@
 
 Each stage keeps its own Typer sub-app in ``valign/<stage>/cli.py``; this module mounts
 them and turns a :class:`~valign.errors.UserError` into one line on stderr and exit code 2.
+Those modules import torch, transformers and the like inside their commands, never at the
+top, and the package faces load names on first use: ``valign --help`` builds the whole
+command tree without them (``tests/unit/test_cli_startup.py``).
 """
 
 from __future__ import annotations
@@ -66,7 +69,8 @@ def demo(
 
 
 def _mount() -> None:
-    """Attach every stage's sub-app (imported lazily so `valign --help` stays fast)."""
+    """Attach every stage's sub-app (imported here, not at the top, so that importing this
+    module stays cheap; none of them imports a model library until a command runs)."""
     from valign.cai.cli import app as cai_app
     from valign.data.cli import app as data_app
     from valign.evals.benchmarks.cli import app as tasks_app

@@ -9,40 +9,66 @@
 How far to trust a judge is :func:`valign.feedback.agreement.agreement`. See ``docs/cai.md``.
 """
 
-from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING
 
-# Loaded on first use: the judge's settings must not pay for torch and the trainers.
-_WHERE = {
-    "CritiqueSettings": "critique",
-    "Trace": "critique",
-    "critique_revise": "critique",
-    "pick_best": "critique",
-    "EvaluatorSettings": "evaluator",
-    "TrainedEvaluator": "evaluator",
-    "pair_items": "evaluator",
-    "train_evaluator": "evaluator",
-    "JudgeSettings": "judge",
-    "LLMJudge": "judge",
-    "PairItem": "judge",
-    "Verdict": "judge",
-    "position_bias": "judge",
-    "principles_for": "rubric",
-    "seed_rubric": "rubric",
-    "SamplingSettings": "sampling",
-    "CAISettings": "settings",
-    "supervised_cai": "supervised",
-    "direct_rlaif": "rlaif",
-    "rlaif_dpo": "rlaif",
-    "rlaif_labels": "rlaif",
-    "cai_stage": "pipeline",
-    "fit_evaluator": "pipeline",
-}
+from valign.lazy import lazy_face
 
-__all__ = sorted(_WHERE)
+if TYPE_CHECKING:
+    from valign.cai.critique import CritiqueSettings, Trace, critique_revise, pick_best
+    from valign.cai.evaluator import (
+        EvaluatorSettings,
+        TrainedEvaluator,
+        pair_items,
+        train_evaluator,
+    )
+    from valign.cai.judge import JudgeSettings, LLMJudge, PairItem, Verdict, position_bias
+    from valign.cai.pipeline import cai_stage, fit_evaluator
+    from valign.cai.rlaif import direct_rlaif, rlaif_dpo, rlaif_labels
+    from valign.cai.rubric import principles_for, seed_rubric
+    from valign.cai.sampling import SamplingSettings
+    from valign.cai.settings import CAISettings
+    from valign.cai.supervised import supervised_cai
 
+__all__ = [
+    "CAISettings",
+    "CritiqueSettings",
+    "EvaluatorSettings",
+    "JudgeSettings",
+    "LLMJudge",
+    "PairItem",
+    "SamplingSettings",
+    "Trace",
+    "TrainedEvaluator",
+    "Verdict",
+    "cai_stage",
+    "critique_revise",
+    "direct_rlaif",
+    "fit_evaluator",
+    "pair_items",
+    "pick_best",
+    "position_bias",
+    "principles_for",
+    "rlaif_dpo",
+    "rlaif_labels",
+    "seed_rubric",
+    "supervised_cai",
+    "train_evaluator",
+]
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'valign.cai' has no attribute {name!r}")
-    return getattr(import_module(f"valign.cai.{_WHERE[name]}"), name)
+# Each name is imported on first use (valign.lazy); type checkers read the imports above.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_face(
+        __name__,
+        __all__,
+        {
+            "critique": ["CritiqueSettings", "Trace", "critique_revise", "pick_best"],
+            "evaluator": ["EvaluatorSettings", "TrainedEvaluator", "pair_items", "train_evaluator"],
+            "judge": ["JudgeSettings", "LLMJudge", "PairItem", "Verdict", "position_bias"],
+            "pipeline": ["cai_stage", "fit_evaluator"],
+            "rlaif": ["direct_rlaif", "rlaif_dpo", "rlaif_labels"],
+            "rubric": ["principles_for", "seed_rubric"],
+            "sampling": ["SamplingSettings"],
+            "settings": ["CAISettings"],
+            "supervised": ["supervised_cai"],
+        },
+    )

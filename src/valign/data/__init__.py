@@ -16,12 +16,17 @@ and :mod:`~valign.data.audit` (the multi-process audit), :mod:`~valign.data.data
 (the operators as datatrove steps: the ``datatrove`` extra).
 """
 
-from valign.data.audit import AuditConfig, run_audit
-from valign.data.builders import build_sets
-from valign.data.filter import run_filter
-from valign.data.lexicons import Lexicons, load_lexicons
-from valign.data.pii import Finding, find_pii, redact
-from valign.data.policy import Policy, load_policy, resolve_policy
+from typing import TYPE_CHECKING
+
+from valign.lazy import lazy_face
+
+if TYPE_CHECKING:
+    from valign.data.audit import AuditConfig, run_audit
+    from valign.data.builders import build_sets
+    from valign.data.filter import run_filter
+    from valign.data.lexicons import Lexicons, load_lexicons
+    from valign.data.pii import Finding, find_pii, redact
+    from valign.data.policy import Policy, load_policy, resolve_policy
 
 __all__ = [
     "AuditConfig",
@@ -37,3 +42,18 @@ __all__ = [
     "run_audit",
     "run_filter",
 ]
+
+# Each name is imported on first use (valign.lazy); type checkers read the imports above.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_face(
+        __name__,
+        __all__,
+        {
+            "audit": ["AuditConfig", "run_audit"],
+            "builders": ["build_sets"],
+            "filter": ["run_filter"],
+            "lexicons": ["Lexicons", "load_lexicons"],
+            "pii": ["Finding", "find_pii", "redact"],
+            "policy": ["Policy", "load_policy", "resolve_policy"],
+        },
+    )

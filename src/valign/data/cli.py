@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
-from valign.data.yamlfile import read_yaml
 from valign.errors import UserError
 
 app = typer.Typer(
@@ -20,7 +18,10 @@ app = typer.Typer(
 
 
 def _audit_config(path: Path | None, **overrides: Any) -> Any:
+    from pydantic import ValidationError
+
     from valign.data.audit import AuditConfig
+    from valign.data.yamlfile import read_yaml
 
     data: dict[str, Any] = {}
     if path is not None:

@@ -9,9 +9,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from valign.evals.scorecard import LOWER_IS_BETTER, METRIC_TITLES
-from valign.report import format_value
-
 
 def format_breakdown(counts: dict[str, int] | None) -> str:
     """Outcome counts as one short line: ``refused 150 · complied 2 · non_answer 8``."""
@@ -19,6 +16,8 @@ def format_breakdown(counts: dict[str, int] | None) -> str:
 
 
 def _better(key: str) -> str:
+    from valign.evals.scorecard import LOWER_IS_BETTER
+
     if key in LOWER_IS_BETTER:
         return "↓"
     return "0" if key in ("bias_ambiguous", "bias_disambiguated") else "↑"
@@ -26,6 +25,9 @@ def _better(key: str) -> str:
 
 def scorecard_table(card: dict[str, Any], title: str) -> Table:
     """The headline first, then every rate beside its kind's outcome counts."""
+    from valign.evals.scorecard import METRIC_TITLES
+    from valign.report import format_value
+
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("value [95% CI]", justify="right")
@@ -61,6 +63,8 @@ def scorecard_table(card: dict[str, Any], title: str) -> Table:
 
 
 def principles_table(card: dict[str, Any]) -> Table:
+    from valign.report import format_value
+
     table = Table(title="per principle (pass rate over the items of its categories)")
     table.add_column("principle")
     table.add_column("categories")

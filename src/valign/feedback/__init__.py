@@ -8,19 +8,24 @@ The comparison file format is :mod:`valign.records.comparisons`; the judges them
 See ``docs/feedback.md`` (the rating app) and ``docs/cai.md`` (a judge's agreement).
 """
 
-from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING
 
-# Loaded on first use: importing the rating app loads nothing else of the package.
-_WHERE = {
-    "agreement": "agreement",
-    "calibration": "agreement",
-}
+from valign.lazy import lazy_face
 
-__all__ = sorted(_WHERE)
+if TYPE_CHECKING:
+    from valign.feedback.agreement import agreement, calibration
 
+__all__ = [
+    "agreement",
+    "calibration",
+]
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'valign.feedback' has no attribute {name!r}")
-    return getattr(import_module(f"valign.feedback.{_WHERE[name]}"), name)
+# Each name is imported on first use (valign.lazy); type checkers read the imports above.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_face(
+        __name__,
+        __all__,
+        {
+            "agreement": ["agreement", "calibration"],
+        },
+    )

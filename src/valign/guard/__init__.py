@@ -12,29 +12,34 @@ contract and an OpenAI-compatible HTTP server. See ``docs/guard.md``.
     guard.classify([GuardInput("How do I bake bread?")])
 """
 
-from valign.guard.build import TrainConfig, default_guard_dir, ensure_default_guard, train_guard
-from valign.guard.cascade import CascadeGuard
-from valign.guard.classifier import FastClassifier, HeadConfig
-from valign.guard.encoder import Encoder
-from valign.guard.guarded import GuardedChatModel
-from valign.guard.llm import LLMGuard
-from valign.guard.refusal import (
-    RefusalDetector,
-    RefusalResult,
-    keyword_refusal,
-    learned_refusal,
-    load_refusal_detector,
-)
-from valign.guard.rules import RuleGuard
-from valign.guard.types import (
-    ENTRY_POINT_GROUP,
-    GuardBackend,
-    GuardInput,
-    GuardVerdict,
-    get_backend,
-    register_backend,
-    registered_backends,
-)
+from typing import TYPE_CHECKING
+
+from valign.lazy import lazy_face
+
+if TYPE_CHECKING:
+    from valign.guard.build import TrainConfig, default_guard_dir, ensure_default_guard, train_guard
+    from valign.guard.cascade import CascadeGuard
+    from valign.guard.classifier import FastClassifier, HeadConfig
+    from valign.guard.encoder import Encoder
+    from valign.guard.guarded import GuardedChatModel
+    from valign.guard.llm import LLMGuard
+    from valign.guard.refusal import (
+        RefusalDetector,
+        RefusalResult,
+        keyword_refusal,
+        learned_refusal,
+        load_refusal_detector,
+    )
+    from valign.guard.rules import RuleGuard
+    from valign.guard.types import (
+        ENTRY_POINT_GROUP,
+        GuardBackend,
+        GuardInput,
+        GuardVerdict,
+        get_backend,
+        register_backend,
+        registered_backends,
+    )
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -61,3 +66,35 @@ __all__ = [
     "registered_backends",
     "train_guard",
 ]
+
+# Each name is imported on first use (valign.lazy); type checkers read the imports above.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_face(
+        __name__,
+        __all__,
+        {
+            "build": ["TrainConfig", "default_guard_dir", "ensure_default_guard", "train_guard"],
+            "cascade": ["CascadeGuard"],
+            "classifier": ["FastClassifier", "HeadConfig"],
+            "encoder": ["Encoder"],
+            "guarded": ["GuardedChatModel"],
+            "llm": ["LLMGuard"],
+            "refusal": [
+                "RefusalDetector",
+                "RefusalResult",
+                "keyword_refusal",
+                "learned_refusal",
+                "load_refusal_detector",
+            ],
+            "rules": ["RuleGuard"],
+            "types": [
+                "ENTRY_POINT_GROUP",
+                "GuardBackend",
+                "GuardInput",
+                "GuardVerdict",
+                "get_backend",
+                "register_backend",
+                "registered_backends",
+            ],
+        },
+    )

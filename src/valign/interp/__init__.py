@@ -13,18 +13,23 @@
 The commands are ``valign interp explain|probe|steer`` (see docs/interp.md).
 """
 
-from valign.interp.capture import CaptureConfig, capture, pooled_activations, recording
-from valign.interp.concept_explainer import ConceptExplainer
-from valign.interp.concepts import Concept, microworld_concepts
-from valign.interp.directions import Direction, mean_difference, probe_direction
-from valign.interp.llm_explainer import LLMExplainer
-from valign.interp.neurons import Explainer, NeuronResult, SelectionConfig, explain_site
-from valign.interp.probes import LinearProbe, fit_probe, probe_sites
-from valign.interp.scoring import correlation, discretise, score_simulation
-from valign.interp.sites import Site, parse_site, parse_sites
-from valign.interp.steering import Gate, Steer, probe_gate, steering
-from valign.interp.store import ActivationStore
-from valign.interp.sweep import SweepConfig, sweep
+from typing import TYPE_CHECKING
+
+from valign.lazy import lazy_face
+
+if TYPE_CHECKING:
+    from valign.interp.capture import CaptureConfig, capture, pooled_activations, recording
+    from valign.interp.concept_explainer import ConceptExplainer
+    from valign.interp.concepts import Concept, microworld_concepts
+    from valign.interp.directions import Direction, mean_difference, probe_direction
+    from valign.interp.llm_explainer import LLMExplainer
+    from valign.interp.neurons import Explainer, NeuronResult, SelectionConfig, explain_site
+    from valign.interp.probes import LinearProbe, fit_probe, probe_sites
+    from valign.interp.scoring import correlation, discretise, score_simulation
+    from valign.interp.sites import Site, parse_site, parse_sites
+    from valign.interp.steering import Gate, Steer, probe_gate, steering
+    from valign.interp.store import ActivationStore
+    from valign.interp.sweep import SweepConfig, sweep
 
 __all__ = [
     "ActivationStore",
@@ -59,3 +64,24 @@ __all__ = [
     "steering",
     "sweep",
 ]
+
+# Each name is imported on first use (valign.lazy); type checkers read the imports above.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_face(
+        __name__,
+        __all__,
+        {
+            "capture": ["CaptureConfig", "capture", "pooled_activations", "recording"],
+            "concept_explainer": ["ConceptExplainer"],
+            "concepts": ["Concept", "microworld_concepts"],
+            "directions": ["Direction", "mean_difference", "probe_direction"],
+            "llm_explainer": ["LLMExplainer"],
+            "neurons": ["Explainer", "NeuronResult", "SelectionConfig", "explain_site"],
+            "probes": ["LinearProbe", "fit_probe", "probe_sites"],
+            "scoring": ["correlation", "discretise", "score_simulation"],
+            "sites": ["Site", "parse_site", "parse_sites"],
+            "steering": ["Gate", "Steer", "probe_gate", "steering"],
+            "store": ["ActivationStore"],
+            "sweep": ["SweepConfig", "sweep"],
+        },
+    )

@@ -5,11 +5,16 @@
 `ChatModel`; every stage generates and scores through that protocol only.
 """
 
-from valign.models.endpoint import EndpointChatModel
-from valign.models.hf import HFChatModel
-from valign.models.load import load_model
-from valign.models.packaged import ensure_packaged, packaged_models
-from valign.models.types import ChatModel, ContinuationScore, GenerationConfig
+from typing import TYPE_CHECKING
+
+from valign.lazy import lazy_face
+
+if TYPE_CHECKING:
+    from valign.models.endpoint import EndpointChatModel
+    from valign.models.hf import HFChatModel
+    from valign.models.load import load_model
+    from valign.models.packaged import ensure_packaged, packaged_models
+    from valign.models.types import ChatModel, ContinuationScore, GenerationConfig
 
 __all__ = [
     "ChatModel",
@@ -21,3 +26,17 @@ __all__ = [
     "load_model",
     "packaged_models",
 ]
+
+# Each name is imported on first use (valign.lazy); type checkers read the imports above.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_face(
+        __name__,
+        __all__,
+        {
+            "endpoint": ["EndpointChatModel"],
+            "hf": ["HFChatModel"],
+            "load": ["load_model"],
+            "packaged": ["ensure_packaged", "packaged_models"],
+            "types": ["ChatModel", "ContinuationScore", "GenerationConfig"],
+        },
+    )

@@ -11,29 +11,39 @@ See ``docs/redteam.md``.
     summary = run_campaign(CampaignConfig(model="runs/demo/pretrain/model"), Path("runs/rt"))
 """
 
-from valign.redteam.attacker import Attacker, Brief, ModelAttacker, MutationAttacker, make_attacker
-from valign.redteam.campaign import CampaignConfig, run_campaign
-from valign.redteam.export import export_pairs, to_comparisons
-from valign.redteam.objectives import load_controls, load_objectives
-from valign.redteam.registry import (
-    ENTRY_POINT_GROUP,
-    get_attack,
-    register_attack,
-    registered_attacks,
-    resolve_attacks,
-)
-from valign.redteam.scoring import DETECTORS, LLMJudge, Score, Scorer, detector_metrics
-from valign.redteam.stage import redteam_stage
-from valign.redteam.summary import summarise
-from valign.redteam.types import (
-    AdaptiveAttack,
-    Attack,
-    AttackContext,
-    AttackMeta,
-    Attempt,
-    Objective,
-    Round,
-)
+from typing import TYPE_CHECKING
+
+from valign.lazy import lazy_face
+
+if TYPE_CHECKING:
+    from valign.redteam.attacker import (
+        Attacker,
+        Brief,
+        ModelAttacker,
+        MutationAttacker,
+        make_attacker,
+    )
+    from valign.redteam.campaign import CampaignConfig, run_campaign
+    from valign.redteam.export import export_pairs, to_comparisons
+    from valign.redteam.objectives import load_controls, load_objectives
+    from valign.redteam.registry import (
+        ENTRY_POINT_GROUP,
+        get_attack,
+        register_attack,
+        registered_attacks,
+        resolve_attacks,
+    )
+    from valign.redteam.scoring import DETECTORS, LLMJudge, Score, Scorer, detector_metrics
+    from valign.redteam.summary import summarise
+    from valign.redteam.types import (
+        AdaptiveAttack,
+        Attack,
+        AttackContext,
+        AttackMeta,
+        Attempt,
+        Objective,
+        Round,
+    )
 
 __all__ = [
     "DETECTORS",
@@ -59,7 +69,6 @@ __all__ = [
     "load_controls",
     "load_objectives",
     "make_attacker",
-    "redteam_stage",
     "register_attack",
     "registered_attacks",
     "resolve_attacks",
@@ -67,3 +76,34 @@ __all__ = [
     "summarise",
     "to_comparisons",
 ]
+
+# Each name is imported on first use (valign.lazy); type checkers read the imports above.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_face(
+        __name__,
+        __all__,
+        {
+            "attacker": ["Attacker", "Brief", "ModelAttacker", "MutationAttacker", "make_attacker"],
+            "campaign": ["CampaignConfig", "run_campaign"],
+            "export": ["export_pairs", "to_comparisons"],
+            "objectives": ["load_controls", "load_objectives"],
+            "registry": [
+                "ENTRY_POINT_GROUP",
+                "get_attack",
+                "register_attack",
+                "registered_attacks",
+                "resolve_attacks",
+            ],
+            "scoring": ["DETECTORS", "LLMJudge", "Score", "Scorer", "detector_metrics"],
+            "summary": ["summarise"],
+            "types": [
+                "AdaptiveAttack",
+                "Attack",
+                "AttackContext",
+                "AttackMeta",
+                "Attempt",
+                "Objective",
+                "Round",
+            ],
+        },
+    )

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -19,6 +17,9 @@ from valign.errors import UserError
 
 
 def _settings(config: Path | None, options: dict[str, Any]) -> Any:
+    import yaml
+    from pydantic import ValidationError
+
     from valign.redteam.campaign import CampaignConfig
 
     data: dict[str, Any] = {}

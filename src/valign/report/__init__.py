@@ -7,17 +7,22 @@ one self-contained ``report.html``; stages contribute sections through the ``"re
 entry of their summary, built with the helpers in :mod:`valign.report.sections`.
 """
 
-from valign.report.html import format_estimate, format_value, render_report
-from valign.report.plots import PlotSpecError, plot_svg
-from valign.report.sections import (
-    bar_plot,
-    grouped_bar_plot,
-    histogram_plot,
-    line_plot,
-    samples,
-    section,
-    table,
-)
+from typing import TYPE_CHECKING
+
+from valign.lazy import lazy_face
+
+if TYPE_CHECKING:
+    from valign.report.html import format_estimate, format_value, render_report
+    from valign.report.plots import PlotSpecError, plot_svg
+    from valign.report.sections import (
+        bar_plot,
+        grouped_bar_plot,
+        histogram_plot,
+        line_plot,
+        samples,
+        section,
+        table,
+    )
 
 __all__ = [
     "PlotSpecError",
@@ -33,3 +38,23 @@ __all__ = [
     "section",
     "table",
 ]
+
+# Each name is imported on first use (valign.lazy); type checkers read the imports above.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_face(
+        __name__,
+        __all__,
+        {
+            "html": ["format_estimate", "format_value", "render_report"],
+            "plots": ["PlotSpecError", "plot_svg"],
+            "sections": [
+                "bar_plot",
+                "grouped_bar_plot",
+                "histogram_plot",
+                "line_plot",
+                "samples",
+                "section",
+                "table",
+            ],
+        },
+    )

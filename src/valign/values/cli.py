@@ -13,16 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from valign.values.compose import compose
-from valign.values.load import (
-    bundled_constitutions,
-    bundled_overlays,
-    load_constitution,
-    load_file,
-    load_overlay,
-    write_constitution,
-)
-from valign.values.schema import Constitution, Overlay
+from valign import values  # the face: each name loads when a command first uses it
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -41,12 +32,12 @@ OverlayOption = Annotated[
 ]
 
 
-def _composed(name_or_path: str, overlays: list[str] | None) -> Constitution:
-    base = load_constitution(name_or_path)
-    return compose(base, [load_overlay(o) for o in overlays or []])
+def _composed(name_or_path: str, overlays: list[str] | None) -> values.Constitution:
+    base = values.load_constitution(name_or_path)
+    return values.compose(base, [values.load_overlay(o) for o in overlays or []])
 
 
-def _summary(constitution: Constitution) -> str:
+def _summary(constitution: values.Constitution) -> str:
     return f"{len(constitution.principles)} principles, {len(constitution.categories)} categories"
 
 
@@ -102,13 +93,13 @@ def validate(
     A constitution is composed with any --overlay; an overlay is applied to --base after any
     --overlay, so dangling references are caught too.
     """
-    loaded = load_file(path)
-    overlays = [load_overlay(o) for o in overlay or []]
-    if isinstance(loaded, Overlay):
-        composed = compose(load_constitution(base), [*overlays, loaded])
+    loaded = values.load_file(path)
+    overlays = [values.load_overlay(o) for o in overlay or []]
+    if isinstance(loaded, values.Overlay):
+        composed = values.compose(values.load_constitution(base), [*overlays, loaded])
         typer.echo(f"ok: {_summary(composed)} (overlay {loaded.name!r} on {base!r})")
     else:
-        typer.echo(f"ok: {_summary(compose(loaded, overlays))}")
+        typer.echo(f"ok: {_summary(values.compose(loaded, overlays))}")
 
 
 @app.command(name="compose")
@@ -126,7 +117,7 @@ def compose_command(
 ) -> None:
     """Write BASE with overlays applied as one constitution file."""
     composed = _composed(base, overlay)
-    written = write_constitution(composed, out)
+    written = values.write_constitution(composed, out)
     typer.echo(f"wrote {written}: {_summary(composed)}")
 
 
@@ -137,15 +128,15 @@ def list_command() -> None:
     table.add_column("kind")
     table.add_column("name", style="cyan", no_wrap=True)
     table.add_column("description")
-    for name in bundled_constitutions():
-        constitution = load_constitution(name)
+    for name in values.bundled_constitutions():
+        constitution = values.load_constitution(name)
         table.add_row(
             "constitution",
             name,
             f"{constitution.name} {constitution.version}: {_summary(constitution)}",
         )
-    for name in bundled_overlays():
-        loaded = load_overlay(name)
+    for name in values.bundled_overlays():
+        loaded = values.load_overlay(name)
         table.add_row("overlay", name, f"{loaded.name} (precedence {loaded.precedence})")
     Console().print(table)
 
@@ -189,8 +180,8 @@ def collect(
 
     settings = CollectSettings(groups=groups, min_agree=min_agree, min_votes=min_votes)
     agg = aggregate(read_votes(votes), read_statements(statements), settings)
-    constitution = to_constitution(agg, load_constitution(base), title, replace)
-    written = write_constitution(constitution, out)
+    constitution = to_constitution(agg, values.load_constitution(base), title, replace)
+    written = values.write_constitution(constitution, out)
     table = Table(
         title=f"{len(agg.participants)} participants, {len(set(agg.groups.values()))} groups "
         f"(silhouette {agg.silhouette:.2f})",
