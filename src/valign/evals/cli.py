@@ -111,6 +111,12 @@ def eval_command(
         help="Who decides refusals: pattern (the grader's phrases; auto is the same), guard "
         "(the guard's attempt detector, reading request and reply) or a guard folder.",
     ),
+    inspect_log: Path | None = typer.Option(
+        None,
+        "--inspect-log",
+        help="Also write the run as an inspect-ai evaluation log (JSON) into this folder, "
+        "for `inspect view --log-dir` and inspect_ai.log.read_eval_log.",
+    ),
 ) -> None:
     """Score a model: harm, jailbreaks, over-refusal, helpfulness, truth, bias, power-seeking."""
     from valign.evals.run import EvalSettings, run_eval  # torch loads only when needed
@@ -137,3 +143,7 @@ def eval_command(
     for note in card.get("notes", []):
         console.print(f"[yellow]note:[/] {note}")
     console.print(f"wrote {out / 'scorecard.json'} and {out / 'responses.jsonl'}")
+    if inspect_log is not None:
+        from valign.evals.inspect_log import write_inspect_log
+
+        console.print(f"wrote {write_inspect_log(out, inspect_log)} (inspect-ai log)")

@@ -141,6 +141,11 @@ def inspect_log(folder: Path) -> dict[str, Any]:
     }
 
 
-def write_inspect_log(folder: Path, out: Path) -> Path:
-    """Write :func:`inspect_log` of ``folder`` to ``out`` (atomically); returns ``out``."""
-    return atomic_write_json(out, inspect_log(folder))
+def write_inspect_log(folder: Path, log_dir: Path) -> Path:
+    """Write :func:`inspect_log` of ``folder`` into ``log_dir`` (atomically), named as
+    inspect-ai names its logs (``<created>_<task>_<id>.json``, which ``inspect view`` and
+    ``list_eval_logs`` look for); returns the file's path."""
+    log = inspect_log(folder)
+    created = log["eval"]["created"].split(".")[0].replace(":", "-")
+    task = log["eval"]["task"].replace("/", "-").replace("_", "-")
+    return atomic_write_json(log_dir / f"{created}_{task}_{log['eval']['eval_id']}.json", log)
