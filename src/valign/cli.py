@@ -23,8 +23,48 @@ app = typer.Typer(
     help="Value alignment of language models, driven by one constitution.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from valign import __version__
+
+        typer.echo(f"valign {__version__}")
+        raise typer.Exit()
+
+
+def setup_logging(verbose: int = 0, quiet: bool = False) -> int:
+    """Route the ``valign`` loggers to stderr through rich: warnings by default, ``-v``
+    info, ``-vv`` debug, ``--quiet`` errors only. Returns the level set."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    level = logging.ERROR if quiet else max(logging.DEBUG, logging.WARNING - 10 * verbose)
+    root = logging.getLogger("valign")
+    root.setLevel(level)
+    if not any(getattr(h, "_valign", False) for h in root.handlers):
+        handler = RichHandler(
+            console=Console(stderr=True), show_time=False, show_path=verbose > 1, markup=False
+        )
+        handler._valign = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    return level
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More log output (-v info, -vv debug)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors in the log output."),
+) -> None:
+    """Value alignment of language models, driven by one constitution."""
+    setup_logging(verbose, quiet)
 
 
 @app.command("demo")

@@ -177,3 +177,32 @@ def test_world_build_writes_splits(tmp_path: Path) -> None:
 
 def test_unknown_command_is_a_usage_error() -> None:
     assert _run(["no-such-stage"]) == 2
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from valign import __version__
+
+    assert _run(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"valign {__version__}"
+
+
+def test_verbosity_sets_the_log_level() -> None:
+    import logging
+
+    from valign.cli import setup_logging
+
+    logger = logging.getLogger("valign")
+    before = logger.level
+    try:
+        assert setup_logging() == logging.WARNING
+        assert setup_logging(verbose=1) == logging.INFO
+        assert setup_logging(verbose=5) == logging.DEBUG
+        assert setup_logging(quiet=True) == logging.ERROR == logger.level
+        assert sum(getattr(h, "_valign", False) for h in logger.handlers) == 1
+    finally:
+        logger.setLevel(before)
+
+
+def test_shell_completion_is_offered(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["--help"]) == 0
+    assert "--install-completion" in capsys.readouterr().out

@@ -18,11 +18,12 @@ load average is the fallback.
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 import time
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 _chosen: list[int] = []  # this process's count, once decided or asked for
 
 
@@ -85,9 +86,9 @@ def set_threads(threads: int = 0, *, cores: int | None = None, load: float | Non
     torch.set_num_threads(n)
     _chosen[:] = [n]
     if n < cores:
-        print(
-            f"valign: the machine is busy, so torch uses {n} of {cores} cores "
-            "(set threads: N to choose)",
-            file=sys.stderr,
+        log.warning(
+            "the machine is busy, so torch uses %d of %d cores (set threads: N to choose)",
+            n,
+            cores,
         )
     return n

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -27,13 +28,15 @@ def test_free_cores_leave_out_the_busy_ones_and_keep_one() -> None:
 
 
 def test_a_busy_machine_gets_fewer_threads_and_a_warning(
-    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="valign")
     assert threads.set_threads(0, cores=4, load=2.2) == 2
     assert torch.get_num_threads() == 2
-    assert "busy, so torch uses 2 of 4 cores (set threads: N" in capsys.readouterr().err
+    assert "busy, so torch uses 2 of 4 cores (set threads: N" in caplog.text
+    caplog.clear()
     assert threads.set_threads(0, cores=4, load=0.0) == 4
-    assert capsys.readouterr().err == ""
+    assert caplog.text == ""
 
 
 def test_an_explicit_count_is_applied_and_kept_by_later_defaults() -> None:
