@@ -37,13 +37,20 @@ PREFS_HELP = (
 
 
 def _common(
-    lr: float | None, epochs: float | None, max_steps: int | None, lora: bool | None
+    lr: float | None,
+    epochs: float | None,
+    max_steps: int | None,
+    lora: bool | None,
+    seed: int | None = None,
+    batch_size: int | None = None,
 ) -> dict[str, Any]:
     return {
         "learning_rate": lr,
         "epochs": epochs,
         "max_steps": max_steps,
         "lora": {} if lora else None,
+        "seed": seed,
+        "batch_size": batch_size,
     }
 
 
@@ -65,6 +72,8 @@ LR = typer.Option(None, "--lr", help="Peak learning rate.")
 EPOCHS = typer.Option(None, help="Passes over the data.")
 STEPS = typer.Option(None, help="Optimiser steps (overrides --epochs).")
 LORA = typer.Option(None, "--lora/--full", help="LoRA adapters (PEFT) or full fine-tuning.")
+SEED = typer.Option(None, help="Seed of initialisation and data order.")
+BATCH = typer.Option(None, help="Examples per device per optimiser step.")
 
 
 @app.command("sft")
@@ -77,12 +86,14 @@ def sft_command(
     epochs: float | None = EPOCHS,
     max_steps: int | None = STEPS,
     lora: bool | None = LORA,
+    seed: int | None = SEED,
+    batch_size: int | None = BATCH,
 ) -> None:
     """Supervised fine-tuning on demonstrations (loss on the replies only)."""
     from valign.models.progress import steps_bar
     from valign.train.sft import SFTSettings, sft
 
-    s = load_settings(SFTSettings, config, **_common(lr, epochs, max_steps, lora))
+    s = load_settings(SFTSettings, config, **_common(lr, epochs, max_steps, lora, seed, batch_size))
     with steps_bar("sft") as on_step:
         result = sft(model, data, out, s, on_step=on_step)
     _done("sft", out, result)
@@ -101,6 +112,8 @@ def reward_command(
     epochs: float | None = EPOCHS,
     max_steps: int | None = STEPS,
     lora: bool | None = LORA,
+    seed: int | None = SEED,
+    batch_size: int | None = BATCH,
 ) -> None:
     """Train a reward (helpfulness) or cost (harm) model; prints held-out pair accuracy."""
     from valign.models.progress import steps_bar
@@ -108,7 +121,9 @@ def reward_command(
 
     if objective not in ("reward", "cost"):
         raise UserError(f"--objective must be 'reward' or 'cost', not {objective!r}")
-    s = load_settings(RewardSettings, config, **_common(lr, epochs, max_steps, lora))
+    s = load_settings(
+        RewardSettings, config, **_common(lr, epochs, max_steps, lora, seed, batch_size)
+    )
     with steps_bar(objective) as on_step:
         result, stats = train_reward_model(
             model,
@@ -132,12 +147,16 @@ def dpo_command(
     epochs: float | None = EPOCHS,
     max_steps: int | None = STEPS,
     lora: bool | None = LORA,
+    seed: int | None = SEED,
+    batch_size: int | None = BATCH,
 ) -> None:
     """Direct preference optimisation from comparisons."""
     from valign.models.progress import steps_bar
     from valign.train.dpo import DPOSettings, train_dpo
 
-    s = load_settings(DPOSettings, config, beta=beta, **_common(lr, epochs, max_steps, lora))
+    s = load_settings(
+        DPOSettings, config, beta=beta, **_common(lr, epochs, max_steps, lora, seed, batch_size)
+    )
     with steps_bar("dpo") as on_step:
         result = train_dpo(model, prefs, out, s, on_step=on_step)
     _done("dpo", out, result)
@@ -163,6 +182,8 @@ def rl_command(
     lr: float | None = LR,
     max_steps: int | None = STEPS,
     lora: bool | None = LORA,
+    seed: int | None = SEED,
+    batch_size: int | None = BATCH,
 ) -> None:
     """Online RL: reward model + constitution rules + cost model, with a KL anchor."""
     from valign.models.progress import steps_bar
@@ -173,7 +194,7 @@ def rl_command(
         config,
         algorithm=algorithm,
         **{"safety.mode": safety},
-        **_common(lr, None, max_steps, lora),
+        **_common(lr, None, max_steps, lora, seed, batch_size),
     )
     with steps_bar(f"rl ({s.algorithm}, {s.safety.mode})") as on_step:
         result = train_rl(model, prompts, out, s, reward_model, cost_model, guard, on_step)

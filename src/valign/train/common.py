@@ -12,13 +12,15 @@ Hugging Face or TRL trainer driven through the same three steps:
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.metadata
 import json
 import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +30,8 @@ from transformers.trainer_utils import get_last_checkpoint
 from valign.errors import UserError
 from valign.models.hf import quiet_hub_progress
 from valign.models.threads import set_threads
+
+T = TypeVar("T")
 
 
 class LoraSettings(BaseModel):
@@ -68,6 +72,12 @@ class TrainSettings(BaseModel):
         False, description="Recompute activations in the backward pass (saves memory)."
     )
     lora: LoraSettings | None = Field(None, description="Train LoRA adapters (PEFT).")
+    trl: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fields passed as they are to TRL's config (SFTConfig, DPOConfig, "
+        "RewardConfig, GRPOConfig/RLOOConfig): anything it accepts, e.g. report_to, "
+        "eval_strategy, use_vllm, gradient_accumulation_steps. They win over valign's.",
+    )
 
 
 @dataclass
@@ -108,6 +118,23 @@ def use_liger(flag: bool | None) -> bool:
     import importlib.util
 
     return torch.cuda.is_available() and importlib.util.find_spec("liger_kernel") is not None
+
+
+def trl_config(config_class: type[T], s: TrainSettings, **fields: Any) -> T:
+    """TRL's config from valign's ``fields`` and the settings' ``trl`` section on top; a
+    field TRL does not know is a one-line error naming it."""
+    merged = {**fields, **s.trl}
+    known = {f.name for f in dataclasses.fields(config_class)}  # type: ignore[arg-type]
+    unknown = sorted(set(s.trl) - known)
+    if unknown:
+        raise UserError(
+            f"trl: {', '.join(unknown)} not a field of TRL's {config_class.__name__} "
+            f"(TRL {importlib.metadata.version('trl')})"
+        )
+    try:
+        return config_class(**merged)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"trl: {config_class.__name__} refused the settings: {exc}") from None
 
 
 def trainer_kwargs(s: TrainSettings, work: Path) -> dict[str, Any]:

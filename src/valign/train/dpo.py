@@ -26,6 +26,7 @@ from valign.train.common import (
     peft_config,
     run,
     trainer_kwargs,
+    trl_config,
     use_liger,
 )
 
@@ -68,7 +69,9 @@ def dpo_trainer(model: str | Path, rows: Sequence[Comparison], out: Path, s: DPO
     if not rows:
         raise UserError("no comparisons to train on")
     name, tok = chat_tokenizer(model)
-    args = DPOConfig(
+    args = trl_config(
+        DPOConfig,
+        s,
         **trainer_kwargs(s, out / "checkpoints"),
         max_length=s.max_length,
         beta=s.beta,

@@ -38,6 +38,7 @@ from valign.train.common import (
     require_model_dir,
     run,
     trainer_kwargs,
+    trl_config,
 )
 
 Objective = Literal["reward", "cost"]
@@ -215,7 +216,9 @@ def train_reward_model(
     test_rows = [r for r in rows if heldout(r, s.heldout)]
     train = build_pairs(train_rows, objective, s.decouple)
     name, tok = chat_tokenizer(model)
-    args = RewardConfig(
+    args = trl_config(
+        RewardConfig,
+        s,
         **trainer_kwargs(s, out / "checkpoints"),
         max_length=s.max_length,
         center_rewards_coefficient=s.center or None,

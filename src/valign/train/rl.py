@@ -32,6 +32,7 @@ from valign.train.common import (
     quiet_libraries,
     run,
     trainer_kwargs,
+    trl_config,
 )
 from valign.train.rewards import (
     AlignmentReward,
@@ -182,7 +183,7 @@ def rl_trainer(name: str, tok: Any, dataset: Any, reward_fn: Any, s: RLSettings,
         return RLOOTrainer(
             model=name,
             reward_funcs=[cast(Any, reward_fn)],
-            args=RLOOConfig(**common),
+            args=trl_config(RLOOConfig, s, **common),
             train_dataset=dataset,
             processing_class=tok,
             peft_config=peft_config(s),
@@ -192,7 +193,7 @@ def rl_trainer(name: str, tok: Any, dataset: Any, reward_fn: Any, s: RLSettings,
     return GRPOTrainer(
         model=name,
         reward_funcs=[cast(Any, reward_fn)],
-        args=GRPOConfig(**common),
+        args=trl_config(GRPOConfig, s, **common),
         train_dataset=dataset,
         processing_class=tok,
         peft_config=peft_config(s),

@@ -27,6 +27,7 @@ from valign.train.common import (
     peft_config,
     run,
     trainer_kwargs,
+    trl_config,
     use_liger,
 )
 
@@ -86,7 +87,9 @@ def sft_trainer(model: str | Path, rows: list[dict[str, Any]], out: Path, s: SFT
     from trl import SFTConfig, SFTTrainer
 
     name, tok = chat_tokenizer(model)
-    args = SFTConfig(
+    args = trl_config(
+        SFTConfig,
+        s,
         **trainer_kwargs(s, out / "checkpoints"),
         max_length=s.max_length,
         packing=s.packing,

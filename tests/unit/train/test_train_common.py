@@ -1,0 +1,57 @@
+"""Settings shared by every trainer: TRL's own options pass through, seeds and batch sizes
+come from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from trl import DPOConfig, GRPOConfig, SFTConfig
+
+from valign.cli import main
+from valign.errors import UserError
+from valign.train.common import trl_config
+from valign.train.dpo import DPOSettings
+from valign.train.rl import RLSettings
+from valign.train.sft import SFTSettings, sft_trainer
+
+
+def test_the_trl_section_reaches_trl_s_config_and_wins(tmp_path: Path) -> None:
+    s = SFTSettings(trl={"eval_strategy": "steps", "eval_steps": 7, "seed": 11})
+    cpu = {"output_dir": str(tmp_path), "use_cpu": True, "bf16": False}
+    args = trl_config(SFTConfig, s, **cpu, seed=0, max_length=64)
+    assert (args.eval_strategy, args.eval_steps, args.seed) == ("steps", 7, 11)
+    assert args.max_length == 64  # valign's own fields stay where the section is silent
+    grpo = trl_config(GRPOConfig, RLSettings(trl={"use_vllm": True}), **cpu)
+    assert grpo.use_vllm is True
+
+
+def test_a_field_trl_does_not_know_is_one_line(tmp_path: Path) -> None:
+    s = DPOSettings(trl={"beta": 0.2, "no_such_field": 1})
+    with pytest.raises(UserError, match=r"^trl: no_such_field not a field of TRL's DPOConfig"):
+        trl_config(DPOConfig, s, output_dir=str(tmp_path), use_cpu=True, bf16=False)
+
+
+def test_trainers_pass_the_section_through(tiny_world: Path, tiny_base_model_dir: Path) -> None:
+    rows = [json.loads(x) for x in (tiny_world / "sft.jsonl").read_text().splitlines()[:8]]
+    s = SFTSettings(max_steps=1, batch_size=2, bf16=False, trl={"logging_steps": 3})
+    trainer = sft_trainer(tiny_base_model_dir, rows, tiny_world.parent / "t", s)
+    assert trainer.args.logging_steps == 3
+
+
+def test_seed_and_batch_size_on_the_command_line(
+    tiny_world: Path, tiny_base_model_dir: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "sft.yaml"
+    config.write_text("max_steps: 1\nbf16: false\ntrl:\n  logging_steps: 1\n")
+    argv = ["train", "sft", "--model", str(tiny_base_model_dir), "--out", str(tmp_path / "o")]
+    argv += ["--data", str(tiny_world / "sft.jsonl"), "--config", str(config)]
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--seed", "3", "--batch-size", "2"])
+    assert not info.value.code
+    import torch
+
+    (saved,) = (tmp_path / "o").rglob("training_args.bin")
+    args = torch.load(saved, weights_only=False)
+    assert (args.seed, args.per_device_train_batch_size, args.logging_steps) == (3, 2, 1)
