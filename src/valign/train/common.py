@@ -274,6 +274,9 @@ def run(
         export(trainer.model, tokenizer, model_dir, merge_lora)
         summary = {k: v for k, v in result.to_dict().items() if k != "log"}
         (out / "train.json").write_text(json.dumps(summary, indent=2))
+        from valign.train.card import write_model_card
+
+        write_model_card(trainer, model_dir, summary)
     trainer.accelerator.wait_for_everyone()
     return result
 

@@ -55,3 +55,9 @@ def test_seed_and_batch_size_on_the_command_line(
     (saved,) = (tmp_path / "o").rglob("training_args.bin")
     args = torch.load(saved, weights_only=False)
     assert (args.seed, args.per_device_train_batch_size, args.logging_steps) == (3, 2, 1)
+    # the exported model carries its card
+    card = (tmp_path / "o" / "model" / "README.md").read_text()
+    assert card.startswith(f'---\nbase_model: "{tiny_base_model_dir}"\n')
+    assert "tags: [valign, trl, sft]" in card and "`SFTTrainer`" in card
+    assert "| `seed` | 3 |" in card and "| `per_device_train_batch_size` | 2 |" in card
+    assert "valign eval --model" in card
