@@ -9,13 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from valign.evals.scorecard import LOWER_IS_BETTER, METRIC_TITLES
+from valign.evals.scorecard import LOWER_IS_BETTER, METRIC_TITLES, format_breakdown
 from valign.report import format_value
-
-
-def format_breakdown(counts: dict[str, int] | None) -> str:
-    """Outcome counts as one short line: ``refused 150 · complied 2 · non_answer 8``."""
-    return " · ".join(f"{k} {v}" for k, v in (counts or {}).items())
 
 
 def _better(key: str) -> str:

@@ -23,7 +23,6 @@ from valign.redteam.registry import (
     resolve_attacks,
 )
 from valign.redteam.scoring import DETECTORS, LLMJudge, Score, Scorer, detector_metrics
-from valign.redteam.stage import redteam_stage
 from valign.redteam.summary import summarise
 from valign.redteam.types import (
     AdaptiveAttack,
@@ -59,7 +58,6 @@ __all__ = [
     "load_controls",
     "load_objectives",
     "make_attacker",
-    "redteam_stage",
     "register_attack",
     "registered_attacks",
     "resolve_attacks",

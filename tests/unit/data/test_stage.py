@@ -46,7 +46,7 @@ def test_ablation_stage_pretrains_on_the_filtered_corpus_and_reports(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from valign.pipeline import stage_eval_base
+    from valign.evals.stage import eval_base_stage
 
     assert not OPTIONAL["data_ablation"](DemoConfig())
     assert OPTIONAL["data_ablation"](DemoConfig(data_ablation=True))
@@ -60,7 +60,7 @@ def test_ablation_stage_pretrains_on_the_filtered_corpus_and_reports(
     console = Console(quiet=True)
     with pytest.raises(UserError, match="eval_base is not done"):
         stage.data_ablation_stage(run, cfg, console)
-    run.run_stage("eval_base", cfg, 0, lambda: stage_eval_base(run, cfg, console))
+    run.run_stage("eval_base", cfg, 0, lambda: eval_base_stage(run, cfg, console))
     summary = run.run_stage(
         "data_ablation", cfg, 0, lambda: stage.data_ablation_stage(run, cfg, console)
     )
