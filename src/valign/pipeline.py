@@ -19,10 +19,12 @@ sft, dpo (opt-in), aligned, eval_aligned, then guard, redteam and interp. Every 
 lives in its package's ``stage`` module (``<pkg>/stage.py``), named ``<name>_stage``; the
 real profile's are ``real_<name>_stage``.
 
-Each stage writes its records and a manifest into its own folder of the run and a
-``DONE.json`` marker last; running the pipeline again skips finished stages and resumes
-the unfinished one (pretraining from its last checkpoint, evaluation from its last
-recorded item).
+Every stage is a :class:`valign.stage.Stage`: it gets one :class:`valign.stage.StageContext`
+(the run folder, these settings, the console, the seed and the constitution the settings
+name, resolved once per run) and returns its summary. Each stage writes its records and a
+manifest into its own folder of the run and a ``DONE.json`` marker last; running the
+pipeline again skips finished stages and resumes the unfinished one (pretraining from its
+last checkpoint, evaluation from its last recorded item).
 
 Configuration precedence, lowest to highest: the defaults below, a YAML file
 (``--config``), then command-line options.
@@ -52,6 +54,7 @@ from valign.records.runs import RunDir
 from valign.redteam.stage import real_redteam_stage, redteam_aligned_stage, redteam_base_stage
 from valign.report import render_report
 from valign.settings import load_settings
+from valign.stage import Stage, StageContext
 from valign.train.align import AlignConfig
 from valign.train.common import LoraSettings
 from valign.train.dpo import DPOSettings
@@ -139,9 +142,6 @@ class DemoConfig(BaseModel):
     def load(cls, path: Path | None, **overrides: Any) -> DemoConfig:
         """Defaults < the YAML file < command-line options (see ``valign.settings``)."""
         return load_settings(cls, path, **overrides)
-
-
-Stage = Callable[[RunDir, DemoConfig, Console], dict[str, Any]]
 
 
 def _aligning(cfg: DemoConfig) -> bool:
@@ -275,8 +275,7 @@ class RealProfileConfig(BaseModel):
         return load_settings(cls, path, **overrides)
 
 
-RealStage = Callable[[RunDir, RealProfileConfig, Console], dict[str, Any]]
-REAL_STAGES: tuple[tuple[str, RealStage], ...] = (
+REAL_STAGES: tuple[tuple[str, Stage], ...] = (
     ("model", real_model_stage),
     ("tasks", real_tasks_stage),
     ("eval_base", real_eval_base_stage),
@@ -301,12 +300,13 @@ REAL_OPTIONAL: dict[str, Callable[[RealProfileConfig], bool]] = {
 def _run(
     out: Path,
     cfg: Any,
-    stages: tuple[tuple[str, Callable[..., dict[str, Any]]], ...],
+    stages: tuple[tuple[str, Stage], ...],
     optional: dict[str, Callable[[Any], bool]],
     title: str,
     console: Console,
 ) -> Path:
     run = RunDir(out)
+    ctx = StageContext.of(run, cfg, console)  # the constitution is resolved once, here
     for name, fn in stages:
         if run.is_done(name):
             console.print(f"[dim]✓ {name} (already done)[/]")
@@ -314,7 +314,7 @@ def _run(
         if name in optional and not optional[name](cfg):
             console.print(f"[dim]- {name} (switched off)[/]")
             continue
-        run.run_stage(name, cfg, cfg.seed, partial(fn, run, cfg, console), console)
+        run.run_stage(name, cfg, cfg.seed, partial(fn, ctx), console)
         for stale in REDO_AFTER.get(name, ()):
             run.clear_done(stale)  # redone below; finished evaluations are not repeated
     report = render_report(out, title=title)

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from valign.errors import UserError
 from valign.pipeline import OPTIONAL, STAGES, DemoConfig, RealProfileConfig, run_demo
-from valign.records.runs import RunDir
+from valign.stage import StageContext
 from valign.train.pretrain import PretrainConfig
 
 
@@ -182,7 +182,7 @@ def test_switching_on_cai_later_redoes_the_scorecard(
     ran: list[str] = []
 
     def fake(name: str) -> Any:
-        def stage(run: RunDir, cfg: DemoConfig, console: Console) -> dict[str, Any]:
+        def stage(ctx: StageContext[DemoConfig]) -> dict[str, Any]:
             ran.append(name)
             return {}
 

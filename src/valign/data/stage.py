@@ -25,8 +25,9 @@ from valign.data.audit import AuditConfig, run_audit
 from valign.data.datasheet import harm_plots
 from valign.errors import UserError
 from valign.models.progress import steps_bar
-from valign.records.runs import RunDir, atomic_write_json
+from valign.records.runs import atomic_write_json
 from valign.report.sections import section, table
+from valign.stage import StageContext
 
 #: The stage's audit settings (small pieces: the microworld corpus is a single 8 MB file).
 STAGE_CONFIG = AuditConfig(piece_mb=2)
@@ -95,7 +96,8 @@ def run_ablation(
     return result
 
 
-def data_audit_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def data_audit_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    run = ctx.run
     corpus = run.stage_path("world") / "corpus.jsonl"
     a = run_audit(corpus, run.stage("data_audit"), STAGE_CONFIG)
     size, dup, harm = a["size"], a["duplicates"], a["harm"]
@@ -129,7 +131,8 @@ def data_audit_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     return a
 
 
-def data_ablation_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def data_ablation_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     world = run.stage_path("world")
     raw = (run.summary("eval_base") or {}).get("scorecard")
     if not raw:

@@ -22,19 +22,18 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from rich.console import Console
-
 from valign.evals.real_profile import SOURCE_TITLES, base_model, by_source, comparison_section
 from valign.evals.run import EvalSettings, run_eval
 from valign.evals.scorecard import METRIC_TITLES, format_breakdown
-from valign.records.runs import RunDir
 from valign.records.tasks import Item, dump_items
 from valign.report import format_value
 from valign.report.sections import bar_plot, section, table
+from valign.stage import StageContext
 
 
-def eval_base_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def eval_base_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """The demo's base model on the microworld's held-out items."""
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     model_dir = run.stage_path("pretrain") / "model"
     tasks = run.stage_path("world") / "eval.jsonl"
     settings = EvalSettings(
@@ -44,7 +43,7 @@ def eval_base_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
         limit=cfg.eval_limit,
         batch_size=cfg.eval_batch_size,
     )
-    card = run_eval(settings, run.stage("eval_base"), console=console)
+    card = run_eval(settings, run.stage("eval_base"), console, constitution=ctx.constitution)
     rows = [
         [METRIC_TITLES[k], format_value(v), v["n"], format_breakdown(card["breakdown"].get(k))]
         for k, v in card["metrics"].items()
@@ -87,8 +86,9 @@ def _tag(item: Item, split: str, source: str) -> Item:
     return item.model_copy(update={"meta": meta})
 
 
-def real_tasks_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def real_tasks_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """The public train and test splits, with train prompts equal to a test prompt dropped."""
+    run, cfg = ctx.run, ctx.cfg
     from valign.evals.benchmarks.importer import import_benchmark
     from valign.guard.real_replies import reply_tasks
     from valign.records.runs import atomic_write_text
@@ -130,7 +130,8 @@ def real_tasks_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     }
 
 
-def _real_eval(run: RunDir, cfg: Any, console: Console, name: str, model: str) -> dict[str, Any]:
+def _real_eval(ctx: StageContext[Any], name: str, model: str) -> dict[str, Any]:
+    run, cfg = ctx.run, ctx.cfg
     tasks = str(run.stage_path("tasks") / "test.jsonl")
     settings = EvalSettings(
         model=model,
@@ -142,13 +143,13 @@ def _real_eval(run: RunDir, cfg: Any, console: Console, name: str, model: str) -
         judge=cfg.judge,
     )
     out = run.stage(name)
-    card = run_eval(settings, out, console=console)
+    card = run_eval(settings, out, ctx.console, constitution=ctx.constitution)
     return {"scorecard": card, "by_source": by_source(out / "responses.jsonl", tasks)}
 
 
-def real_eval_base_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def real_eval_base_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """The real base model's scorecard on the public test split."""
-    result = _real_eval(run, cfg, console, "eval_base", base_model(run))
+    result = _real_eval(ctx, "eval_base", base_model(ctx.run))
     card = result["scorecard"]
     result["report"] = section(
         "Scorecard on public test splits: base model",
@@ -159,10 +160,11 @@ def real_eval_base_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, A
     return result
 
 
-def real_eval_aligned_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def real_eval_aligned_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """The aligned model's scorecard on the same test split, beside the base model's."""
+    run = ctx.run
     model = str(run.stage_path("aligned") / "model")
-    result = _real_eval(run, cfg, console, "eval_aligned", model)
+    result = _real_eval(ctx, "eval_aligned", model)
     base = run.summary("eval_base") or {}
     result["report"] = comparison_section(base, result)
     return result

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
-
 from valign.evals.real_profile import (
     CHECK_COLUMNS,
     CHECK_KINDS,
@@ -23,13 +21,14 @@ from valign.evals.real_profile import (
     profile_models,
     score_records,
 )
-from valign.records.runs import RunDir
 from valign.records.tasks import load_items
 from valign.report.sections import line_plot, section, table
+from valign.stage import StageContext
 
 
-def interp_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def interp_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """Per-layer probes of the base model (``valign interp probe``), inside interp/."""
+    run, cfg = ctx.run, ctx.cfg
     from valign.interp.probe_job import ProbeSettings, run_probe
 
     settings = ProbeSettings(
@@ -49,10 +48,11 @@ def _at(results: list[Any], layer: int) -> Any:
     raise UserError(f"interp.layer {layer} is not a layer of this model (0-{len(results) - 1})")
 
 
-def real_interp_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def real_interp_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """Per-layer probes of both models; the base model's refusal direction added (gated by
     its harmful-request probe) and the aligned model's own direction ablated, on the test
     split's harmful and sensitive-but-safe requests."""
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     from valign.evals.judge import make_judge
     from valign.evals.runner import evaluate_items
     from valign.guard.regrade import replayed
@@ -63,13 +63,12 @@ def real_interp_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]
     from valign.interp.sweep import SweepConfig, sweep
     from valign.models import GenerationConfig
     from valign.records.runs import atomic_write_json, read_records
-    from valign.values import load_constitution
 
     train = load_items(run.stage_path("tasks") / "train.jsonl")
     test_all = load_items(run.stage_path("tasks") / "test.jsonl")
     scan_test = [it for it in test_all if it.kind in (*CHECK_KINDS, "misconception")]
     items = check_items(run)
-    refusal = load_constitution(cfg.constitution).refusal_message
+    refusal = ctx.constitution.refusal_message
     judge = make_judge(cfg.judge, refusals=[refusal])[0]
     out = run.stage("interp")
     settings = cfg.interp

@@ -22,6 +22,7 @@ from valign.records.runs import read_records
 from valign.redteam.campaign import FINDINGS, CampaignConfig, run_campaign
 from valign.redteam.export import PAIRS, export_pairs
 from valign.redteam.report import pareto_point, redteam_section, write_worst
+from valign.stage import StageContext
 
 #: A campaign small enough for the demo (one objective per intent, one variant per attack).
 DEMO_CAMPAIGN = CampaignConfig(per_intent=1, variants=1)
@@ -34,6 +35,7 @@ def run_redteam(
     settings: CampaignConfig = DEMO_CAMPAIGN,
     console: Console | None = None,
     order: int = 55,
+    refusal_message: str | None = None,
 ) -> dict[str, Any]:
     """Attack ``model_dir`` and return the stage summary (with its report section).
 
@@ -45,7 +47,7 @@ def run_redteam(
     cfg = settings.model_copy(update={"model": str(model_dir)})
     summary = run_campaign(cfg, folder, console=console)
     findings = read_records(folder / FINDINGS)
-    summary["pairs"] = export_pairs(findings, folder / PAIRS)
+    summary["pairs"] = export_pairs(findings, folder / PAIRS, refusal_message)
     write_worst(findings, folder)
     points = []
     for other in run.stages():
@@ -65,27 +67,32 @@ def _demo_settings(cfg: Any) -> CampaignConfig:
     )
 
 
-def redteam_base_stage(run: Any, cfg: Any, console: Console) -> dict[str, Any]:
+def redteam_base_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """The pipeline stage: the campaign against the pretrained base model."""
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     model_dir = Path(run.root) / "pretrain" / "model"
-    return run_redteam(run, model_dir, "base", _demo_settings(cfg), console)
+    refusal = ctx.constitution.refusal_message
+    return run_redteam(run, model_dir, "base", _demo_settings(cfg), console, 55, refusal)
 
 
-def redteam_aligned_stage(run: Any, cfg: Any, console: Console) -> dict[str, Any]:
+def redteam_aligned_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """The same campaign against the aligned model (RL, else SFT), after alignment."""
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     root = Path(run.root)
     model_dir = next(
         (root / d / "model" for d in ("rl", "sft") if (root / d / "model").is_dir()),
         root / "rl" / "model",
     )
-    return run_redteam(run, model_dir, "aligned", _demo_settings(cfg), console, order=56)
+    refusal = ctx.constitution.refusal_message
+    return run_redteam(run, model_dir, "aligned", _demo_settings(cfg), console, 56, refusal)
 
 
-def real_redteam_stage(run: Any, cfg: Any, console: Console) -> dict[str, Any]:
+def real_redteam_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """Attack the base and aligned models with jailbreak templates and rephrasings wrapped
     around public harmful test requests; success when the attempt detector, reading the
     request with the reply, finds the request attempted (the scorecard's judge; the red
     team's rule for objectives without markers)."""
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     from valign.evals.real_profile import check_items, profile_models
     from valign.redteam.objectives import objectives_file
     from valign.report import format_value

@@ -32,6 +32,7 @@ from valign.records.comparisons import load_comparisons
 from valign.records.runs import RunDir, atomic_write_json
 from valign.report import format_value
 from valign.report.sections import line_plot, section, table
+from valign.stage import StageContext
 from valign.train.align import (
     AlignConfig,
     evaluate,
@@ -73,8 +74,9 @@ def _world(run: RunDir, name: str) -> Path:
     return run.stage_path("world") / name
 
 
-def pretrain_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def pretrain_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """The demo's base model: a tokenizer and a small causal LM on the world's corpus."""
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     from valign.train.pretrain import pretrain
 
     corpus = run.stage_path("world") / "corpus.jsonl"
@@ -100,7 +102,8 @@ def pretrain_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     return summary
 
 
-def sft_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def sft_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     a = _align(cfg)
     base = run.stage_path("pretrain") / "model"
     with steps_bar("sft", console) as on_step:
@@ -151,15 +154,18 @@ def _scalar_model(run: RunDir, cfg: Any, console: Console, objective: str) -> di
     return summary
 
 
-def reward_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def reward_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     return _scalar_model(run, cfg, console, "reward")
 
 
-def cost_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def cost_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     return _scalar_model(run, cfg, console, "cost")
 
 
-def rl_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def rl_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     a = _align(cfg)
     sft_model = run.stage_path("sft") / "model"
     with steps_bar(f"rl ({a.rl.algorithm}, {a.rl.safety.mode})", console) as on_step:
@@ -221,16 +227,16 @@ def curve_plot(title: str, series: dict[str, list[Any]]) -> dict[str, Any] | Non
     return line_plot(title, steps, values, xlabel="step")
 
 
-def cai_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def cai_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """RLAIF from the demo's SFT model; the scorecard is eval_aligned's."""
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     from valign.cai.pipeline import evaluator_agreement, evaluator_in
     from valign.cai.rlaif import rlaif_phase
     from valign.cai.sampling import prompts_from
-    from valign.values import load_constitution
 
     s = cfg.rlaif
     out = run.stage("cai")
-    constitution = load_constitution(cfg.constitution)
+    constitution = ctx.constitution
     prefs = _world(run, "preferences.jsonl")
     evaluator = evaluator_in(out / "evaluator", constitution, prefs, s)
     heldout = load_comparisons(prefs)[s.seed_size :]
@@ -307,7 +313,8 @@ def _cai_section(record: dict[str, Any], s: Any) -> dict[str, Any]:
     )
 
 
-def eval_aligned_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def eval_aligned_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     from valign.evals.scorecard import METRIC_TITLES
 
     a = _align(cfg).model_copy(update={"eval_tasks": str(_world(run, "eval.jsonl"))})
@@ -316,7 +323,8 @@ def eval_aligned_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any
     for name in ALIGNED:
         model = run.stage_path(name) / "model"
         if run.is_done(name) and model.is_dir():
-            cards[name] = evaluate(model, a, console, out / name)["scorecard"]
+            card = evaluate(model, a, console, out / name, constitution=ctx.constitution)
+            cards[name] = card["scorecard"]
     metrics = [c.get("metrics", {}) for c in cards.values()]
     rows = [
         [METRIC_TITLES[k], better, *(format_value(m.get(k)) for m in metrics)] for k, better in ROWS
@@ -352,8 +360,9 @@ def eval_aligned_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any
     }
 
 
-def real_model_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def real_model_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """A packaged model (``valign models list``) converted once into the user cache."""
+    cfg, console = ctx.cfg, ctx.console
     from valign.models.packaged import ensure_packaged, is_packaged
 
     if is_packaged(cfg.model):
@@ -370,8 +379,9 @@ def real_model_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     }
 
 
-def real_replies_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def real_replies_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """The base model answers the train split (resumable), in ``valign guard replies``' format."""
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     from valign.evals.real_profile import base_model
     from valign.guard.real_replies import answer_items
     from valign.records.tasks import load_items
@@ -396,8 +406,9 @@ def real_replies_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any
     }
 
 
-def real_data_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def real_data_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """The constitution's examples and the base model's replies as alignment data."""
+    run, cfg = ctx.run, ctx.cfg
     from valign.data.balance import balance_borderline
     from valign.data.builders import build_sets
 
@@ -447,8 +458,9 @@ def _real_train(
     return summary
 
 
-def real_sft_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def real_sft_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """LoRA SFT of the real base model on the demonstrations."""
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     from valign.evals.real_profile import base_model
     from valign.train.sft import sft
 
@@ -466,8 +478,9 @@ def real_sft_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
     )
 
 
-def real_dpo_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def real_dpo_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """LoRA DPO from the SFT model on the comparisons."""
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     from valign.train.dpo import train_dpo
 
     return _real_train(
@@ -490,8 +503,9 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def real_aligned_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def real_aligned_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """The last trained model at ``aligned/model``, a path other tools can rely on."""
+    run, cfg = ctx.run, ctx.cfg
     from valign.evals.real_profile import base_model
 
     last = "dpo" if cfg.dpo and run.is_done("dpo") else "sft"

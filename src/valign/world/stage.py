@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
-
-from valign.records.runs import RunDir
 from valign.report.sections import section, table
+from valign.stage import StageContext
 from valign.world.splits import WorldConfig, build_world
 
 
-def world_stage(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def world_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """Build the microworld's splits with the demo's seed and sizes."""
+    run, cfg = ctx.run, ctx.cfg
     wcfg = WorldConfig(
         seed=cfg.seed, corpus_dialogues=cfg.corpus_dialogues, eval_per_kind=cfg.eval_per_kind
     )

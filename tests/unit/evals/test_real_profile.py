@@ -16,6 +16,7 @@ from valign.pipeline import RealProfileConfig
 from valign.records.messages import Message
 from valign.records.runs import RunDir
 from valign.records.tasks import Item, dump_items, load_items
+from valign.stage import StageContext
 
 
 def _item(i: str, text: str, kind: str, split: str, source: str) -> Item:
@@ -41,7 +42,7 @@ def test_tasks_drop_training_prompts_that_equal_a_test_prompt(
     monkeypatch.setattr(rr, "reply_tasks", lambda scale: items)
     run = RunDir(tmp_path)
     cfg = RealProfileConfig(bbq_test=0)
-    summary = real_tasks_stage(run, cfg, Console(file=None, quiet=True))
+    summary = real_tasks_stage(StageContext.of(run, cfg, Console(file=None, quiet=True)))
     train = load_items(tmp_path / "tasks" / "train.jsonl")
     test = load_items(tmp_path / "tasks" / "test.jsonl")
     assert [it.id for it in train] == ["sr-2", "own-1"]
