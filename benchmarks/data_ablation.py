@@ -38,8 +38,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from valign.data.ablation import pretrain_and_eval, run_ablation
     from valign.data.audit import AuditConfig
+    from valign.data.stage import pretrain_and_eval, run_ablation
     from valign.train.pretrain import PretrainConfig
 
     corpus = args.raw / "world" / "corpus.jsonl"

@@ -1,8 +1,8 @@
 """The lifecycle: the main job, composed from the stages.
 
-    world      build the microworld's splits                     -> world/
-    pretrain   tokenizer + base model on the corpus              -> pretrain/model/
-    eval_base  scorecard of the base model on held-out items     -> eval_base/
+    world      build the microworld's splits (valign.world.stage) -> world/
+    pretrain   tokenizer + base model on the corpus               -> pretrain/model/
+    eval_base  scorecard of the base model (valign.evals.stage)   -> eval_base/
     sft, reward, cost, rl   alignment (valign.train.stage)       -> sft/ reward/ cost/ rl/
     cai        RLAIF from the SFT model: AI feedback (opt-in)     -> cai/
     eval_aligned  scorecards of the SFT, RLHF and RLAIF models   -> eval_aligned/
@@ -15,13 +15,16 @@
 
 The real-model profile (``valign demo --profile smollm2``, :data:`REAL_STAGES`) runs the same
 loop on a real chat model and public benchmarks: model, tasks, eval_base, replies, data,
-sft, dpo (opt-in), aligned, eval_aligned (:mod:`valign.train.real_stage`), then guard,
-redteam and interp (:mod:`valign.train.real_checks`).
+sft, dpo (opt-in), aligned, eval_aligned, then guard, redteam and interp. Every stage
+lives in its package's ``stage`` module (``<pkg>/stage.py``), named ``<name>_stage``; the
+real profile's are ``real_<name>_stage``.
 
-Each stage writes its records and a manifest into its own folder of the run and a
-``DONE.json`` marker last; running the pipeline again skips finished stages and resumes
-the unfinished one (pretraining from its last checkpoint, evaluation from its last
-recorded item).
+Every stage is a :class:`valign.stage.Stage`: it gets one :class:`valign.stage.StageContext`
+(the run folder, these settings, the console, the seed and the constitution the settings
+name, resolved once per run) and returns its summary. Each stage writes its records and a
+manifest into its own folder of the run and a ``DONE.json`` marker last; running the
+pipeline again skips finished stages and resumes the unfinished one (pretraining from its
+last checkpoint, evaluation from its last recorded item).
 
 Configuration precedence, lowest to highest: the defaults below, a YAML file
 (``--config``), then command-line options.
@@ -39,29 +42,41 @@ from rich.console import Console
 
 from valign.cai.settings import CAISettings
 from valign.data.stage import data_ablation_stage, data_audit_stage
-from valign.evals.run import EvalSettings, run_eval
-from valign.guard.stage import guard_stage
-from valign.models.progress import steps_bar
+from valign.evals.stage import (
+    eval_base_stage,
+    real_eval_aligned_stage,
+    real_eval_base_stage,
+    real_tasks_stage,
+)
+from valign.guard.stage import guard_stage, real_guard_stage
+from valign.interp.stage import interp_stage, real_interp_stage
 from valign.records.runs import RunDir
-from valign.redteam.stage import stage_redteam_aligned, stage_redteam_base
-from valign.report import format_value, render_report
-from valign.report.sections import bar_plot, line_plot, section, table
+from valign.redteam.stage import real_redteam_stage, redteam_aligned_stage, redteam_base_stage
+from valign.report import render_report
 from valign.settings import load_settings
-from valign.train import real_checks, real_stage
+from valign.stage import Stage, StageContext
 from valign.train.align import AlignConfig
 from valign.train.common import LoraSettings
 from valign.train.dpo import DPOSettings
-from valign.train.pretrain import PretrainConfig, pretrain
+from valign.train.pretrain import PretrainConfig
 from valign.train.sft import SFTSettings
 from valign.train.stage import (
-    stage_cai,
-    stage_cost,
-    stage_eval_aligned,
-    stage_reward,
-    stage_rl,
-    stage_sft,
+    cai_stage,
+    cost_stage,
+    eval_aligned_stage,
+    pretrain_stage,
+    real_aligned_stage,
+    real_data_stage,
+    real_dpo_stage,
+    real_model_stage,
+    real_replies_stage,
+    real_sft_stage,
+    reward_stage,
+    rl_stage,
+    sft_stage,
 )
-from valign.world.splits import WorldConfig, build_world
+from valign.world.splits import WorldConfig
+from valign.world.stage import world_stage
 
 
 class DemoConfig(BaseModel):
@@ -129,127 +144,24 @@ class DemoConfig(BaseModel):
         return load_settings(cls, path, **overrides)
 
 
-Stage = Callable[[RunDir, DemoConfig, Console], dict[str, Any]]
-
-
-def stage_world(run: RunDir, cfg: DemoConfig, console: Console) -> dict[str, Any]:
-    wcfg = WorldConfig(
-        seed=cfg.seed, corpus_dialogues=cfg.corpus_dialogues, eval_per_kind=cfg.eval_per_kind
-    )
-    summary = build_world(run.stage("world"), wcfg)
-    rows = [[name, info["lines"], info["sha256"][:16]] for name, info in summary["files"].items()]
-    summary["report"] = section(
-        "The microworld",
-        order=10,
-        text="A seeded assistant world with exact labels. The evaluation split uses surface "
-        "templates and people, places and organisations that no training split contains.",
-        tables=[table("Splits", ["file", "lines", "sha256"], rows)],
-    )
-    return summary
-
-
-def stage_pretrain(run: RunDir, cfg: DemoConfig, console: Console) -> dict[str, Any]:
-    corpus = run.stage_path("world") / "corpus.jsonl"
-    with steps_bar("pretraining", console) as on_step:
-        result = pretrain(corpus, run.stage("pretrain"), cfg.pretrain, on_step=on_step)
-    summary = result.to_dict()
-    steps = [p["step"] for p in result.log]
-    summary["report"] = section(
-        "Base model pretraining",
-        order=20,
-        text=f"A Llama-style causal LM trained from scratch on the corpus: {result.steps} steps, "
-        f"{result.tokens:,} tokens in {result.seconds:.0f} s.",
-        plots=[
-            line_plot(
-                "Training loss",
-                steps,
-                {"loss": [p["loss"] for p in result.log]},
-                xlabel="step",
-                ylabel="loss",
-            )
-        ],
-    )
-    return summary
-
-
-def stage_eval_base(run: RunDir, cfg: DemoConfig, console: Console) -> dict[str, Any]:
-    from valign.evals.scorecard import METRIC_TITLES
-
-    model_dir = run.stage_path("pretrain") / "model"
-    tasks = run.stage_path("world") / "eval.jsonl"
-    settings = EvalSettings(
-        model=str(model_dir),
-        tasks=str(tasks),
-        constitution=cfg.constitution,
-        limit=cfg.eval_limit,
-        batch_size=cfg.eval_batch_size,
-    )
-    card = run_eval(settings, run.stage("eval_base"), console=console)
-    from valign.evals.cli import format_breakdown
-
-    rows = [
-        [METRIC_TITLES[k], format_value(v), v["n"], format_breakdown(card["breakdown"].get(k))]
-        for k, v in card["metrics"].items()
-        if v and k in METRIC_TITLES
-    ]
-    prows = [
-        [p["id"], ", ".join(p["categories"]) or "(benign)", format_value(p["pass_rate"])]
-        for p in card["principles"]
-    ]
-    fams = {k: v for k, v in card["jailbreak_by_family"].items() if v}
-    return {
-        "scorecard": card,
-        "report": section(
-            "Scorecard: base model",
-            order=30,
-            text="Held-out microworld evaluation of the pretrained base model. "
-            "Intervals are 95% (Wilson for rates, bootstrap for MC2 and bias scores).",
-            tables=[
-                table("Headline metrics", ["metric", "value [95% CI]", "n", "outcomes"], rows),
-                table("Per principle", ["principle", "categories", "pass rate"], prows),
-            ],
-            plots=[
-                bar_plot(
-                    "Jailbreak success by wrapper family",
-                    list(fams),
-                    list(fams.values()),
-                    ylabel="attack success rate",
-                )
-            ],
-        ),
-    }
-
-
-def stage_interp(run: RunDir, cfg: DemoConfig, console: Console) -> dict[str, Any]:
-    """Per-layer probes of the base model (``valign interp probe``), inside interp/."""
-    from valign.interp.probe_job import ProbeSettings, run_probe
-
-    settings = ProbeSettings(
-        model=str(run.stage_path("pretrain") / "model"),
-        world=str(run.stage_path("world")),
-        seed=cfg.seed,
-    )
-    return run_probe(settings, run.stage("interp"))
-
-
 def _aligning(cfg: DemoConfig) -> bool:
     return cfg.alignment
 
 
 STAGES: tuple[tuple[str, Stage], ...] = (
-    ("world", stage_world),
-    ("pretrain", stage_pretrain),
-    ("eval_base", stage_eval_base),
-    ("sft", stage_sft),
-    ("reward", stage_reward),
-    ("cost", stage_cost),
-    ("rl", stage_rl),
-    ("cai", stage_cai),
-    ("eval_aligned", stage_eval_aligned),
-    ("redteam_base", stage_redteam_base),
-    ("redteam_aligned", stage_redteam_aligned),
+    ("world", world_stage),
+    ("pretrain", pretrain_stage),
+    ("eval_base", eval_base_stage),
+    ("sft", sft_stage),
+    ("reward", reward_stage),
+    ("cost", cost_stage),
+    ("rl", rl_stage),
+    ("cai", cai_stage),
+    ("eval_aligned", eval_aligned_stage),
+    ("redteam_base", redteam_base_stage),
+    ("redteam_aligned", redteam_aligned_stage),
     ("guard", guard_stage),
-    ("interp", stage_interp),
+    ("interp", interp_stage),
     ("data_audit", data_audit_stage),
     ("data_ablation", data_ablation_stage),
 )
@@ -363,20 +275,19 @@ class RealProfileConfig(BaseModel):
         return load_settings(cls, path, **overrides)
 
 
-RealStage = Callable[[RunDir, RealProfileConfig, Console], dict[str, Any]]
-REAL_STAGES: tuple[tuple[str, RealStage], ...] = (
-    ("model", real_stage.stage_model),
-    ("tasks", real_stage.stage_tasks),
-    ("eval_base", real_stage.stage_eval_base),
-    ("replies", real_stage.stage_replies),
-    ("data", real_stage.stage_data),
-    ("sft", real_stage.stage_sft),
-    ("dpo", real_stage.stage_dpo),
-    ("aligned", real_stage.stage_aligned),
-    ("eval_aligned", real_stage.stage_eval_aligned),
-    ("guard", real_checks.stage_guard),
-    ("redteam", real_checks.stage_redteam),
-    ("interp", real_checks.stage_interp),
+REAL_STAGES: tuple[tuple[str, Stage], ...] = (
+    ("model", real_model_stage),
+    ("tasks", real_tasks_stage),
+    ("eval_base", real_eval_base_stage),
+    ("replies", real_replies_stage),
+    ("data", real_data_stage),
+    ("sft", real_sft_stage),
+    ("dpo", real_dpo_stage),
+    ("aligned", real_aligned_stage),
+    ("eval_aligned", real_eval_aligned_stage),
+    ("guard", real_guard_stage),
+    ("redteam", real_redteam_stage),
+    ("interp", real_interp_stage),
 )
 REAL_OPTIONAL: dict[str, Callable[[RealProfileConfig], bool]] = {
     "dpo": lambda cfg: cfg.dpo,
@@ -389,12 +300,13 @@ REAL_OPTIONAL: dict[str, Callable[[RealProfileConfig], bool]] = {
 def _run(
     out: Path,
     cfg: Any,
-    stages: tuple[tuple[str, Callable[..., dict[str, Any]]], ...],
+    stages: tuple[tuple[str, Stage], ...],
     optional: dict[str, Callable[[Any], bool]],
     title: str,
     console: Console,
 ) -> Path:
     run = RunDir(out)
+    ctx = StageContext.of(run, cfg, console)  # the constitution is resolved once, here
     for name, fn in stages:
         if run.is_done(name):
             console.print(f"[dim]✓ {name} (already done)[/]")
@@ -402,7 +314,7 @@ def _run(
         if name in optional and not optional[name](cfg):
             console.print(f"[dim]- {name} (switched off)[/]")
             continue
-        run.run_stage(name, cfg, cfg.seed, partial(fn, run, cfg, console), console)
+        run.run_stage(name, cfg, cfg.seed, partial(fn, ctx), console)
         for stale in REDO_AFTER.get(name, ()):
             run.clear_done(stale)  # redone below; finished evaluations are not repeated
     report = render_report(out, title=title)

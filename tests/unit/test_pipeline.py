@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from rich.console import Console
 
 from valign.errors import UserError
-from valign.pipeline import OPTIONAL, STAGES, DemoConfig, run_demo
-from valign.records.runs import RunDir
+from valign.pipeline import OPTIONAL, STAGES, DemoConfig, RealProfileConfig, run_demo
+from valign.stage import StageContext
 from valign.train.pretrain import PretrainConfig
 
 
@@ -181,7 +182,7 @@ def test_switching_on_cai_later_redoes_the_scorecard(
     ran: list[str] = []
 
     def fake(name: str) -> Any:
-        def stage(run: RunDir, cfg: DemoConfig, console: Console) -> dict[str, Any]:
+        def stage(ctx: StageContext[DemoConfig]) -> dict[str, Any]:
             ran.append(name)
             return {}
 
@@ -196,3 +197,16 @@ def test_switching_on_cai_later_redoes_the_scorecard(
     assert ran[3:] == ["cai", "eval_aligned"]  # the scorecard gains the RLAIF column
     run_demo(tmp_path, DemoConfig(guard=False, cai=True), quiet)
     assert len(ran) == 5  # then nothing is stale
+
+
+def test_the_checks_are_on_by_default_and_can_be_switched_off() -> None:
+    cfg = RealProfileConfig()
+    assert cfg.guard and cfg.redteam.enabled and cfg.interp.enabled and cfg.interp.ablate
+    off = RealProfileConfig.model_validate(
+        {"guard": False, "redteam": {"enabled": False}, "interp": {"enabled": False}}
+    )
+    assert not (off.guard or off.redteam.enabled or off.interp.enabled)
+    with pytest.raises(ValidationError):
+        RealProfileConfig.model_validate({"interp": {"layer": -1}})
+    with pytest.raises(ValidationError):
+        RealProfileConfig.model_validate({"redteam": {"per_source": 0}})

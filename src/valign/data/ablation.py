@@ -2,25 +2,22 @@
 
 Audit the raw corpus, filter it with a policy, pretrain the same architecture with the same
 settings on the filtered corpus, and score it on the same held-out items as the base model
-pretrained on the raw corpus. Both the ``data_ablation`` stage of ``valign demo`` and
-``benchmarks/data_ablation.py`` run it. Every phase resumes: a finished audit or filter is
-reused, pretraining resumes from its last checkpoint and evaluation from its last item.
+pretrained on the raw corpus. This module holds the filter and the comparison; the
+pretraining and the whole run are :mod:`valign.data.stage`'s (``run_ablation``), which both
+the ``data_ablation`` stage of ``valign demo`` and ``benchmarks/data_ablation.py`` call.
+Every phase resumes: a finished audit or filter is reused, pretraining resumes from its
+last checkpoint and evaluation from its last item.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from rich.console import Console
 
 from valign.data.audit import AUDIT_FILE, AuditConfig, run_audit
 from valign.data.filter import run_filter
 from valign.data.policy import load_policy, resolve_policy
-from valign.errors import UserError
-from valign.records.runs import atomic_write_json
 from valign.report.html import format_value
 
 #: Scorecard rows compared, and which way is better.
@@ -57,27 +54,6 @@ def filter_corpus(
     return summary
 
 
-def pretrain_and_eval(
-    corpus: Path,
-    out: Path,
-    tasks: Path,
-    pretrain_config: Any,
-    eval_options: dict[str, Any] | None = None,
-    console: Console | None = None,
-    on_step: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
-    """Pretrain on ``corpus`` into ``out`` and score ``out/model`` on ``tasks`` into
-    ``out/eval``; returns ``{"pretrain": result, "scorecard": card}``. ``eval_options``:
-    other :class:`~valign.evals.run.EvalSettings` fields (constitution, limit, batch_size)."""
-    from valign.evals.run import EvalSettings, run_eval
-    from valign.train.pretrain import pretrain
-
-    result = pretrain(corpus, out, pretrain_config, on_step=on_step)
-    settings = EvalSettings(model=str(out / "model"), tasks=str(tasks), **(eval_options or {}))
-    card = run_eval(settings, out / "eval", console=console)
-    return {"pretrain": result.to_dict(), "scorecard": card}
-
-
 def compare_rows(raw: dict[str, Any], filtered: dict[str, Any]) -> list[list[str]]:
     """Side by side: ``[metric, better, raw corpus, filtered corpus]`` per compared row."""
     from valign.evals.scorecard import METRIC_TITLES
@@ -102,42 +78,3 @@ def filter_rows(summary: dict[str, Any]) -> list[list[Any]]:
         ["output", summary["output"]],
     ]
     return rows
-
-
-def run_ablation(
-    corpus: Path,
-    tasks: Path,
-    raw_card: dict[str, Any],
-    out: Path,
-    pretrain_config: Any,
-    policy: str = "microworld",
-    audit_dir: Path | None = None,
-    audit_config: AuditConfig | None = None,
-    eval_options: dict[str, Any] | None = None,
-    console: Console | None = None,
-    on_step: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
-    """The whole ablation into ``out`` (``audit/``, ``filtered/``, ``clean/`` with the new
-    model and its scorecard, ``ablation.json``); ``raw_card`` is the raw arm's scorecard."""
-    if not raw_card.get("metrics"):
-        raise UserError("the ablation needs the raw corpus's scorecard (run eval_base first)")
-    summary = filter_corpus(corpus, out, policy, audit_dir, audit_config)
-    clean = pretrain_and_eval(
-        out / "filtered" / "corpus.jsonl",
-        out / "clean",
-        tasks,
-        pretrain_config,
-        eval_options,
-        console,
-        on_step,
-    )
-    result = {
-        "policy": policy,
-        "filter": summary,
-        "pretrain": clean["pretrain"],
-        "raw": raw_card["metrics"],
-        "filtered": clean["scorecard"]["metrics"],
-        "rows": compare_rows(raw_card, clean["scorecard"]),
-    }
-    atomic_write_json(out / RESULT_FILE, result)
-    return result

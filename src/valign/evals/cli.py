@@ -10,11 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 
-def format_breakdown(counts: dict[str, int] | None) -> str:
-    """Outcome counts as one short line: ``refused 150 · complied 2 · non_answer 8``."""
-    return " · ".join(f"{k} {v}" for k, v in (counts or {}).items())
-
-
 def _better(key: str) -> str:
     from valign.evals.scorecard import LOWER_IS_BETTER
 
@@ -25,7 +20,7 @@ def _better(key: str) -> str:
 
 def scorecard_table(card: dict[str, Any], title: str) -> Table:
     """The headline first, then every rate beside its kind's outcome counts."""
-    from valign.evals.scorecard import METRIC_TITLES
+    from valign.evals.scorecard import METRIC_TITLES, format_breakdown
     from valign.report import format_value
 
     table = Table(title=title)

@@ -30,7 +30,7 @@ from valign.evals.scorecard import compute_scorecard
 from valign.models import GenerationConfig, load_model
 from valign.records.runs import atomic_write_json, manifest
 from valign.records.tasks import Item, load_items, tasks_sha256
-from valign.values import compose, load_constitution, load_overlay
+from valign.values import Constitution, compose, load_constitution, load_overlay
 
 
 class EvalSettings(BaseModel):
@@ -128,9 +128,16 @@ def _check_resume(out: Path, wanted: dict[str, Any], restart: bool) -> None:
 
 
 def run_eval(
-    settings: EvalSettings, out: Path, console: Console | None = None, model: Any = None
+    settings: EvalSettings,
+    out: Path,
+    console: Console | None = None,
+    model: Any = None,
+    constitution: Constitution | None = None,
 ) -> dict[str, Any]:
-    """Evaluate and return the scorecard dict (also written to ``out/scorecard.json``)."""
+    """Evaluate and return the scorecard dict (also written to ``out/scorecard.json``).
+
+    ``constitution``, when given, is the one already resolved from ``settings.constitution``
+    and ``settings.overlays`` (a pipeline stage's); otherwise they are loaded here."""
     # Cheap checks first: a bad task file or a missing model fails before any work.
     if settings.tasks:
         check_world_split(Path(settings.tasks))
@@ -145,9 +152,10 @@ def run_eval(
     wanted = {k: getattr(settings, k) for k in REPLY_FIELDS} | {"tasks_sha256": task_set["sha256"]}
     out.mkdir(parents=True, exist_ok=True)
     _check_resume(out, wanted, settings.restart)
-    constitution = load_constitution(settings.constitution)
-    if settings.overlays:
-        constitution = compose(constitution, [load_overlay(o) for o in settings.overlays])
+    if constitution is None:
+        constitution = load_constitution(settings.constitution)
+        if settings.overlays:
+            constitution = compose(constitution, [load_overlay(o) for o in settings.overlays])
     judge, grader = make_judge(settings.judge, refusals=[constitution.refusal_message])
     if model is None:
         kw = {"tokenizer": settings.tokenizer} if settings.tokenizer else {}

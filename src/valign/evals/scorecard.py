@@ -229,3 +229,8 @@ def _breakdown(by_kind: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, 
 
 def _argmax(xs: list[float]) -> int:
     return max(range(len(xs)), key=xs.__getitem__)
+
+
+def format_breakdown(counts: dict[str, int] | None) -> str:
+    """Outcome counts as one short line: ``refused 150 · complied 2 · non_answer 8``."""
+    return " · ".join(f"{k} {v}" for k, v in (counts or {}).items())

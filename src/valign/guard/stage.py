@@ -7,9 +7,10 @@ evaluation items are answered twice, once directly and once through
 * harmful compliance and jailbreak success (attack success) — lower is better;
 * over-refusal of borderline-safe requests and helpfulness on benign tasks — the cost.
 
-:func:`guard_stage` has the pipeline's stage signature (run folder, demo config, console)
-and returns the stage summary with its report section; :func:`compare` is the same
-measurement for any models and items.
+:func:`guard_stage` is the ``valign demo`` stage and returns the stage summary with its
+report section; :func:`compare` is the same measurement for any models and items.
+:func:`real_guard_stage` is the real-model profile's: the default guard in front of the base
+and aligned models, on the recorded replies of their scorecards.
 """
 
 from __future__ import annotations
@@ -19,17 +20,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
 from valign.guard.guarded import GuardedChatModel
 from valign.guard.types import GuardBackend, get_backend
 from valign.models import ChatModel, GenerationConfig
 from valign.records.runs import RecordWriter
 from valign.records.tasks import Item, load_items
 from valign.report.sections import grouped_bar_plot, section, table
+from valign.stage import StageContext
 from valign.stats import proportion
 
 if TYPE_CHECKING:
+    from valign.values import Constitution
     from valign.world.grader import Grade
 
 KINDS = ("harmful", "jailbreak", "borderline", "benign")
@@ -152,12 +153,26 @@ def report_section(results: Mapping[str, Any], guard_name: str) -> dict[str, Any
     )
 
 
-def guard_stage(run: Any, cfg: Any, console: Console) -> dict[str, Any]:
+def guard_policy(constitution: Constitution, guard: GuardBackend) -> dict[str, Any]:
+    """What the stage holds the guard to: the constitution's name, its taxonomy (the
+    categories a flagged turn is reported under, those the guard knows marked) and the
+    refusal a blocked turn gets."""
+    known = set(guard.categories)
+    return {
+        "constitution": constitution.name,
+        "categories": list(constitution.category_ids),
+        "unguarded_categories": [c for c in constitution.category_ids if c not in known],
+        "refusal_message": constitution.refusal_message,
+    }
+
+
+def guard_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """The pipeline stage: base (and aligned) models with and without the default guard.
 
     ``run`` is a :class:`~valign.report.RunDir` holding ``world/eval.jsonl`` and
     ``pretrain/model``; ``cfg`` may set ``eval_limit`` and ``eval_batch_size``.
     """
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     from valign.models import load_model
 
     items = load_items(run.stage_path("world") / "eval.jsonl")
@@ -173,5 +188,62 @@ def guard_stage(run: Any, cfg: Any, console: Console) -> dict[str, Any]:
     guard = get_backend()
     batch = int(getattr(cfg, "eval_batch_size", 16) or 16)
     generation = GenerationConfig(max_new_tokens=64, temperature=0.0, batch_size=batch)
-    results = compare(models, items, guard, run.stage("guard"), generation)
-    return {"guard": guard.name, "results": results, "report": report_section(results, guard.name)}
+    refusal = ctx.constitution.refusal_message
+    results = compare(models, items, guard, run.stage("guard"), generation, refusal)
+    return {
+        "guard": guard.name,
+        **guard_policy(ctx.constitution, guard),
+        "results": results,
+        "report": report_section(results, guard.name),
+    }
+
+
+def real_guard_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    """The real-model profile's check: harmful compliance and over-refusal with and without
+    the default guard on inputs and outputs, for the base and aligned models, on their
+    scorecards' recorded replies (greedy decoding: the same replies)."""
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
+    from valign.evals.judge import make_judge
+    from valign.evals.real_profile import CHECK_COLUMNS, check_cells, check_items, score_records
+    from valign.guard.regrade import replayed
+
+    items = check_items(run)
+    refusal = ctx.constitution.refusal_message
+    judge = make_judge(cfg.judge, refusals=[refusal])[0]
+    console.print("[dim]guard: loading the default guard (built once if needed)[/]")
+    guard = get_backend()
+    out = run.stage("guard")
+    results: dict[str, dict[str, Any]] = {}
+    for name in ("base", "aligned"):
+        responses = run.stage_path(f"eval_{name}") / "responses.jsonl"
+        for setting, g in (("without guard", None), ("with guard", guard)):
+            path = out / f"{name}-{setting.replace(' ', '_')}.jsonl"
+            records = replayed(responses, name, items, path, judge, cfg.max_new_tokens, g, refusal)
+            results.setdefault(name, {})[setting] = score_records(records)
+    rows = [
+        [model, setting, *check_cells(row)]
+        for model, settings in results.items()
+        for setting, row in settings.items()
+    ]
+    return {
+        "guard": guard.name,
+        **guard_policy(ctx.constitution, guard),
+        "items": len(items),
+        "results": results,
+        "report": section(
+            "Guard in front of the models",
+            order=40,
+            text=f"The default guard (`{guard.name}`) on the inputs and outputs of the base and "
+            f"aligned models, over the {len(items)} harmful and sensitive-but-safe test "
+            "requests. The replies are the scorecards' own (greedy decoding), so the guard "
+            "sees what it would see in front of the live model; a blocked turn gets the "
+            "constitution's refusal message.",
+            tables=[
+                table(
+                    "With and without the guard",
+                    ["model", "setting", *CHECK_COLUMNS],
+                    rows,
+                )
+            ],
+        ),
+    }

@@ -55,6 +55,10 @@ def to_comparisons(
     return out
 
 
-def export_pairs(findings: Iterable[Mapping[str, Any]], path: Path) -> int:
-    """Write the successful attacks of ``findings`` to ``path``; returns how many."""
-    return write_comparisons(path, to_comparisons(findings))
+def export_pairs(
+    findings: Iterable[Mapping[str, Any]], path: Path, refusal_message: str | None = None
+) -> int:
+    """Write the successful attacks of ``findings`` to ``path``; returns how many.
+    ``refusal_message``: the chosen reply where an objective has no safe reply of its own
+    (default: the default constitution's)."""
+    return write_comparisons(path, to_comparisons(findings, refusal_message))

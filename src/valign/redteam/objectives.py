@@ -17,6 +17,7 @@ import random
 from pathlib import Path
 
 from valign.errors import UserError
+from valign.records.tasks import Item
 from valign.redteam.types import Objective
 
 MICROWORLD = "microworld"
@@ -155,3 +156,20 @@ def load_controls(spec: str = MICROWORLD, seed: int = 0, per_intent: int = 1) ->
     if spec == MICROWORLD:
         return microworld_controls(seed, per_intent)
     return project_controls(5 * per_intent)
+
+
+def objectives_file(items: list[Item], path: Path, limit: int) -> int:
+    """The first ``limit`` harmful items of each public source (``meta["reply_source"]``),
+    as an objectives file (``valign redteam --objectives``); returns how many."""
+    from valign.records.runs import atomic_write_text
+
+    per_source: dict[str, list[Item]] = {}
+    for it in items:
+        if it.kind == "harmful":
+            per_source.setdefault(str(it.meta.get("reply_source", "")), []).append(it)
+    chosen = [it for group in per_source.values() for it in group[:limit]]
+    rows = [
+        {"id": it.id, "category": it.category or "harmful", "request": it.request} for it in chosen
+    ]
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return len(rows)

@@ -40,6 +40,7 @@ from valign.train.dpo import DPOSettings, train_dpo
 from valign.train.reward import RewardSettings, train_reward_model
 from valign.train.rl import RLSettings, train_rl
 from valign.train.sft import SFTSettings, sft
+from valign.values import Constitution
 
 Method = Literal["rl", "dpo"]
 
@@ -152,7 +153,13 @@ def _all_comparisons(out: Path, prefs: Path, round_no: int) -> list[Comparison]:
     return rows
 
 
-def evaluate(model: Path, cfg: AlignConfig, console: Console, out: Path) -> dict[str, Any]:
+def evaluate(
+    model: Path,
+    cfg: AlignConfig,
+    console: Console,
+    out: Path,
+    constitution: Constitution | None = None,
+) -> dict[str, Any]:
     from valign.evals.run import EvalSettings, run_eval
 
     settings = EvalSettings(
@@ -163,7 +170,7 @@ def evaluate(model: Path, cfg: AlignConfig, console: Console, out: Path) -> dict
         batch_size=cfg.eval_batch_size,
         seed=cfg.seed,
     )
-    card: dict[str, Any] = run_eval(settings, out, console=console)
+    card: dict[str, Any] = run_eval(settings, out, console=console, constitution=constitution)
     return {"scorecard": card}
 
 

@@ -1,5 +1,8 @@
-"""The alignment stages of ``valign demo`` and their report sections.
+"""The training stages of both profiles and their report sections.
 
+``valign demo`` (the microworld):
+
+    pretrain      tokenizer + base model on the corpus -> pretrain/model/
     sft           demonstrations -> sft/model
     reward        helpfulness reward model from the comparisons -> reward/model
     cost          harm cost model from the comparisons -> cost/model
@@ -17,6 +20,8 @@ Each is one step of :mod:`valign.train.align`'s first round (``cai``: of
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +29,10 @@ from rich.console import Console
 
 from valign.models.progress import steps_bar
 from valign.records.comparisons import load_comparisons
-from valign.records.runs import RunDir
+from valign.records.runs import RunDir, atomic_write_json
 from valign.report import format_value
 from valign.report.sections import line_plot, section, table
+from valign.stage import StageContext
 from valign.train.align import (
     AlignConfig,
     evaluate,
@@ -68,7 +74,36 @@ def _world(run: RunDir, name: str) -> Path:
     return run.stage_path("world") / name
 
 
-def stage_sft(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def pretrain_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    """The demo's base model: a tokenizer and a small causal LM on the world's corpus."""
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
+    from valign.train.pretrain import pretrain
+
+    corpus = run.stage_path("world") / "corpus.jsonl"
+    with steps_bar("pretraining", console) as on_step:
+        result = pretrain(corpus, run.stage("pretrain"), cfg.pretrain, on_step=on_step)
+    summary = result.to_dict()
+    steps = [p["step"] for p in result.log]
+    summary["report"] = section(
+        "Base model pretraining",
+        order=20,
+        text=f"A Llama-style causal LM trained from scratch on the corpus: {result.steps} steps, "
+        f"{result.tokens:,} tokens in {result.seconds:.0f} s.",
+        plots=[
+            line_plot(
+                "Training loss",
+                steps,
+                {"loss": [p["loss"] for p in result.log]},
+                xlabel="step",
+                ylabel="loss",
+            )
+        ],
+    )
+    return summary
+
+
+def sft_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     a = _align(cfg)
     base = run.stage_path("pretrain") / "model"
     with steps_bar("sft", console) as on_step:
@@ -91,7 +126,7 @@ def _lines(path: Path) -> int:
         return sum(1 for line in fh if line.strip())
 
 
-def _reward_stage(run: RunDir, cfg: Any, console: Console, objective: str) -> dict[str, Any]:
+def _scalar_model(run: RunDir, cfg: Any, console: Console, objective: str) -> dict[str, Any]:
     a = _align(cfg)
     start = run.stage_path("sft") / "model"
     rows = load_comparisons(_world(run, "preferences.jsonl"))
@@ -119,15 +154,18 @@ def _reward_stage(run: RunDir, cfg: Any, console: Console, objective: str) -> di
     return summary
 
 
-def stage_reward(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
-    return _reward_stage(run, cfg, console, "reward")
+def reward_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
+    return _scalar_model(run, cfg, console, "reward")
 
 
-def stage_cost(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
-    return _reward_stage(run, cfg, console, "cost")
+def cost_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
+    return _scalar_model(run, cfg, console, "cost")
 
 
-def stage_rl(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def rl_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     a = _align(cfg)
     sft_model = run.stage_path("sft") / "model"
     with steps_bar(f"rl ({a.rl.algorithm}, {a.rl.safety.mode})", console) as on_step:
@@ -189,16 +227,16 @@ def curve_plot(title: str, series: dict[str, list[Any]]) -> dict[str, Any] | Non
     return line_plot(title, steps, values, xlabel="step")
 
 
-def stage_cai(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def cai_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """RLAIF from the demo's SFT model; the scorecard is eval_aligned's."""
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     from valign.cai.pipeline import evaluator_agreement, evaluator_in
     from valign.cai.rlaif import rlaif_phase
     from valign.cai.sampling import prompts_from
-    from valign.values import load_constitution
 
     s = cfg.rlaif
     out = run.stage("cai")
-    constitution = load_constitution(cfg.constitution)
+    constitution = ctx.constitution
     prefs = _world(run, "preferences.jsonl")
     evaluator = evaluator_in(out / "evaluator", constitution, prefs, s)
     heldout = load_comparisons(prefs)[s.seed_size :]
@@ -275,7 +313,8 @@ def _cai_section(record: dict[str, Any], s: Any) -> dict[str, Any]:
     )
 
 
-def stage_eval_aligned(run: RunDir, cfg: Any, console: Console) -> dict[str, Any]:
+def eval_aligned_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
     from valign.evals.scorecard import METRIC_TITLES
 
     a = _align(cfg).model_copy(update={"eval_tasks": str(_world(run, "eval.jsonl"))})
@@ -284,7 +323,8 @@ def stage_eval_aligned(run: RunDir, cfg: Any, console: Console) -> dict[str, Any
     for name in ALIGNED:
         model = run.stage_path(name) / "model"
         if run.is_done(name) and model.is_dir():
-            cards[name] = evaluate(model, a, console, out / name)["scorecard"]
+            card = evaluate(model, a, console, out / name, constitution=ctx.constitution)
+            cards[name] = card["scorecard"]
     metrics = [c.get("metrics", {}) for c in cards.values()]
     rows = [
         [METRIC_TITLES[k], better, *(format_value(m.get(k)) for m in metrics)] for k, better in ROWS
@@ -316,5 +356,177 @@ def stage_eval_aligned(run: RunDir, cfg: Any, console: Console) -> dict[str, Any
             tables=[
                 table("Headline metrics", ["metric", "better", *(COLUMNS[n] for n in cards)], rows)
             ],
+        ),
+    }
+
+
+def real_model_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    """A packaged model (``valign models list``) converted once into the user cache."""
+    cfg, console = ctx.cfg, ctx.console
+    from valign.models.packaged import ensure_packaged, is_packaged
+
+    if is_packaged(cfg.model):
+        folder = str(ensure_packaged(cfg.model, say=console.print))
+    else:
+        folder = cfg.model
+    return {
+        "model": folder,
+        "report": section(
+            "Base model",
+            order=12,
+            text=f"{cfg.model}: the Hugging Face folder {folder}.",
+        ),
+    }
+
+
+def real_replies_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    """The base model answers the train split (resumable), in ``valign guard replies``' format."""
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
+    from valign.evals.real_profile import base_model
+    from valign.guard.real_replies import answer_items
+    from valign.records.tasks import load_items
+
+    items = load_items(run.stage_path("tasks") / "train.jsonl")
+    n = answer_items(
+        base_model(run),
+        items,
+        run.stage("replies"),
+        batch_size=cfg.batch_size,
+        max_new_tokens=cfg.max_new_tokens,
+        console=console,
+    )
+    return {
+        "replies": n,
+        "report": section(
+            "The base model's replies to the train prompts",
+            order=32,
+            text=f"{n} replies (greedy, {cfg.max_new_tokens} new tokens), kept in the run "
+            "folder (replies/), read by the data stage.",
+        ),
+    }
+
+
+def real_data_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    """The constitution's examples and the base model's replies as alignment data."""
+    run, cfg = ctx.run, ctx.cfg
+    from valign.data.balance import balance_borderline
+    from valign.data.builders import build_sets
+
+    out, replies = run.stage("data"), run.stage_path("replies")
+    summary = build_sets(out, cfg.constitution, replies=[replies])
+    summary["balance"] = balance_borderline(out / "sft.jsonl", replies, cfg.balance_borderline)
+    b = summary["balance"]
+    rows = [[k, v] for k, v in sorted(summary["sources"].items())]
+    summary["report"] = section(
+        "Alignment data",
+        order=33,
+        text="The constitution's examples, and the base model's replies to the train prompts: "
+        "a harmful request it attempted gets the constitution's refusal (and the comparison "
+        "refusal over its reply); a safe request it answered keeps its own answer (and the "
+        "comparison answer over refusal). No test prompt is in any of them. "
+        f"{b['refusals']} refusal demonstrations; the {b['borderline']} answers to "
+        f"sensitive-but-safe requests are each given {b['repeat']} times.",
+        tables=[table("Records by source", ["set/source", "records"], rows)],
+    )
+    return summary
+
+
+def _real_train(
+    run: RunDir,
+    console: Console,
+    name: str,
+    trainer: Any,
+    inputs: tuple[str, str],
+    settings: Any,
+    title: str,
+    text: str,
+) -> dict[str, Any]:
+    """Run one trainer (``sft`` or ``train_dpo``) from ``inputs`` = (model, data file)."""
+    from valign.train.align import trained_summary
+
+    model, data = inputs
+    with steps_bar(name, console) as on_step:
+        result = trainer(model, Path(data), run.stage(name), settings, on_step=on_step)
+    summary = trained_summary(result, curves=train_curves(result))
+    plot = curve_plot(f"{title}: loss", {"loss": summary["curves"].get("loss", [])})
+    summary["report"] = section(
+        title,
+        order={"sft": 34, "dpo": 35}.get(name, 34),
+        text=f"{text} {summary['steps']} steps in {summary['seconds']:.0f} s.",
+        plots=[plot] if plot else [],
+    )
+    return summary
+
+
+def real_sft_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    """LoRA SFT of the real base model on the demonstrations."""
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
+    from valign.evals.real_profile import base_model
+    from valign.train.sft import sft
+
+    settings = cfg.sft.model_copy(update={"seed": cfg.seed})
+    rank = settings.lora.r if settings.lora else None
+    return _real_train(
+        run,
+        console,
+        "sft",
+        sft,
+        (base_model(run), str(run.stage_path("data") / "sft.jsonl")),
+        settings,
+        "Supervised fine-tuning" + (f" (LoRA, rank {rank})" if rank else ""),
+        "The base model on the demonstrations, loss on the replies only.",
+    )
+
+
+def real_dpo_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    """LoRA DPO from the SFT model on the comparisons."""
+    run, cfg, console = ctx.run, ctx.cfg, ctx.console
+    from valign.train.dpo import train_dpo
+
+    return _real_train(
+        run,
+        console,
+        "dpo",
+        train_dpo,
+        (str(run.stage_path("sft") / "model"), str(run.stage_path("data") / "preferences.jsonl")),
+        cfg.dpo_settings.model_copy(update={"seed": cfg.seed}),
+        "Direct preference optimisation",
+        "From the SFT model, on the comparisons (refusal over an attempted harmful reply, the "
+        "model's own safe answer over a refusal).",
+    )
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def real_aligned_stage(ctx: StageContext[Any]) -> dict[str, Any]:
+    """The last trained model at ``aligned/model``, a path other tools can rely on."""
+    run, cfg = ctx.run, ctx.cfg
+    from valign.evals.real_profile import base_model
+
+    last = "dpo" if cfg.dpo and run.is_done("dpo") else "sft"
+    src = run.stage_path(last) / "model"
+    dst = run.stage("aligned") / "model"
+    if dst.exists():
+        shutil.rmtree(dst)
+    tmp = dst.with_name(".model.partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    shutil.copytree(src, tmp, copy_function=_link_or_copy)
+    tmp.rename(dst)
+    atomic_write_json(
+        run.stage("aligned") / "aligned.json", {"from": last, "base": base_model(run)}
+    )
+    return {
+        "from": last,
+        "model": str(dst),
+        "report": section(
+            "The aligned model",
+            order=36,
+            text=f"The {last.upper()} model, adapters merged, as a Hugging Face folder at {dst}.",
         ),
     }

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from valign.data.ablation import compare_rows, filter_rows, run_ablation
+from valign.data.ablation import compare_rows, filter_rows
+from valign.data.stage import run_ablation
 from valign.errors import UserError
 
 

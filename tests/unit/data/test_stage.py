@@ -16,6 +16,7 @@ from valign.errors import UserError
 from valign.pipeline import OPTIONAL, DemoConfig
 from valign.records.runs import RunDir
 from valign.report import render_report
+from valign.stage import StageContext
 
 if TYPE_CHECKING:
     from valign.train.pretrain import PretrainConfig
@@ -31,7 +32,7 @@ def test_stage_is_off_by_default_and_reports(
     )
     run = RunDir(tmp_path / "run")
     shutil.copy(corpus_file, run.stage("world") / "corpus.jsonl")
-    summary = stage.data_audit_stage(run, DemoConfig(), Console(quiet=True))
+    summary = stage.data_audit_stage(StageContext.of(run, DemoConfig(), Console(quiet=True)))
     run.mark_done("data_audit", {"stage": "data_audit"}, summary)
     assert (tmp_path / "run" / "data_audit" / "datasheet.html").is_file()
     page = render_report(tmp_path / "run").read_text()
@@ -46,7 +47,7 @@ def test_ablation_stage_pretrains_on_the_filtered_corpus_and_reports(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from valign.pipeline import stage_eval_base
+    from valign.evals.stage import eval_base_stage
 
     assert not OPTIONAL["data_ablation"](DemoConfig())
     assert OPTIONAL["data_ablation"](DemoConfig(data_ablation=True))
@@ -59,11 +60,10 @@ def test_ablation_stage_pretrains_on_the_filtered_corpus_and_reports(
     shutil.copytree(tiny_base_model_dir, run.stage("pretrain") / "model")
     console = Console(quiet=True)
     with pytest.raises(UserError, match="eval_base is not done"):
-        stage.data_ablation_stage(run, cfg, console)
-    run.run_stage("eval_base", cfg, 0, lambda: stage_eval_base(run, cfg, console))
-    summary = run.run_stage(
-        "data_ablation", cfg, 0, lambda: stage.data_ablation_stage(run, cfg, console)
-    )
+        stage.data_ablation_stage(StageContext.of(run, cfg, console))
+    ctx = StageContext.of(run, cfg, console)
+    run.run_stage("eval_base", cfg, 0, lambda: eval_base_stage(ctx))
+    summary = run.run_stage("data_ablation", cfg, 0, lambda: stage.data_ablation_stage(ctx))
     out = tmp_path / "run" / "data_ablation"
     assert (out / "clean" / "model" / "config.json").is_file()
     assert (out / "clean" / "eval" / "scorecard.json").is_file()

@@ -14,6 +14,7 @@ from valign.guard.stage import compare, guard_stage, report_section
 from valign.guard.types import GuardInput, GuardVerdict
 from valign.records.runs import RunDir, read_records
 from valign.records.tasks import Item
+from valign.stage import StageContext
 from valign.world.generate import COMPLIANT_HARM, Generator
 from valign.world.lexicon import build_lexicon
 
@@ -63,6 +64,6 @@ def test_guard_stage_reads_a_run(tmp_path: Path, monkeypatch) -> None:  # type: 
         models, "load_model", lambda spec: FakeChatModel(reply=lambda p: COMPLIANT_HARM)
     )
     monkeypatch.setattr(stage, "get_backend", lambda: StepGuard())
-    summary = guard_stage(run, SimpleNamespace(eval_limit=4), Console(quiet=True))
+    summary = guard_stage(StageContext.of(run, SimpleNamespace(eval_limit=4), Console(quiet=True)))
     assert summary["results"]["base"]["with guard"]["harmful_compliance"]["n"] == 3
     assert summary["report"]["plots"]

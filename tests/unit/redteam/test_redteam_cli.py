@@ -10,7 +10,7 @@ from valign import cli
 from valign.records.comparisons import load_comparisons
 from valign.records.runs import RunDir, read_records
 from valign.redteam.campaign import CampaignConfig
-from valign.redteam.stage import redteam_stage
+from valign.redteam.stage import run_redteam
 
 runner = CliRunner()
 
@@ -73,8 +73,8 @@ def test_a_campaign_on_a_local_model(tiny_base_model_dir: Path, tmp_path: Path) 
         max_new_tokens=16,
         detectors=("grader", "keyword"),
     )
-    base = redteam_stage(run, tiny_base_model_dir, "base", settings)
+    base = run_redteam(run, tiny_base_model_dir, "base", settings)
     run.mark_done("redteam_base", {}, base)
-    aligned = redteam_stage(run, tiny_base_model_dir, "sft", settings)
+    aligned = run_redteam(run, tiny_base_model_dir, "sft", settings)
     labels = [p["label"] for p in aligned["report"]["plots"][-1]["data"]["points"]]
     assert labels == ["base", "sft"]  # the Pareto view holds every finished campaign

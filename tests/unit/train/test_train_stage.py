@@ -17,9 +17,10 @@ from valign.cai.settings import CAISettings
 from valign.pipeline import DemoConfig
 from valign.records.runs import RunDir, manifest
 from valign.report import render_report
+from valign.stage import StageContext
 from valign.train.dpo import DPOSettings
 from valign.train.rl import RLSettings
-from valign.train.stage import stage_cai, stage_eval_aligned
+from valign.train.stage import cai_stage, eval_aligned_stage
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +63,7 @@ def test_cai_stage_beside_rlhf_on_the_scorecard(
     run = _run(tmp_path, tiny_world, tiny_base_model_dir)
     cfg = _cfg(method)
     console = Console(file=io.StringIO())
-    summary = run.run_stage("cai", cfg, 0, partial(stage_cai, run, cfg, console))
+    summary = run.run_stage("cai", cfg, 0, partial(cai_stage, StageContext.of(run, cfg, console)))
     cai = run.stage_path("cai")
     assert (cai / "model" / "config.json").is_file()
     assert (cai / "evaluator" / "evaluator.json").is_file()
@@ -74,7 +75,8 @@ def test_cai_stage_beside_rlhf_on_the_scorecard(
         assert all(json.loads(line)["source"] == "ai" for line in labels)
     assert summary["report"]["title"] == "RL from AI feedback (Constitutional AI)"
 
-    aligned = run.run_stage("eval_aligned", cfg, 0, partial(stage_eval_aligned, run, cfg, console))
+    ctx = StageContext.of(run, cfg, console)
+    aligned = run.run_stage("eval_aligned", cfg, 0, partial(eval_aligned_stage, ctx))
     assert list(aligned["scorecards"]) == ["base", "sft", "cai"]  # no RLHF model in this run
     assert aligned["scorecards"]["cai"]["n_items"] == 6
     header = aligned["report"]["tables"][0]["columns"]
@@ -89,7 +91,7 @@ def test_cai_stage_resumes_without_retraining(
     run = _run(tmp_path, tiny_world, tiny_base_model_dir)
     cfg = _cfg("dpo")
     console = Console(file=io.StringIO())
-    stage_cai(run, cfg, console)  # killed before DONE.json: the stage runs again
+    cai_stage(StageContext.of(run, cfg, console))  # killed before DONE.json: the stage runs again
 
     def must_not_run(*args: object, **kw: object) -> None:
         raise AssertionError("a finished phase ran again")
@@ -99,6 +101,6 @@ def test_cai_stage_resumes_without_retraining(
     monkeypatch.setattr(pipeline, "fit_evaluator", must_not_run)
     for name in ("rlaif_labels", "train_dpo"):
         monkeypatch.setattr(rlaif, name, must_not_run)
-    again = stage_cai(run, cfg, console)
+    again = cai_stage(StageContext.of(run, cfg, console))
     assert again["curves"] == {}  # nothing trained this time
     assert again["labels_kept"] > 0

@@ -5,13 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from pydantic import ValidationError
-
-from valign.pipeline import RealProfileConfig
 from valign.records.messages import Message
 from valign.records.tasks import Item
-from valign.train.real_checks import objectives_file
+from valign.redteam.objectives import objectives_file
 
 
 def _item(i: str, kind: str, source: str) -> Item:
@@ -37,16 +33,3 @@ def test_objectives_are_the_first_harmful_requests_of_each_source(tmp_path: Path
     from valign.redteam.objectives import load_objectives_file
 
     assert [o.id for o in load_objectives_file(path)] == ["hb0", "hb1", "sr0"]
-
-
-def test_the_checks_are_on_by_default_and_can_be_switched_off() -> None:
-    cfg = RealProfileConfig()
-    assert cfg.guard and cfg.redteam.enabled and cfg.interp.enabled and cfg.interp.ablate
-    off = RealProfileConfig.model_validate(
-        {"guard": False, "redteam": {"enabled": False}, "interp": {"enabled": False}}
-    )
-    assert not (off.guard or off.redteam.enabled or off.interp.enabled)
-    with pytest.raises(ValidationError):
-        RealProfileConfig.model_validate({"interp": {"layer": -1}})
-    with pytest.raises(ValidationError):
-        RealProfileConfig.model_validate({"redteam": {"per_source": 0}})

@@ -10,11 +10,13 @@ import pytest
 from rich.console import Console
 
 from valign.cli import main
+from valign.evals import real_profile
+from valign.evals.stage import real_tasks_stage
 from valign.pipeline import RealProfileConfig
 from valign.records.messages import Message
 from valign.records.runs import RunDir
 from valign.records.tasks import Item, dump_items, load_items
-from valign.train import real_stage
+from valign.stage import StageContext
 
 
 def _item(i: str, text: str, kind: str, split: str, source: str) -> Item:
@@ -40,7 +42,7 @@ def test_tasks_drop_training_prompts_that_equal_a_test_prompt(
     monkeypatch.setattr(rr, "reply_tasks", lambda scale: items)
     run = RunDir(tmp_path)
     cfg = RealProfileConfig(bbq_test=0)
-    summary = real_stage.stage_tasks(run, cfg, Console(file=None, quiet=True))
+    summary = real_tasks_stage(StageContext.of(run, cfg, Console(file=None, quiet=True)))
     train = load_items(tmp_path / "tasks" / "train.jsonl")
     test = load_items(tmp_path / "tasks" / "test.jsonl")
     assert [it.id for it in train] == ["sr-2", "own-1"]
@@ -73,7 +75,7 @@ def test_outcomes_are_counted_per_public_source(tmp_path: Path) -> None:
             {"id": "b1", "kind": "borderline", "outcome": "correct", "aligned": True},
         ],
     )
-    got = real_stage.by_source(tmp_path / "responses.jsonl", str(tasks))
+    got = real_profile.by_source(tmp_path / "responses.jsonl", str(tasks))
     assert got["harmbench"] == {
         "n": 2,
         "aligned": 1,
@@ -110,7 +112,7 @@ def test_the_report_shows_harm_per_benchmark_before_and_after() -> None:
             }
         },
     }
-    sec = real_stage.comparison_section(base, aligned)
+    sec = real_profile.comparison_section(base, aligned)
     headline, harm = sec["tables"]
     assert headline["rows"][0][2:4] == ["20.0% [10.0, 30.0]", "80.0% [50.0, 90.0]"]
     # Only benchmarks with harmful items; refused / complied / non-answer beside the rate.
@@ -123,39 +125,3 @@ def test_an_unknown_profile_is_one_line_and_exit_2(capsys: pytest.CaptureFixture
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "unknown profile 'nosuchmodel'" in err and "smollm2" in err
-
-
-def test_answers_to_borderline_requests_are_repeated_to_balance_the_refusals(
-    tmp_path: Path,
-) -> None:
-    items = [_item(f"h{i}", f"harm {i}", "harmful", "train", "strongreject") for i in range(6)]
-    items += [
-        _item(f"b{i}", f"sensitive {i}", "borderline", "train", "donotanswer") for i in (0, 1)
-    ]
-    items.append(_item("m0", "a question", "misconception", "train", "truthfulqa"))
-    (tmp_path / "tasks.jsonl").write_text(dump_items(items), encoding="utf-8")
-
-    def demo(it: Item, reply: str) -> dict[str, Any]:
-        return {
-            "id": f"real/{it.id}",
-            "messages": [
-                {"role": "user", "content": it.request},
-                {"role": "assistant", "content": reply},
-            ],
-            "provenance": {"source": "real_replies", "item": it.id},
-        }
-
-    rows = [demo(it, "I can't help with that.") for it in items[:6]]
-    rows += [demo(it, "Here is some care advice.") for it in items[6:]]
-    sft = tmp_path / "sft.jsonl"
-    _records(sft, rows)
-    got = real_stage.balance_borderline(sft, tmp_path, ratio=1.0)
-    assert got == {"refusals": 6, "borderline": 2, "repeat": 3}
-    ids = [json.loads(line)["id"] for line in sft.open()]
-    assert len(ids) == 9 + 2 * 2 and len(set(ids)) == len(ids)
-    assert sum(i.startswith("real/b0") for i in ids) == 3
-    assert sum(i.startswith("real/m0") for i in ids) == 1
-    # ratio 0 leaves the file as it was
-    before = sft.read_text()
-    assert real_stage.balance_borderline(sft, tmp_path, ratio=0)["repeat"] == 1
-    assert sft.read_text() == before
