@@ -86,13 +86,26 @@ def demo(
         None, help="Pretraining steps (default: one epoch); with a real model, SFT steps."
     ),
     eval_limit: int | None = typer.Option(None, help="Evaluate only the first N items."),
+    constitution: str | None = typer.Option(
+        None,
+        "--constitution",
+        help="Constitution name or path for every stage (`valign values list`).",
+    ),
+    overlay: list[str] = typer.Option(
+        [], "--overlay", help="Overlay composed onto the constitution (repeatable)."
+    ),
 ) -> None:
     """The main job: the microworld by default, or a real model (--profile smollm2)."""
+    values = {"constitution": constitution, "overlays": tuple(overlay) or None}
     if profile == "demo":
         from valign.pipeline import DemoConfig, run_demo
 
         cfg = DemoConfig.load(
-            config, seed=seed, eval_limit=eval_limit, **{"pretrain.max_steps": max_steps}
+            config,
+            seed=seed,
+            eval_limit=eval_limit,
+            **values,
+            **{"pretrain.max_steps": max_steps},
         )
         run_demo(out or Path("runs/demo"), cfg)
         return
@@ -103,7 +116,12 @@ def demo(
         names = ", ".join(["demo", *sorted(packaged_models())])
         raise UserError(f"unknown profile {profile!r}; choose one of: {names}")
     real = RealProfileConfig.load(
-        config, model=profile, seed=seed, eval_limit=eval_limit, **{"sft.max_steps": max_steps}
+        config,
+        model=profile,
+        seed=seed,
+        eval_limit=eval_limit,
+        **values,
+        **{"sft.max_steps": max_steps},
     )
     run_real_profile(out or Path("runs") / profile, real)
 

@@ -86,6 +86,9 @@ class DemoConfig(BaseModel):
 
     seed: int = Field(0, description="Seed of the world and of every training run.")
     constitution: str = Field("default", description="Constitution name or path.")
+    overlays: tuple[str, ...] = Field(
+        (), description="Overlays composed onto the constitution, in order of precedence."
+    )
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     eval_limit: int = Field(0, description="Evaluate only the first N items (0: all).")
     eval_batch_size: int = Field(64, description="Generation batch size for evaluation.")
@@ -224,6 +227,9 @@ class RealProfileConfig(BaseModel):
     model: str = Field("smollm2", description="Packaged model name, model folder or hub id.")
     seed: int = Field(0, description="Seed of every training run.")
     constitution: str = Field("default", description="Constitution name or path.")
+    overlays: tuple[str, ...] = Field(
+        (), description="Overlays composed onto the constitution, in order of precedence."
+    )
     scale: float = Field(
         0.4,
         gt=0,

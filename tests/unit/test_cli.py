@@ -206,3 +206,23 @@ def test_verbosity_sets_the_log_level() -> None:
 def test_shell_completion_is_offered(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["--help"]) == 0
     assert "--install-completion" in capsys.readouterr().out
+
+
+def test_demo_constitution_and_overlays_reach_the_run_s_context(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from rich.console import Console
+
+    from valign.records.runs import RunDir
+    from valign.stage import StageContext
+    from valign.values import compose, load_constitution, load_overlay
+
+    seen = []
+    monkeypatch.setattr("valign.pipeline.run_demo", lambda out, cfg: seen.append(cfg))
+    argv = ["demo", "--out", str(tmp_path), "--constitution", "default", "--overlay", "eu"]
+    assert _run(argv) == 0
+    (cfg,) = seen
+    assert (cfg.constitution, cfg.overlays) == ("default", ("eu",))
+    ctx = StageContext.of(RunDir(tmp_path), cfg, Console())
+    composed = compose(load_constitution("default"), [load_overlay("eu")])
+    assert ctx.constitution == composed != load_constitution("default")
