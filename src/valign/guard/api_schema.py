@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from valign.values.schema import OPENAI_MODERATION_CATEGORIES
 
 if TYPE_CHECKING:
-    from valign.guard.server_settings import GuardServerSettings
+    from valign.guard.server import ServerSettings
 
 Schema = dict[str, Any]
 
@@ -111,12 +111,12 @@ REFUSAL_RESPONSE: Schema = _results(
 )
 
 
-def _one_or_many(item: Schema, settings: GuardServerSettings) -> Schema:
+def _one_or_many(item: Schema, settings: ServerSettings) -> Schema:
     many = {"type": "array", "minItems": 1, "maxItems": settings.max_inputs, "items": item}
     return {"anyOf": [*item["anyOf"], many]}
 
 
-def moderation_request(settings: GuardServerSettings) -> Schema:
+def moderation_request(settings: ServerSettings) -> Schema:
     text = {"type": "string", "maxLength": settings.max_chars}
     part = {
         "type": "object",
@@ -133,7 +133,7 @@ def moderation_request(settings: GuardServerSettings) -> Schema:
     }
 
 
-def pairs_request(settings: GuardServerSettings, require_response: bool) -> Schema:
+def pairs_request(settings: ServerSettings, require_response: bool) -> Schema:
     """``/v1/refusal`` (a response is required) and ``/v1/classify`` (a prompt is)."""
     text = {"type": "string", "maxLength": settings.max_chars}
     pair: Schema = {

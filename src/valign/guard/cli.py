@@ -231,8 +231,8 @@ def serve(
         ) from exc
     from valign.guard.openai_categories import load_category_map
     from valign.guard.refusal import RefusalDetector, load_refusal_detector
+    from valign.guard.server import ServerSettings
     from valign.guard.server import serve as run_server
-    from valign.guard.server_settings import GuardServerSettings
     from valign.guard.types import get_backend
 
     backend = get_backend(guard)
@@ -248,7 +248,7 @@ def serve(
             detector = load_refusal_detector()
     else:
         detector = load_refusal_detector()
-    settings = GuardServerSettings(
+    settings = ServerSettings(
         token=token or os.environ.get("VALIGN_GUARD_TOKEN") or None,
         max_body_bytes=max_body_bytes,
         max_inputs=max_inputs,

@@ -15,8 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from valign.redteam.attacks.templates import pick
-from valign.redteam.datafiles import data_file
+from valign.redteam.attacks.templates import data_file, pick
 from valign.redteam.registry import register_attack
 from valign.redteam.types import (
     Attack,

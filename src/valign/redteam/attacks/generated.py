@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from valign.redteam.attacker import SLOT, Brief, MutationAttacker
-from valign.redteam.datafiles import data_file
+from valign.redteam.attacks.templates import data_file
 from valign.redteam.registry import register_attack
 from valign.redteam.types import AttackContext, AttackMeta, Attempt, Objective, first_attempt, user
 

@@ -14,11 +14,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from valign.errors import UserError
-from valign.redteam.datafiles import data_file
 from valign.redteam.registry import register_attack
 from valign.redteam.types import (
     Attack,
@@ -34,6 +36,13 @@ PLACEHOLDERS = ("{request}", "{goal}")
 
 
 @cache
+def data_file(name: str) -> dict[str, Any]:
+    """A YAML file of ``valign/redteam/data``."""
+    text = resources.files("valign.redteam").joinpath("data", name).read_text(encoding="utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
 def fill(template: str, objective: Objective) -> tuple[str, str]:
     """The template with the objective in its placeholder, and the payload inserted.
 
