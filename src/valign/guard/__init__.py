@@ -14,16 +14,16 @@ contract and an OpenAI-compatible HTTP server. See ``docs/guard.md``.
 
 from valign.guard.build import TrainConfig, default_guard_dir, ensure_default_guard, train_guard
 from valign.guard.cascade import CascadeGuard
-from valign.guard.classifier import FastClassifier, HeadConfig
+from valign.guard.classifier import FastClassifier
+from valign.guard.default import learned_refusal, load_refusal_detector
 from valign.guard.encoder import Encoder
 from valign.guard.guarded import GuardedChatModel
+from valign.guard.head import HeadConfig
 from valign.guard.llm import LLMGuard
 from valign.guard.refusal import (
     RefusalDetector,
     RefusalResult,
     keyword_refusal,
-    learned_refusal,
-    load_refusal_detector,
 )
 from valign.guard.rules import RuleGuard
 from valign.guard.types import (

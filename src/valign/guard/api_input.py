@@ -20,14 +20,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 
+from valign.guard.server_settings import ServerSettings
 from valign.guard.types import GuardInput
-
-if TYPE_CHECKING:
-    from valign.guard.server import ServerSettings
 
 MAX_DEPTH = 16
 """Deepest nesting of arrays and objects accepted in a request body."""

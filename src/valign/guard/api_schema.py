@@ -8,12 +8,10 @@ server (inputs per request, characters per input) are written into its own schem
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from valign.guard.server_settings import ServerSettings
 from valign.values.schema import OPENAI_MODERATION_CATEGORIES
-
-if TYPE_CHECKING:
-    from valign.guard.server import ServerSettings
 
 Schema = dict[str, Any]
 

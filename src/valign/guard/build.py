@@ -38,7 +38,6 @@ from valign.errors import UserError
 from valign.guard.classifier import (
     RESPONSE_WITH_ATTEMPT,
     FastClassifier,
-    HeadConfig,
     calibrate_threshold,
     fit_head,
     pair_features_of,
@@ -53,6 +52,7 @@ from valign.guard.data import (
     summarize,
 )
 from valign.guard.encoder import Encoder, runtime_precision, shared_encoder
+from valign.guard.head import HeadConfig
 from valign.guard.metrics import auroc, evaluate_guard, evaluate_refusal
 from valign.guard.real_replies import (
     person_labels,

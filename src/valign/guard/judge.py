@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from valign.evals.runner import Judge
-from valign.guard.refusal import load_refusal_detector
+from valign.guard.default import load_refusal_detector
 from valign.records.tasks import Item
 
 

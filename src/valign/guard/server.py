@@ -41,7 +41,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -54,35 +53,13 @@ from valign.guard.api_input import ApiError, error_body, parse_moderation, parse
 from valign.guard.batching import InputFailed, MicroBatcher
 from valign.guard.openai_categories import load_category_map, openai_fields
 from valign.guard.server_metrics import CONTENT_TYPE, ServerMetrics
+from valign.guard.server_settings import ServerSettings
 from valign.guard.types import GuardBackend, GuardInput, GuardVerdict
 from valign.values.schema import OPENAI_MODERATION_CATEGORIES
 
 __all__ = ["ApiError", "MicroBatcher", "ServerSettings", "create_app", "error_body", "serve"]
 
 log = logging.getLogger("valign.guard.server")
-
-
-@dataclass(frozen=True)
-class ServerSettings:
-    """Limits and options of the guard server.
-
-    Attributes:
-        token: Bearer token required on ``/v1/*`` (None: open).
-        max_body_bytes: Largest request body accepted (413 above).
-        max_inputs: Most inputs in one request (400 above).
-        max_chars: Longest single input, in characters (400 above).
-        batch_size: Most inputs the model sees in one micro-batch.
-        batch_wait_ms: How long an input waits for others to join its batch.
-        model_name: The ``model`` reported in moderation responses.
-    """
-
-    token: str | None = None
-    max_body_bytes: int = 1_000_000
-    max_inputs: int = 256
-    max_chars: int = 32_000
-    batch_size: int = 64
-    batch_wait_ms: float = 4.0
-    model_name: str = "valign-guard"
 
 
 _KNOWN_PATHS = {

@@ -11,7 +11,7 @@ See ``docs/redteam.md``.
     summary = run_campaign(CampaignConfig(model="runs/demo/pretrain/model"), Path("runs/rt"))
 """
 
-from valign.redteam.attacker import Attacker, Brief, ModelAttacker, MutationAttacker, make_attacker
+from valign.redteam.attacker import ModelAttacker, MutationAttacker, make_attacker
 from valign.redteam.campaign import CampaignConfig, run_campaign
 from valign.redteam.export import export_pairs, to_comparisons
 from valign.redteam.objectives import load_controls, load_objectives
@@ -29,8 +29,10 @@ from valign.redteam.types import (
     AdaptiveAttack,
     Attack,
     AttackContext,
+    Attacker,
     AttackMeta,
     Attempt,
+    Brief,
     Objective,
     Round,
 )

@@ -13,14 +13,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from valign.errors import UserError
+from valign.redteam.bundled import data_file
 from valign.redteam.registry import register_attack
 from valign.redteam.types import (
     Attack,
@@ -33,14 +30,6 @@ from valign.redteam.types import (
 )
 
 PLACEHOLDERS = ("{request}", "{goal}")
-
-
-@cache
-def data_file(name: str) -> dict[str, Any]:
-    """A YAML file of ``valign/redteam/data``."""
-    text = resources.files("valign.redteam").joinpath("data", name).read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
-    return data
 
 
 def fill(template: str, objective: Objective) -> tuple[str, str]:
