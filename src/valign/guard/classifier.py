@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -300,7 +300,3 @@ class FastClassifier:
         if config.get("response_score") == RESPONSE_WITH_ATTEMPT and "refusal" in config:
             classifier.attempt = RefusalDetector.load(folder, encoder_backend)
         return classifier
-
-
-def head_config_dict(config: HeadConfig) -> dict[str, Any]:
-    return asdict(config)

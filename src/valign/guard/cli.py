@@ -232,7 +232,7 @@ def serve(
     from valign.guard.default import load_refusal_detector
     from valign.guard.openai_categories import load_category_map
     from valign.guard.refusal import RefusalDetector
-    from valign.guard.server import ServerSettings
+    from valign.guard.server import GuardServerSettings
     from valign.guard.server import serve as run_server
     from valign.guard.types import get_backend
 
@@ -249,7 +249,7 @@ def serve(
             detector = load_refusal_detector()
     else:
         detector = load_refusal_detector()
-    settings = ServerSettings(
+    settings = GuardServerSettings(
         token=token or os.environ.get("VALIGN_GUARD_TOKEN") or None,
         max_body_bytes=max_body_bytes,
         max_inputs=max_inputs,

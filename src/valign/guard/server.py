@@ -53,11 +53,11 @@ from valign.guard.api_input import ApiError, error_body, parse_moderation, parse
 from valign.guard.batching import InputFailed, MicroBatcher
 from valign.guard.openai_categories import load_category_map, openai_fields
 from valign.guard.server_metrics import CONTENT_TYPE, ServerMetrics
-from valign.guard.server_settings import ServerSettings
+from valign.guard.server_settings import GuardServerSettings
 from valign.guard.types import GuardBackend, GuardInput, GuardVerdict
 from valign.values.schema import OPENAI_MODERATION_CATEGORIES
 
-__all__ = ["ApiError", "MicroBatcher", "ServerSettings", "create_app", "error_body", "serve"]
+__all__ = ["ApiError", "GuardServerSettings", "MicroBatcher", "create_app", "error_body", "serve"]
 
 log = logging.getLogger("valign.guard.server")
 
@@ -107,7 +107,7 @@ def check_category_map(mapping: Mapping[str, Sequence[str]]) -> dict[str, tuple[
 def create_app(
     guard: GuardBackend,
     detector: Any | None = None,
-    settings: ServerSettings | None = None,
+    settings: GuardServerSettings | None = None,
     category_map: Mapping[str, Sequence[str]] | None = None,
 ) -> FastAPI:
     """The FastAPI app serving ``guard`` (and ``detector``, a RefusalDetector, if given).
@@ -115,7 +115,7 @@ def create_app(
     ``category_map`` maps the guard's category ids to OpenAI's moderation categories; by
     default, the mapping of the default constitution.
     """
-    settings = settings or ServerSettings()
+    settings = settings or GuardServerSettings()
     mapping = check_category_map(load_category_map() if category_map is None else category_map)
     guard_batcher: MicroBatcher[GuardInput, GuardVerdict] = MicroBatcher(
         guard.classify, settings.batch_size, settings.batch_wait_ms
@@ -287,7 +287,7 @@ def serve(
     detector: Any | None,
     host: str,
     port: int,
-    settings: ServerSettings,
+    settings: GuardServerSettings,
     log_level: str = "info",
     category_map: Mapping[str, Sequence[str]] | None = None,
 ) -> None:

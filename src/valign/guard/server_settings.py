@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class ServerSettings:
+class GuardServerSettings:
     """Limits and options of the guard server.
 
     Attributes:

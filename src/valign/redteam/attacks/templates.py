@@ -29,8 +29,6 @@ from valign.redteam.types import (
     user,
 )
 
-PLACEHOLDERS = ("{request}", "{goal}")
-
 
 def fill(template: str, objective: Objective) -> tuple[str, str]:
     """The template with the objective in its placeholder, and the payload inserted.
