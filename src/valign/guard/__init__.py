@@ -19,17 +19,13 @@ from valign.lazy import lazy_face
 if TYPE_CHECKING:
     from valign.guard.build import TrainConfig, default_guard_dir, ensure_default_guard, train_guard
     from valign.guard.cascade import CascadeGuard
-    from valign.guard.classifier import FastClassifier, HeadConfig
+    from valign.guard.classifier import FastClassifier
+    from valign.guard.default import learned_refusal, load_refusal_detector
     from valign.guard.encoder import Encoder
     from valign.guard.guarded import GuardedChatModel
+    from valign.guard.head import HeadConfig
     from valign.guard.llm import LLMGuard
-    from valign.guard.refusal import (
-        RefusalDetector,
-        RefusalResult,
-        keyword_refusal,
-        learned_refusal,
-        load_refusal_detector,
-    )
+    from valign.guard.refusal import RefusalDetector, RefusalResult, keyword_refusal
     from valign.guard.rules import RuleGuard
     from valign.guard.types import (
         ENTRY_POINT_GROUP,
@@ -75,17 +71,13 @@ if not TYPE_CHECKING:
         {
             "build": ["TrainConfig", "default_guard_dir", "ensure_default_guard", "train_guard"],
             "cascade": ["CascadeGuard"],
-            "classifier": ["FastClassifier", "HeadConfig"],
+            "classifier": ["FastClassifier"],
+            "default": ["learned_refusal", "load_refusal_detector"],
             "encoder": ["Encoder"],
             "guarded": ["GuardedChatModel"],
+            "head": ["HeadConfig"],
             "llm": ["LLMGuard"],
-            "refusal": [
-                "RefusalDetector",
-                "RefusalResult",
-                "keyword_refusal",
-                "learned_refusal",
-                "load_refusal_detector",
-            ],
+            "refusal": ["RefusalDetector", "RefusalResult", "keyword_refusal"],
             "rules": ["RuleGuard"],
             "types": [
                 "ENTRY_POINT_GROUP",

@@ -20,14 +20,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 
+from valign.guard.server_settings import GuardServerSettings
 from valign.guard.types import GuardInput
-
-if TYPE_CHECKING:
-    from valign.guard.server import ServerSettings
 
 MAX_DEPTH = 16
 """Deepest nesting of arrays and objects accepted in a request body."""
@@ -62,7 +60,7 @@ def error_body(message: str, kind: str, code: str, param: str | None = None) -> 
 # --------------------------------------------------------------------------- the JSON body
 
 
-async def read_json(request: Request, settings: ServerSettings) -> Any:
+async def read_json(request: Request, settings: GuardServerSettings) -> Any:
     """The request's JSON body, within the size limit; ApiError for every kind of mistake."""
     length = request.headers.get("content-length")
     if length is not None:
@@ -85,7 +83,7 @@ async def read_json(request: Request, settings: ServerSettings) -> Any:
     return parse_json(bytes(body))
 
 
-def _too_large(settings: ServerSettings) -> ApiError:
+def _too_large(settings: GuardServerSettings) -> ApiError:
     return ApiError(
         413, f"request body is larger than {settings.max_body_bytes} bytes", "request_too_large"
     )
@@ -212,7 +210,7 @@ def _short(text: str, limit: int = 40) -> str:
 # --------------------------------------------------------------------------- the fields
 
 
-def _as_list(value: Any, param: str, settings: ServerSettings) -> list[Any]:
+def _as_list(value: Any, param: str, settings: GuardServerSettings) -> list[Any]:
     items = value if isinstance(value, list) else [value]
     if not items:
         raise ApiError(400, f"'{param}' must not be an empty list", "empty_input", param)
@@ -226,7 +224,7 @@ def _as_list(value: Any, param: str, settings: ServerSettings) -> list[Any]:
     return items
 
 
-def _text(value: Any, param: str, settings: ServerSettings) -> str:
+def _text(value: Any, param: str, settings: GuardServerSettings) -> str:
     if not isinstance(value, str):
         raise ApiError(400, f"'{param}' must be a string", "invalid_type", param)
     if len(value) > settings.max_chars:
@@ -247,7 +245,7 @@ def _object(body: Any) -> dict[str, Any]:
     return body
 
 
-def parse_moderation(body: Any, settings: ServerSettings) -> list[str]:
+def parse_moderation(body: Any, settings: GuardServerSettings) -> list[str]:
     """Texts of an OpenAI moderation request (strings or text parts)."""
     raw = _object(body)["input"]
     if isinstance(raw, dict):
@@ -272,7 +270,9 @@ def parse_moderation(body: Any, settings: ServerSettings) -> list[str]:
     return texts
 
 
-def parse_pairs(body: Any, settings: ServerSettings, require_response: bool) -> list[GuardInput]:
+def parse_pairs(
+    body: Any, settings: GuardServerSettings, require_response: bool
+) -> list[GuardInput]:
     """(prompt, response) inputs of ``/v1/classify`` and ``/v1/refusal``."""
     raw = _object(body)["input"]
     out = []

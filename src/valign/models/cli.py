@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from valign.models.packaged import ensure_packaged, is_cached, lookup, packaged_models
-from valign.wheels import default_cache_dir
+from valign.public.wheels import default_cache_dir
 
 app = typer.Typer(
     no_args_is_help=True,

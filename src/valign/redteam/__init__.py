@@ -16,13 +16,7 @@ from typing import TYPE_CHECKING
 from valign.lazy import lazy_face
 
 if TYPE_CHECKING:
-    from valign.redteam.attacker import (
-        Attacker,
-        Brief,
-        ModelAttacker,
-        MutationAttacker,
-        make_attacker,
-    )
+    from valign.redteam.attacker import ModelAttacker, MutationAttacker, make_attacker
     from valign.redteam.campaign import CampaignConfig, run_campaign
     from valign.redteam.export import export_pairs, to_comparisons
     from valign.redteam.objectives import load_controls, load_objectives
@@ -39,8 +33,10 @@ if TYPE_CHECKING:
         AdaptiveAttack,
         Attack,
         AttackContext,
+        Attacker,
         AttackMeta,
         Attempt,
+        Brief,
         Objective,
         Round,
     )
@@ -83,7 +79,7 @@ if not TYPE_CHECKING:
         __name__,
         __all__,
         {
-            "attacker": ["Attacker", "Brief", "ModelAttacker", "MutationAttacker", "make_attacker"],
+            "attacker": ["ModelAttacker", "MutationAttacker", "make_attacker"],
             "campaign": ["CampaignConfig", "run_campaign"],
             "export": ["export_pairs", "to_comparisons"],
             "objectives": ["load_controls", "load_objectives"],
@@ -100,8 +96,10 @@ if not TYPE_CHECKING:
                 "AdaptiveAttack",
                 "Attack",
                 "AttackContext",
+                "Attacker",
                 "AttackMeta",
                 "Attempt",
+                "Brief",
                 "Objective",
                 "Round",
             ],

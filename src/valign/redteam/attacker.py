@@ -17,44 +17,13 @@ stays placeholder-only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 from valign.models.types import ChatModel
 from valign.records.messages import Conversation
-from valign.redteam.attacks.templates import data_file
-from valign.redteam.types import AttackContext
+from valign.redteam.bundled import data_file
+from valign.redteam.types import AttackContext, Attacker, Brief
 
 SLOT = "{request}"
-
-
-@dataclass(frozen=True)
-class Brief:
-    """What the attacker is asked for, for one attempt.
-
-    Attributes:
-        key: Seeds the attacker's choices for this attempt (its id and round).
-        category: Taxonomy category of the objective (the attacker sees nothing more of it).
-        examples: Few-shot framings; empty for zero-shot generation.
-        framing: The framing to improve, with the target's ``response`` and its ``score``
-            (0..1); empty for generation.
-    """
-
-    key: str
-    category: str
-    examples: tuple[str, ...] = ()
-    framing: str = ""
-    response: str = ""
-    score: float = 0.0
-
-
-@runtime_checkable
-class Attacker(Protocol):
-    """Writes one framing (containing ``{request}``) per brief."""
-
-    name: str
-
-    def propose(self, briefs: Sequence[Brief], ctx: AttackContext) -> list[str]: ...
 
 
 def ensure_slot(framing: str) -> str:

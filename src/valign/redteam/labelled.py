@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from valign.redteam.attacks.templates import data_file
+from valign.redteam.bundled import data_file
 from valign.redteam.scoring import DETECTORS, Scorer, detector_metrics
 from valign.redteam.types import Objective
 

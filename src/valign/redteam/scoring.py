@@ -30,7 +30,7 @@ from typing import Any
 
 from valign.models.types import ChatModel, GenerationConfig
 from valign.records.messages import Conversation
-from valign.redteam.attacks.templates import data_file
+from valign.redteam.bundled import data_file
 from valign.redteam.types import Objective
 from valign.stats import proportion
 

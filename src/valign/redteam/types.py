@@ -18,13 +18,10 @@ import hashlib
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from valign.models.types import GenerationConfig
 from valign.records.messages import Conversation, Message
-
-if TYPE_CHECKING:
-    from valign.redteam.attacker import Attacker
 
 Turns = Literal["single", "multi"]
 
@@ -203,6 +200,35 @@ class AttackMeta:
             "needs_attacker": self.needs_attacker,
             "default": self.default,
         }
+
+
+@dataclass(frozen=True)
+class Brief:
+    """What the attacker is asked for, for one attempt.
+
+    Attributes:
+        key: Seeds the attacker's choices for this attempt (its id and round).
+        category: Taxonomy category of the objective (the attacker sees nothing more of it).
+        examples: Few-shot framings; empty for zero-shot generation.
+        framing: The framing to improve, with the target's ``response`` and its ``score``
+            (0..1); empty for generation.
+    """
+
+    key: str
+    category: str
+    examples: tuple[str, ...] = ()
+    framing: str = ""
+    response: str = ""
+    score: float = 0.0
+
+
+@runtime_checkable
+class Attacker(Protocol):
+    """Writes one framing (containing ``{request}``) per brief."""
+
+    name: str
+
+    def propose(self, briefs: Sequence[Brief], ctx: AttackContext) -> list[str]: ...
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from valign.guard.build import TrainConfig, train_guard
-from valign.guard.classifier import HeadConfig
+from valign.guard.head import HeadConfig
 from valign.guard.types import GuardInput, GuardVerdict
 from valign.models import ContinuationScore, GenerationConfig
 from valign.records.messages import Conversation

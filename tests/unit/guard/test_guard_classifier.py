@@ -12,12 +12,12 @@ import torch
 from valign.errors import UserError
 from valign.guard.classifier import (
     FastClassifier,
-    HeadConfig,
     calibrate_threshold,
     fit_head,
     pair_features,
 )
 from valign.guard.encoder import shared_encoder
+from valign.guard.head import HeadConfig
 from valign.guard.types import GuardInput
 
 

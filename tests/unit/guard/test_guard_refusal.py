@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from valign.guard.refusal import RefusalDetector, keyword_refusal, learned_refusal
+from valign.guard.default import learned_refusal
+from valign.guard.refusal import RefusalDetector, keyword_refusal
 from valign.world import grade
 from valign.world.generate import COMPLIANT_HARM, Generator
 from valign.world.lexicon import build_lexicon

@@ -15,12 +15,12 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from valign.guard.refusal import RefusalDetector
-from valign.guard.server import ServerSettings, create_app
+from valign.guard.server import GuardServerSettings, create_app
 from valign.guard.server_metrics import LATENCY_BUCKETS
 from valign.values.schema import OPENAI_MODERATION_CATEGORIES
 
 VIOLENT = {"violence", "illicit", "illicit/violent"}
-SETTINGS = ServerSettings(max_body_bytes=2_000, max_inputs=4, max_chars=100, batch_wait_ms=2)
+SETTINGS = GuardServerSettings(max_body_bytes=2_000, max_inputs=4, max_chars=100, batch_wait_ms=2)
 
 
 @pytest.fixture
@@ -229,7 +229,7 @@ def test_unknown_paths_and_methods(client: TestClient) -> None:
 
 
 def test_bearer_token(detector: RefusalDetector) -> None:
-    app = create_app(FakeBackend("fake", {}), None, ServerSettings(token="s3cret"))
+    app = create_app(FakeBackend("fake", {}), None, GuardServerSettings(token="s3cret"))
     with TestClient(app) as c:
         assert c.get("/health").status_code == 200  # health needs no token
         missing = c.post("/v1/moderations", json={"input": "hi"})
@@ -283,7 +283,7 @@ def test_a_failing_guard_answers_json_500_and_keeps_serving() -> None:
 def test_an_input_the_model_fails_on_fails_only_its_own_request() -> None:
     """Requests sharing a batch with a crashing input get their answers."""
     guard = Flaky("flaky", {"attack": 0.9})
-    app = create_app(guard, None, ServerSettings(batch_size=64, batch_wait_ms=50))
+    app = create_app(guard, None, GuardServerSettings(batch_size=64, batch_wait_ms=50))
 
     async def together() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app)
@@ -309,7 +309,7 @@ def test_an_input_the_model_fails_on_fails_only_its_own_request() -> None:
 
 def test_concurrent_clients_are_served_in_batches() -> None:
     guard = FakeBackend("fake", {"attack": 0.9})
-    app = create_app(guard, None, ServerSettings(batch_size=64, batch_wait_ms=20))
+    app = create_app(guard, None, GuardServerSettings(batch_size=64, batch_wait_ms=20))
 
     async def hammer(base: str) -> list[int]:
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:

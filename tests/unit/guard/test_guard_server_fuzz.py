@@ -23,9 +23,9 @@ from schemathesis.checks import not_a_server_error
 
 from valign.guard.classifier import FastClassifier
 from valign.guard.refusal import RefusalDetector
-from valign.guard.server import ServerSettings, create_app
+from valign.guard.server import GuardServerSettings, create_app
 
-LIMITS = ServerSettings(max_inputs=4, max_chars=120, max_body_bytes=20_000, batch_wait_ms=1)
+LIMITS = GuardServerSettings(max_inputs=4, max_chars=120, max_body_bytes=20_000, batch_wait_ms=1)
 PATHS = ("/v1/moderations", "/v1/refusal", "/v1/classify")
 FUZZ = settings(
     max_examples=50,

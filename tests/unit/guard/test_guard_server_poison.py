@@ -21,7 +21,7 @@ from guard_testkit import FakeBackend, serve_app
 
 from valign.guard.classifier import FastClassifier
 from valign.guard.refusal import RefusalDetector
-from valign.guard.server import ServerSettings, create_app
+from valign.guard.server import GuardServerSettings, create_app
 from valign.guard.types import GuardInput, GuardVerdict
 
 CRASH = "this text crashes the model"
@@ -68,7 +68,7 @@ def guard(classifier: FastClassifier) -> CrashingGuard:
 
 @pytest.fixture(scope="module")
 def server(guard: CrashingGuard, detector: RefusalDetector) -> Iterator[str]:
-    settings = ServerSettings(batch_size=32, batch_wait_ms=40)
+    settings = GuardServerSettings(batch_size=32, batch_wait_ms=40)
     with serve_app(create_app(guard, detector, settings)) as base:
         yield base
 
@@ -165,7 +165,7 @@ def test_an_unexpected_error_is_a_json_500_on_a_connection_kept_open() -> None:
         def classify(self, inputs: Sequence[GuardInput]) -> list[GuardVerdict]:
             return [GuardVerdict(False, float("nan"), {}) for _ in inputs]
 
-    with serve_app(create_app(NotANumber("nan", {}), None, ServerSettings())) as base:
+    with serve_app(create_app(NotANumber("nan", {}), None, GuardServerSettings())) as base:
         address = urlsplit(base)
         conn = http.client.HTTPConnection(address.hostname or "", address.port, timeout=30)
         for _ in range(2):

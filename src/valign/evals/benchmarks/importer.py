@@ -17,8 +17,8 @@ from pathlib import Path
 from valign.errors import UserError
 from valign.evals.benchmarks.common import SPLITS, Benchmark, Row, hub_rows, read_rows
 from valign.evals.benchmarks.registry import get_benchmark
+from valign.public.wheels import default_cache_dir, fetch_wheel_files
 from valign.records.tasks import Item
-from valign.wheels import default_cache_dir, fetch_wheel_files
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from valign.redteam.attacks.templates import data_file, pick
+from valign.redteam.attacks.templates import pick
+from valign.redteam.bundled import data_file
 from valign.redteam.registry import register_attack
 from valign.redteam.types import (
     Attack,

@@ -12,10 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from valign.redteam.attacker import SLOT, Brief, MutationAttacker
-from valign.redteam.attacks.templates import data_file
+from valign.redteam.attacker import SLOT, MutationAttacker
+from valign.redteam.bundled import data_file
 from valign.redteam.registry import register_attack
-from valign.redteam.types import AttackContext, AttackMeta, Attempt, Objective, first_attempt, user
+from valign.redteam.types import (
+    AttackContext,
+    AttackMeta,
+    Attempt,
+    Brief,
+    Objective,
+    first_attempt,
+    user,
+)
 
 N_EXAMPLES = 3
 

