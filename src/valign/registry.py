@@ -39,8 +39,10 @@ class Registry(Generic[T]):
 
     ``kind`` names the entries in messages (``"attack"``); ``builtins`` maps names to
     ``"module:attr"`` strings; ``modules`` are imported before the first read (their
-    :meth:`register` decorators run); ``group`` is the entry-point group of plugins.
-    Names keep their order: built-ins, then registered ones, then plugins.
+    :meth:`register` decorators run); ``group`` is the entry-point group of plugins, and
+    ``adapt(name, loaded)`` turns what a plugin's entry point loads into an entry (default:
+    the loaded object itself). Names keep their order: built-ins, then registered ones,
+    then plugins.
     """
 
     def __init__(
@@ -50,13 +52,16 @@ class Registry(Generic[T]):
         *,
         modules: Sequence[str] = (),
         group: str | None = None,
+        adapt: Callable[[str, Any], T] | None = None,
     ) -> None:
         self.kind = kind
         self.group = group
         self._lazy: dict[str, str] = dict(builtins or {})
         self._entries: dict[str, T] = {}
         self._modules = tuple(modules)
-        self._loaded = False
+        self._adapt = adapt
+        self._modules_loaded = False
+        self._plugins_loaded = False
 
     def register(self, name: str) -> Callable[[T], T]:
         """A decorator registering its target under ``name``."""
@@ -68,25 +73,26 @@ class Registry(Generic[T]):
         return decorate
 
     def add(self, name: str, entry: T) -> T:
-        """Register ``entry`` under ``name``; a second, different entry is a mistake."""
-        if name in self._entries and self._entries[name] is not entry:
+        """Register ``entry`` under ``name``; a second, unequal entry is a mistake."""
+        if name in self._entries and self._entries[name] != entry:
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._entries[name] = entry
         return entry
 
     def _load(self) -> None:
-        if self._loaded:
+        if not self._modules_loaded:
+            self._modules_loaded = True
+            for module in self._modules:
+                importlib.import_module(module)
+        if self._plugins_loaded or self.group is None:
             return
-        self._loaded = True
-        for module in self._modules:
-            importlib.import_module(module)
-        if self.group is None:
-            return
+        self._plugins_loaded = True
         for ep in metadata.entry_points(group=self.group):
             if ep.name in self._entries or ep.name in self._lazy:
                 continue
             try:
-                self._entries[ep.name] = ep.load()
+                loaded = ep.load()
+                self._entries[ep.name] = self._adapt(ep.name, loaded) if self._adapt else loaded
             except Exception as exc:  # a broken plugin must not hide the built-ins
                 msg = f"{self.kind} plugin {ep.name!r} ({ep.value}) failed to load: {exc}"
                 raise UserError(msg) from exc
@@ -106,7 +112,8 @@ class Registry(Generic[T]):
             entry = cast(T, resolve(self._lazy[name]))
             self._entries.setdefault(name, entry)
         if name not in self._entries:
-            raise UserError(f"unknown {self.kind} {name!r} (known: {', '.join(self.names())})")
+            known = ", ".join(sorted(self.names()))
+            raise UserError(f"unknown {self.kind} {name!r} (known: {known})")
         return self._entries[name]
 
     def items(self) -> dict[str, T]:

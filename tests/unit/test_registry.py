@@ -15,7 +15,7 @@ from valign.registry import Registry, resolve
 def test_an_unknown_name_is_a_user_error_listing_the_known() -> None:
     reg: Registry[int] = Registry("widget", {"pi": "math:pi"})
     reg.add("one", 1)
-    with pytest.raises(UserError, match=r"unknown widget 'two' \(known: pi, one\)"):
+    with pytest.raises(UserError, match=r"unknown widget 'two' \(known: one, pi\)"):
         reg.get("two")
 
 

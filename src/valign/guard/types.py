@@ -17,15 +17,14 @@ returns a backend. :func:`get_backend` resolves a name, a guard folder or a rule
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from valign.errors import UserError
+from valign.registry import Registry
 
 ENTRY_POINT_GROUP = "valign.guard_backends"
 BUILTIN_MODULES = (
@@ -110,8 +109,16 @@ class BackendSpec:
     help: str = ""
 
 
-_REGISTRY: dict[str, BackendSpec] = {}
-_ENTRY_POINTS_LOADED = False
+def _plugin_spec(name: str, factory: BackendFactory) -> BackendSpec:
+    """A plugin's factory as a backend: ``needs_model`` and the help from the factory."""
+    needs_model = bool(getattr(factory, "needs_model", False))
+    return BackendSpec(name, factory, needs_model, (factory.__doc__ or "").strip())
+
+
+BACKENDS: Registry[BackendSpec] = Registry(
+    "guard backend", modules=BUILTIN_MODULES, group=ENTRY_POINT_GROUP, adapt=_plugin_spec
+)
+"""Every guard backend by name: the built-in modules' and the installed plugins'."""
 
 
 def register_backend(
@@ -123,47 +130,15 @@ def register_backend(
     """
 
     def decorate(factory: BackendFactory) -> BackendFactory:
-        if name in _REGISTRY and _REGISTRY[name].factory is not factory:
-            raise ValueError(f"guard backend {name!r} is already registered")
-        _REGISTRY[name] = BackendSpec(name, factory, needs_model, help or (factory.__doc__ or ""))
+        BACKENDS.add(name, BackendSpec(name, factory, needs_model, help or (factory.__doc__ or "")))
         return factory
 
     return decorate
 
 
-def _load_builtins() -> None:
-    # Importing the modules runs their @register_backend decorators.
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
-
-
-def _load_entry_points() -> None:
-    global _ENTRY_POINTS_LOADED
-    if _ENTRY_POINTS_LOADED:
-        return
-    _ENTRY_POINTS_LOADED = True
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in _REGISTRY:
-            continue
-        try:
-            factory = ep.load()
-        except Exception as exc:  # a broken plugin must not break the built-in guards
-            raise UserError(
-                f"guard backend plugin {ep.name!r} ({ep.value}) failed to load: {exc}"
-            ) from exc
-        _REGISTRY[ep.name] = BackendSpec(
-            ep.name,
-            factory,
-            bool(getattr(factory, "needs_model", False)),
-            (factory.__doc__ or "").strip(),
-        )
-
-
 def registered_backends() -> dict[str, BackendSpec]:
     """Every backend: the built-in ones and those of installed plugins, by name."""
-    _load_builtins()
-    _load_entry_points()
-    return dict(sorted(_REGISTRY.items()))
+    return dict(sorted(BACKENDS.items().items()))
 
 
 def saved_backend_type(path: Path) -> str:

@@ -1,6 +1,7 @@
 """The attack registry: built-in families and third-party plugins, by name.
 
-Built-in attacks register with :func:`register_attack` when their module is imported.
+Built-in attacks register with :func:`register_attack` when their module is imported
+(:data:`ATTACKS` imports them on first use).
 Third-party packages expose a factory (no arguments, returns an :class:`Attack`) under the
 entry-point group ``valign.attacks``::
 
@@ -12,12 +13,11 @@ The contract tests (``tests/contract/test_attacks.py``) run over everything regi
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
-from importlib import metadata
 
 from valign.errors import UserError
 from valign.redteam.types import Attack
+from valign.registry import Registry
 
 ENTRY_POINT_GROUP = "valign.attacks"
 BUILTIN_MODULES = (
@@ -32,47 +32,25 @@ BUILTIN_MODULES = (
 
 AttackFactory = Callable[[], Attack]
 
-_REGISTRY: dict[str, AttackFactory] = {}
-_LOADED = False
+ATTACKS: Registry[AttackFactory] = Registry(
+    "attack", modules=BUILTIN_MODULES, group=ENTRY_POINT_GROUP
+)
+"""Every attack factory by name: the built-in families' and the installed plugins'."""
 
 
 def register_attack(name: str, factory: AttackFactory) -> AttackFactory:
     """Register ``factory`` under ``name``; a second, different factory is a mistake."""
-    if name in _REGISTRY and _REGISTRY[name] is not factory:
-        raise ValueError(f"attack {name!r} is already registered")
-    _REGISTRY[name] = factory
-    return factory
-
-
-def _load() -> None:
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in _REGISTRY:
-            continue
-        try:
-            _REGISTRY[ep.name] = ep.load()
-        except Exception as exc:  # a broken plugin must not hide the built-in attacks
-            msg = f"attack plugin {ep.name!r} ({ep.value}) failed to load: {exc}"
-            raise UserError(msg) from exc
+    return ATTACKS.add(name, factory)
 
 
 def registered_attacks() -> dict[str, AttackFactory]:
     """Every attack factory, built-in and from plugins, by name (sorted)."""
-    _load()
-    return dict(sorted(_REGISTRY.items()))
+    return dict(sorted(ATTACKS.items().items()))
 
 
 def get_attack(name: str) -> Attack:
     """A fresh instance of the attack registered as ``name``."""
-    factories = registered_attacks()
-    if name not in factories:
-        raise UserError(f"unknown attack {name!r} (known: {', '.join(factories)})")
-    attack = factories[name]()
+    attack = ATTACKS.get(name)()
     if attack.meta.name != name:
         raise UserError(f"attack {name!r} declares the name {attack.meta.name!r}")
     return attack

@@ -16,6 +16,7 @@ from valign.guard.classifier import FastClassifier
 from valign.guard.llm import LLMGuard
 from valign.guard.rules import RuleGuard
 from valign.guard.types import GuardInput, get_backend, register_backend, registered_backends
+from valign.registry import Registry
 
 
 def test_builtin_backends_are_registered() -> None:
@@ -63,7 +64,14 @@ def test_mistakes_are_one_line_user_errors(tmp_path: Path) -> None:
         get_backend(tmp_path / "odd")
 
 
-def test_register_twice_is_an_error() -> None:
+def _fresh_registry() -> Registry[types.BackendSpec]:
+    """A backend registry of no built-ins whose plugins are not read yet."""
+    return Registry("guard backend", group=types.ENTRY_POINT_GROUP, adapt=types._plugin_spec)
+
+
+def test_register_twice_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(types, "BACKENDS", Registry("guard backend"))
+
     def make(**_: Any) -> FakeBackend:
         return FakeBackend("twice", {})
 
@@ -71,7 +79,6 @@ def test_register_twice_is_an_error() -> None:
     register_backend("test-twice")(make)  # the same factory again is harmless
     with pytest.raises(ValueError, match="already registered"):
         register_backend("test-twice")(lambda **_: FakeBackend("other", {}))
-    types._REGISTRY.pop("test-twice")
 
 
 def test_plugins_load_from_the_entry_point_group(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,8 +96,7 @@ def test_plugins_load_from_the_entry_point_group(monkeypatch: pytest.MonkeyPatch
         return [FakeEntryPoint()] if group == types.ENTRY_POINT_GROUP else []
 
     monkeypatch.setattr(metadata, "entry_points", entry_points)
-    monkeypatch.setattr(types, "_ENTRY_POINTS_LOADED", False)
-    monkeypatch.setattr(types, "_REGISTRY", dict(types._REGISTRY))
+    monkeypatch.setattr(types, "BACKENDS", _fresh_registry())
     assert registered_backends()["my-plugin"].help == "A plugin guard."
     guard = get_backend("my-plugin")
     assert guard.classify([GuardInput("bad")])[0].flagged
@@ -104,7 +110,6 @@ def test_a_broken_plugin_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
             raise ImportError("No module named 'missing_module'")
 
     monkeypatch.setattr(metadata, "entry_points", lambda group: [Broken()])
-    monkeypatch.setattr(types, "_ENTRY_POINTS_LOADED", False)
-    monkeypatch.setattr(types, "_REGISTRY", dict(types._REGISTRY))
+    monkeypatch.setattr(types, "BACKENDS", _fresh_registry())
     with pytest.raises(UserError, match=r"plugin 'broken'.*failed to load"):
         registered_backends()
