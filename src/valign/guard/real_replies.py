@@ -327,10 +327,10 @@ def person_reply_examples(replies: Iterable[RealReply], labels: dict[str, str]) 
 
 def default_replies_dir(model: str) -> Path:
     """``$VALIGN_CACHE/replies/<model>``: generated replies live in the user cache."""
-    from valign.public.wheels import default_cache_dir
+    from valign.cache import cache_dir
 
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", model.rstrip("/").rsplit("/", 1)[-1]) or "model"
-    return default_cache_dir() / "replies" / name
+    return cache_dir() / "replies" / name
 
 
 def answer_reply_tasks(

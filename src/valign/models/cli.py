@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from valign.cache import cache_dir
 from valign.models.packaged import ensure_packaged, is_cached, lookup, packaged_models
-from valign.public.wheels import default_cache_dir
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -27,7 +27,7 @@ def list_models() -> None:
         cached = "yes" if is_cached(name) else "no"
         table.add_row(name, m.title, f"{m.package}=={m.version}", m.licence, cached)
     Console().print(table)
-    typer.echo(f"cache: {default_cache_dir() / 'models'}")
+    typer.echo(f"cache: {cache_dir() / 'models'}")
 
 
 @app.command("fetch")

