@@ -29,9 +29,10 @@ from torch import nn
 
 from valign.errors import UserError
 from valign.guard.encoder import Encoder, runtime_backend, runtime_precision, shared_encoder
-from valign.guard.head import FORMAT_VERSION, Head, HeadConfig, one_thread, read_guard_config
+from valign.guard.head import FORMAT_VERSION, Head, HeadConfig, read_guard_config
 from valign.guard.refusal import RefusalDetector, opening
 from valign.guard.types import GUARD_FILE, GuardInput, GuardVerdict
+from valign.models.threads import one_thread
 
 HEAD_FILE = "head.safetensors"
 #: ``guard.json``'s ``response_score`` when responses combine the head with the attempt

@@ -8,8 +8,6 @@ share, below both of them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,17 +67,6 @@ class Head(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self.net(x)  # (batch, in_dim) -> (batch, n_out)
         return out
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Small matrices train fastest on one thread, and do not stall on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def read_guard_config(folder: Path) -> dict[str, Any]:

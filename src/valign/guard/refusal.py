@@ -36,8 +36,9 @@ from safetensors.torch import load_file, save_file
 
 from valign.errors import UserError
 from valign.guard.encoder import Encoder, runtime_backend, runtime_precision, shared_encoder
-from valign.guard.head import Head, HeadConfig, one_thread, read_guard_config
+from valign.guard.head import Head, HeadConfig, read_guard_config
 from valign.guard.types import GUARD_FILE
+from valign.models.threads import one_thread
 
 REFUSAL_FILE = "refusal.safetensors"
 LABELS = ("none", "partial", "full")

@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -92,3 +94,17 @@ def set_threads(threads: int = 0, *, cores: int | None = None, load: float | Non
             cores,
         )
     return n
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Torch on one thread for a block: small matrices (a guard head, a tiny test model) run
+    fastest that way and do not stall on a busy machine; the count before is restored."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

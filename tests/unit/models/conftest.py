@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from models_testkit import serve_app, train_model, train_tokenizer
 
 from valign.models import HFChatModel
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Tiny tensors run fastest on one thread (and do not fight parallel test workers)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+from valign.models.threads import one_thread
 
 
 @pytest.fixture(autouse=True)
 def _single_threaded_torch() -> Iterator[None]:
-    with _one_thread():
+    with one_thread():
         yield
 
 
@@ -37,7 +26,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved chat model folder: tokenizer with chat template + trained tiny Llama."""
     folder = tmp_path_factory.mktemp("tiny-chat-model")
     tokenizer = train_tokenizer()
-    with _one_thread():
+    with one_thread():
         model = train_model(tokenizer)
     tokenizer.save_pretrained(folder)
     model.save_pretrained(folder)
