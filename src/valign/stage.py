@@ -16,7 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from rich.console import Console
 
 from valign.records.runs import RunDir
-from valign.values import Constitution, compose, load_constitution, load_overlay
+from valign.values import Constitution, load_composed
 
 C = TypeVar("C")
 
@@ -24,11 +24,8 @@ C = TypeVar("C")
 def resolve_constitution(cfg: Any) -> Constitution:
     """The constitution ``cfg.constitution`` names (default: ``default``), composed with
     ``cfg.overlays`` when the settings have them."""
-    constitution = load_constitution(getattr(cfg, "constitution", None) or "default")
-    overlays = tuple(getattr(cfg, "overlays", ()) or ())
-    if overlays:
-        constitution = compose(constitution, [load_overlay(o) for o in overlays])
-    return constitution
+    name = getattr(cfg, "constitution", None) or "default"
+    return load_composed(name, tuple(getattr(cfg, "overlays", ()) or ()))
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ OverlayOption = Annotated[
 
 
 def _constitution(name: str, overlays: list[str] | None) -> Any:
-    from valign.values import compose, load_constitution, load_overlay
+    from valign.values import load_composed
 
-    return compose(load_constitution(name), [load_overlay(o) for o in overlays or []])
+    return load_composed(name, overlays or [])
 
 
 def _agreement_table(report: dict[str, Any], title: str) -> None:

@@ -30,7 +30,7 @@ from valign.evals.scorecard import compute_scorecard
 from valign.models import GenerationConfig, load_model
 from valign.records.runs import atomic_write_json, manifest
 from valign.records.tasks import Item, load_items, tasks_sha256
-from valign.values import Constitution, compose, load_constitution, load_overlay
+from valign.values import Constitution, load_composed
 
 
 class EvalSettings(BaseModel):
@@ -153,9 +153,7 @@ def run_eval(
     out.mkdir(parents=True, exist_ok=True)
     _check_resume(out, wanted, settings.restart)
     if constitution is None:
-        constitution = load_constitution(settings.constitution)
-        if settings.overlays:
-            constitution = compose(constitution, [load_overlay(o) for o in settings.overlays])
+        constitution = load_composed(settings.constitution, settings.overlays)
     judge, grader = make_judge(settings.judge, refusals=[constitution.refusal_message])
     if model is None:
         kw = {"tokenizer": settings.tokenizer} if settings.tokenizer else {}

@@ -33,8 +33,7 @@ OverlayOption = Annotated[
 
 
 def _composed(name_or_path: str, overlays: list[str] | None) -> values.Constitution:
-    base = values.load_constitution(name_or_path)
-    return values.compose(base, [values.load_overlay(o) for o in overlays or []])
+    return values.load_composed(name_or_path, overlays or [])
 
 
 def _summary(constitution: values.Constitution) -> str:

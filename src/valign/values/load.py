@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
@@ -23,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from valign.values.compose import compose
 from valign.values.errors import ConstitutionError
 from valign.values.schema import REFERENCE_ERROR, Constitution, Overlay
 
@@ -338,3 +340,10 @@ def write_constitution(constitution: Constitution, path: str | os.PathLike[str])
         Path(tmp).unlink(missing_ok=True)
         raise
     return out
+
+
+def load_composed(
+    name_or_path: str | os.PathLike[str], overlays: Sequence[str | os.PathLike[str]] = ()
+) -> Constitution:
+    """A constitution (name or path) with the overlays (names or paths) composed onto it."""
+    return compose(load_constitution(name_or_path), [load_overlay(o) for o in overlays])
