@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
@@ -24,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from valign.records.runs import atomic_write_text
 from valign.values.compose import compose
 from valign.values.errors import ConstitutionError
 from valign.values.schema import REFERENCE_ERROR, Constitution, Overlay
@@ -327,19 +327,7 @@ def dump_constitution(constitution: Constitution) -> str:
 
 def write_constitution(constitution: Constitution, path: str | os.PathLike[str]) -> Path:
     """Write the constitution as YAML atomically: a reader never sees half a file."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(dump_constitution(constitution))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return atomic_write_text(path, dump_constitution(constitution))
 
 
 def load_composed(
