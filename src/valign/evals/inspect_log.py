@@ -35,7 +35,7 @@ def _items(card: dict[str, Any]) -> dict[str, Item]:
     return {it.id: it for it in items}
 
 
-def _target(item: Item | None, record: dict[str, Any]) -> str | list[str]:
+def _target(item: Item | None) -> str | list[str]:
     if item is None:
         return ""
     if item.kind in ("harmful", "jailbreak"):
@@ -54,7 +54,7 @@ def _sample(record: dict[str, Any], item: Item | None, model: str) -> dict[str, 
         "epoch": 1,
         "input": turns or str(record["id"]),
         "choices": list(item.choices) if item and item.choices else None,
-        "target": _target(item, record),
+        "target": _target(item),
         "messages": [*turns, {"role": "assistant", "content": reply, "source": "generate"}],
         "output": {
             "model": model,
