@@ -28,12 +28,21 @@ input tokens. Each arm runs in its own process (Liger patches model code module-
 fresh process also gives clean memory figures); an arm that runs out of GPU
 memory is retried with half the rows per device and twice the gradient accumulation.
 
+    grpo         GRPO rollouts (``--methods grpo``): TRL's GRPOTrainer with GRPOConfig()
+                 defaults, or valign's ``rl_trainer`` with valign's RL defaults, both with
+                 TRL's own generation (``model.generate``; TRL's vLLM integration is used
+                 only where ``--set grpo.trl={use_vllm: true}`` asks for it and vLLM is
+                 installed); replies of at most ``--completion`` tokens (256) to prompts of
+                 ``--seq``/6 tokens; the reward is the reply's length (speed only)
+
 Measured, over the steps after ``--warmup``: tokens/s (non-padding tokens of the trained
 sequences per second; for DPO the chosen and the rejected ones), MFU = 6 · N · tokens/s /
 peak (N: every parameter, the tied embedding once; attention's own FLOPs not counted; peak:
 dense bf16 of the GPU, from a table or ``--peak-tflops``), and peak GPU memory. For DPO
 with precomputed reference log-probabilities, the time of that pass is reported and
-charged pro rata in "tokens/s with ref.". Writes ``OUT/train_throughput.json`` and
+charged pro rata in "tokens/s with ref.". For GRPO, tokens/s is the rollout rate: sampled
+tokens over the time spent in ``generate`` (MFU not given), and ``step_tokens_per_s`` the
+sampled tokens over the whole steps. Writes ``OUT/train_throughput.json`` and
 prints a markdown table. ``--tiny`` swaps in a small shape that runs on a CPU in seconds:
 it checks the script, not the speed.
 """
@@ -51,10 +60,10 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 OOM_EXIT = 3  # a worker's exit status when the GPU ran out of memory
-METHODS = ("sft", "dpo")
+METHODS = ("sft", "dpo", "grpo")
 ARMS = ("trl-default", "valign")
 
 
@@ -244,6 +253,8 @@ def _trainer(spec: dict[str, Any], work: Path) -> Any:
     method, arm, model = spec["method"], spec["arm"], spec["model"]
     data = Path(spec["data"])
     rows_needed = spec["batch_rows"]
+    if method == "grpo":
+        return _grpo_trainer(spec, work)
     if method == "sft":
         rows: Any = load_demonstrations(data / "demos.jsonl")[:rows_needed]
     else:
@@ -292,7 +303,77 @@ def _trl_trainer(
     return DPOTrainer(model, args=DPOConfig(**kw), train_dataset=data, processing_class=tok)
 
 
-def _clock(warmup: int, cuda: bool) -> Any:
+def _length_reward(completions: list[Any], **kw: Any) -> list[float]:
+    """A reward that only needs the text: the rollout's speed is measured, not its learning."""
+    return [float(len(str(c))) / 1000 for c in completions]
+
+
+def _grpo_trainer(spec: dict[str, Any], work: Path) -> Any:
+    """GRPO over the demonstrations' prompts: TRL's defaults, or valign's ``rl_trainer``
+    with valign's RL defaults; both sample ``completion`` tokens at most per reply."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    from valign.train.rl import RLSettings, rl_trainer
+    from valign.train.sft import load_demonstrations
+
+    demos = load_demonstrations(Path(spec["data"]) / "demos.jsonl")[: spec["batch_rows"]]
+    data = Dataset.from_list([{"prompt": d["prompt"]} for d in demos])
+    tok = AutoTokenizer.from_pretrained(spec["model"])
+    length = spec["completion"]
+    if spec["arm"] == "valign":
+        fields = {"max_steps": spec["total_steps"], "max_completion_length": length}
+        fields |= {"threads": spec["threads"], **spec["overrides"]}
+        if spec["batch"] is not None:
+            fields |= {"batch_size": spec["batch"], "grad_accum": spec["accum"]}
+        return rl_trainer(spec["model"], tok, data, _length_reward, RLSettings(**fields), work)
+    kw: dict[str, Any] = {"output_dir": str(work / "checkpoints"), "bf16": True}
+    kw |= {"max_completion_length": length, "use_cpu": not torch.cuda.is_available()}
+    if spec["batch"] is not None:
+        kw |= {
+            "per_device_train_batch_size": spec["batch"],
+            "gradient_accumulation_steps": spec["accum"],
+        }
+    return GRPOTrainer(
+        spec["model"],
+        reward_funcs=[cast(Any, _length_reward)],
+        args=GRPOConfig(**kw),
+        train_dataset=data,
+        processing_class=tok,
+    )
+
+
+def _generation_timer(cuda: bool) -> dict[str, float]:
+    """Time every ``generate`` call (the rollouts) and count the tokens it sampled."""
+    from transformers import GenerationMixin
+
+    totals = {"seconds": 0.0, "tokens": 0.0}
+    original = GenerationMixin.generate
+
+    def timed(self: Any, *a: Any, **kw: Any) -> Any:
+        import torch
+
+        if cuda:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        out = original(self, *a, **kw)
+        if cuda:
+            torch.cuda.synchronize()
+        totals["seconds"] += time.perf_counter() - t0
+        ids = out if isinstance(out, torch.Tensor) else out.sequences
+        prompt = kw.get("input_ids", a[0] if a else None)
+        new = ids[:, prompt.shape[1] :] if prompt is not None else ids
+        pad = getattr(self.generation_config, "pad_token_id", None)
+        totals["tokens"] += float((new != pad).sum()) if pad is not None else new.numel()
+        return out
+
+    GenerationMixin.generate = timed  # type: ignore[method-assign]
+    return totals
+
+
+def _clock(warmup: int, cuda: bool, gen: dict[str, float] | None = None) -> Any:
     """A callback that marks the time and the tokens seen at the end of the warm-up and of
     every later step (after waiting for the GPU)."""
     from transformers import TrainerCallback
@@ -300,6 +381,8 @@ def _clock(warmup: int, cuda: bool) -> Any:
     class StepClock(TrainerCallback):
         start: tuple[float, int] | None = None
         end: tuple[float, int] | None = None
+        gen_start: tuple[float, float] = (0.0, 0.0)
+        gen_end: tuple[float, float] = (0.0, 0.0)
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             if cuda:
@@ -307,10 +390,11 @@ def _clock(warmup: int, cuda: bool) -> Any:
 
                 torch.cuda.synchronize()
             mark = (time.perf_counter(), int(state.num_input_tokens_seen))
+            g = (gen["seconds"], gen["tokens"]) if gen is not None else (0.0, 0.0)
             if state.global_step == warmup:
-                self.start = mark
+                self.start, self.gen_start = mark, g
             elif state.global_step > warmup:
-                self.end = mark
+                self.end, self.gen_end = mark, g
 
     return StepClock()
 
@@ -342,6 +426,7 @@ def run_arm(spec: dict[str, Any]) -> dict[str, Any]:
     cuda = torch.cuda.is_available()
     work = Path(spec["work"])
     ref = _timed_ref_pass()
+    gen = _generation_timer(cuda) if spec["method"] == "grpo" else None
     t0 = time.perf_counter()
     trainer = _trainer(spec, work)
     setup_s = time.perf_counter() - t0
@@ -351,7 +436,7 @@ def run_arm(spec: dict[str, Any]) -> dict[str, Any]:
     args.max_steps = spec["total_steps"]
     args.save_strategy = SaveStrategy.NO
     args.include_num_input_tokens_seen = "non_padding"
-    clock = _clock(spec["warmup"], cuda)
+    clock = _clock(spec["warmup"], cuda, gen)
     trainer.add_callback(clock)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
@@ -360,6 +445,15 @@ def run_arm(spec: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("training stopped before the measured steps")
     seconds = clock.end[0] - clock.start[0]
     tokens = clock.end[1] - clock.start[1]
+    rollout: dict[str, Any] = {}
+    if gen is not None:
+        # GRPO: the rate is the sampled tokens over the time spent sampling them; the step
+        # rate (sampled tokens over the whole step: rollout, scoring and update) beside it.
+        gen_s = clock.gen_end[0] - clock.gen_start[0]
+        tokens = int(clock.gen_end[1] - clock.gen_start[1])
+        rollout = {"rollout_s": gen_s, "step_tokens_per_s": tokens / seconds}
+        rollout["vllm"] = bool(getattr(args, "use_vllm", False))
+        seconds = gen_s
     rows_per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps
     share = spec["steps"] * rows_per_step / max(1, len(trainer.train_dataset))
     param = next(trainer.model.parameters())
@@ -381,6 +475,7 @@ def run_arm(spec: dict[str, Any]) -> dict[str, Any]:
         "tokens_per_s_with_ref": tokens / (seconds + ref["ref_s"] * min(1.0, share)),
         "setup_s": setup_s,
         "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
+        **rollout,
     }
 
 
@@ -404,9 +499,11 @@ def default_batch(method: str, arm: str, overrides: dict[str, Any]) -> tuple[int
     """(rows per device, accumulation steps) of an arm's defaults."""
     if arm == "valign":
         from valign.train.dpo import DPOSettings
+        from valign.train.rl import RLSettings
         from valign.train.sft import SFTSettings
 
-        s = (SFTSettings if method == "sft" else DPOSettings)(**overrides)
+        settings = {"sft": SFTSettings, "dpo": DPOSettings, "grpo": RLSettings}[method]
+        s = settings(**overrides)
         return s.batch_size, s.grad_accum
     return 8, 1  # TRL's per_device_train_batch_size and gradient_accumulation_steps
 
@@ -441,7 +538,7 @@ def _overrides(items: list[str]) -> dict[str, dict[str, Any]]:
         key, sep, value = item.partition("=")
         method, dot, field = key.partition(".")
         if not sep or not dot or method not in METHODS:
-            raise SystemExit(f"--set {item}: expected sft.FIELD=VALUE or dpo.FIELD=VALUE")
+            raise SystemExit(f"--set {item}: expected METHOD.FIELD=VALUE ({', '.join(METHODS)})")
         out[method][field] = yaml.safe_load(value)
     return out
 
@@ -455,7 +552,7 @@ def markdown(results: list[dict[str, Any]], n_params: int, peak: float | None) -
     base = {r["method"]: r["tokens_per_s"] for r in results if r["arm"] == "trl-default"}
     lines = [head]
     for r in results:
-        u = mfu(r["tokens_per_s"], n_params, peak)
+        u = mfu(r["tokens_per_s"], n_params, peak) if r["method"] != "grpo" else None
         ratio = r["tokens_per_s"] / base[r["method"]] if r["method"] in base else None
         mem = r["peak_memory_gib"]
         lines.append(
@@ -472,11 +569,14 @@ def markdown(results: list[dict[str, Any]], n_params: int, peak: float | None) -
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("runs/throughput"))
-    ap.add_argument("--methods", default="sft,dpo", help="Comma-separated: sft, dpo.")
+    ap.add_argument("--methods", default="sft,dpo", help="Comma-separated: sft, dpo, grpo.")
     ap.add_argument("--arms", default="trl-default,valign", help="Comma-separated arms.")
     ap.add_argument("--steps", type=int, default=20, help="Measured optimiser steps.")
     ap.add_argument("--warmup", type=int, default=5, help="Steps before the clock starts (≥ 1).")
     ap.add_argument("--seq", type=int, default=None, help="Sequence length (1,024; tiny: 128).")
+    ap.add_argument(
+        "--completion", type=int, default=256, help="GRPO: longest sampled reply in tokens."
+    )
     ap.add_argument("--peak-tflops", type=float, default=None, help="Peak dense bf16 TFLOP/s.")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default).")
     ap.add_argument(
@@ -527,6 +627,7 @@ def main() -> int:
                 "steps": a.steps,
                 "total_steps": total,
                 "threads": a.threads,
+                "completion": a.completion,
                 "overrides": overrides[method] if arm == "valign" else {},
                 "default": batches[(method, arm)],
                 "batch_rows": total * per_step[(method, arm)],
@@ -538,7 +639,7 @@ def main() -> int:
     device = results[0]["device"] if results else "none"
     peak = a.peak_tflops * 1e12 if a.peak_tflops else peak_flops(device)
     for r in results:
-        r["mfu"] = mfu(r["tokens_per_s"], n_params, peak)
+        r["mfu"] = mfu(r["tokens_per_s"], n_params, peak) if r["method"] != "grpo" else None
     table = markdown(results, n_params, peak)
     print(f"\n{device}, peak {'unknown' if peak is None else f'{peak / 1e12:.0f} TFLOP/s'}\n")
     print(table)

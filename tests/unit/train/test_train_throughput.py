@@ -53,6 +53,22 @@ def test_tiny_qwen2_model_tokenizer_and_data(bench: ModuleType, tmp_path: Path) 
     assert demo["messages"][-1] == {"role": "assistant", "content": rows[0]["chosen"]}
 
 
+def test_the_rollout_timer_counts_sampled_tokens(
+    bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import GenerationMixin
+
+    monkeypatch.setattr(GenerationMixin, "generate", GenerationMixin.generate)  # restored after
+    bench.build_model(bench.TINY, tmp_path)
+    model = AutoModelForCausalLM.from_pretrained(tmp_path)
+    totals = bench._generation_timer(cuda=False)
+    prompt = torch.tensor([[5, 6, 7], [8, 9, 10]])
+    out = model.generate(input_ids=prompt, max_new_tokens=4, min_new_tokens=4, do_sample=False)
+    assert out.shape == (2, 7)
+    assert totals["tokens"] == 8 and totals["seconds"] > 0
+    assert bench._length_reward(["ab", "abcd"]) == [0.002, 0.004]
+
+
 def test_the_qwen25_shape_has_half_a_billion_parameters(bench: ModuleType) -> None:
     from transformers import Qwen2ForCausalLM
 
