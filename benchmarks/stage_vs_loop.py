@@ -39,8 +39,8 @@ Extra arms (``--extra``), each the valign arm with one change:
              the Trainer's length-grouped sampler (``train_sampling_strategy:
              group_by_length``): rows of similar length share a batch, so little of it is
              padding. The preference datasets get the ``length`` column it reads. It sorts
-             groups of up to 50 batches, so these arms read the whole data file; their
-             measured steps are the longest batches of the first group.
+             each quarter of the data (at most 50 batches) by length, so these arms read the
+             whole data file; their measured steps are the first group's longer batches.
     sft-compact-head, dpo-compact-head
              TRL's fused LM head scores only the positions that have a label, as it does
              where Triton runs, instead of every position (prompt and padding included) as
@@ -61,9 +61,9 @@ load on a shared machine hits every arm alike: tokens/s (non-padding tokens of t
 sequences per second; reward and DPO count the chosen and the rejected ones) and step time
 (end of one step to the end of the next: data loading and logging included). Figures are
 medians over the rounds; "loop / arm" is the median of each round's ratio of the loop's
-tokens/s to the arm's. ``--profile`` runs one more valign arm per stage under cProfile
-(Python functions) or torch.profiler (operators) over its measured steps and writes the
-top entries to ``OUT/profile-STAGE.txt``.
+tokens/s to the arm's. ``--profile`` runs each valign arm (and extra arm) once more under
+cProfile (Python functions) or torch.profiler (operators) over its measured steps and
+writes the top entries to ``OUT/profile-ARM.txt``.
 
 Online RL is not compared: a GRPO step samples 64 replies token by token and scores them
 with the reward model, the cost model and the guard's rules before its one update, so a
@@ -759,9 +759,11 @@ def bench_stage(
                 runs["loop"].append(loop)
         line = ", ".join(f"{k} {v[-1]['tokens_per_s']:,.0f}" for k, v in runs.items())
         print(f"{stage} round {r + 1}: tokens/s {line}", flush=True)
-    profile = ""
+    profiles: dict[str, str] = {}  # arm -> the profiler's table
     if a.profile != "none":
-        profile = valign_arm(stage, data, **arm, profile=a.profile)[2]
+        for x in [stage, *extras]:
+            rows = paths if split_arm(x)[1] == "grouped" else data
+            profiles[x] = valign_arm(x, rows, **arm, profile=a.profile)[2]
     return {
         "full_data": full,
         "runs": runs,
@@ -769,7 +771,7 @@ def bench_stage(
             x: batch_shape(b[a.warmup * settings_accum(settings) :]) for x, b in batches.items()
         },
         "summary": summarise(stage, runs),
-        "profile": profile,
+        "profiles": profiles,
     }
 
 
@@ -786,7 +788,7 @@ def main() -> int:
     ap.add_argument("--extra", default="", help=f"Comma-separated extra arms: {', '.join(EXTRAS)}.")
     ap.add_argument(
         "--profile", choices=("none", "cprofile", "torch"), default="none",
-        help="Profile one more valign arm per stage over its measured steps.",
+        help="Profile each valign arm once more over its measured steps.",
     )  # fmt: skip
     ap.add_argument(
         "--no-full-setup", action="store_true",
@@ -823,8 +825,8 @@ def main() -> int:
     try:
         for stage in stages:
             rec = bench_stage(stage, paths, cfg, a, work)
-            if rec["profile"]:
-                (a.out / f"profile-{stage}.txt").write_text(rec["profile"])
+            for name, text in rec.pop("profiles").items():
+                (a.out / f"profile-{name}.txt").write_text(text)
             stage_records[stage] = rec
     finally:
         shutil.rmtree(work, ignore_errors=True)
