@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,7 @@ class Encoder:
         if pooling not in POOLINGS:
             raise UserError(f"unknown pooling {pooling!r} (use one of {', '.join(POOLINGS)})")
         self.pooling = pooling
+        self._memo: dict[str, torch.Tensor] | None = None  # see shared()
         verbosity = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
@@ -208,8 +210,31 @@ class Encoder:
             batches.append(current)
         return batches
 
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        """Within the block, a text already encoded is not encoded again: for callers that
+        judge the same texts twice (the refusal detector and the classifier over one batch
+        of replies, as online RL's rule reward does). Outside it nothing is kept."""
+        outer = self._memo
+        self._memo = {} if outer is None else outer
+        try:
+            yield
+        finally:
+            self._memo = outer
+
     def encode(self, texts: Sequence[str], progress: bool = False) -> torch.Tensor:
         """Embeddings of ``texts``, shape (len(texts), dim), in input order."""
+        memo = self._memo
+        if memo is None:
+            return self._encode(texts, progress)
+        todo = list(dict.fromkeys(t for t in texts if t not in memo))
+        if todo:
+            memo.update(zip(todo, self._encode(todo, progress), strict=True))
+        if not texts:
+            return torch.zeros(0, self.dim)
+        return torch.stack([memo[t] for t in texts])
+
+    def _encode(self, texts: Sequence[str], progress: bool = False) -> torch.Tensor:
         out = torch.zeros(len(texts), self.dim)  # (n, dim)
         if not texts:
             return out

@@ -120,6 +120,32 @@ def use_liger(flag: bool | None) -> bool:
     return torch.cuda.is_available() and importlib.util.find_spec("liger_kernel") is not None
 
 
+def compact_lm_head() -> None:
+    """Let TRL's fused LM head score only the labelled positions on a CPU too.
+
+    TRL's SFT and DPO trainers replace the model's LM head with a chunked log-probability
+    function. On Triton devices it projects only the positions with a label (the replies);
+    elsewhere it projects every position, prompt and padding included, so that devices that
+    compile per tile shape do not recompile at every batch. A CPU compiles nothing, and there
+    the projection and its backward pass were about half of an SFT or DPO step (the demo's
+    replies are 13–16% of the positions): scoring only the labelled ones makes those steps
+    about 1.9 times faster with the same loss and log-probabilities (BENCHMARKS.md, "Training
+    stages beside a plain PyTorch loop"). TRL is pinned exactly; the choice is its module's
+    ``_use_triton``, which that module reads for nothing else (a test checks both)."""
+    import trl.trainer.utils as trl_utils
+
+    original = getattr(trl_utils, "_use_triton", None)
+    if original is None or getattr(original, "valign_compact", False):
+        return
+
+    def compact_on_cpu(device: torch.device) -> bool:
+        return device.type == "cpu" or bool(original(device))
+
+    compact_on_cpu.valign_compact = True  # type: ignore[attr-defined]
+    compact_on_cpu.original = original  # type: ignore[attr-defined]
+    trl_utils._use_triton = compact_on_cpu
+
+
 def trl_config(config_class: type[T], s: TrainSettings, **fields: Any) -> T:
     """TRL's config from valign's ``fields`` and the settings' ``trl`` section on top; a
     field TRL does not know is a one-line error naming it."""

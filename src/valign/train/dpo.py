@@ -23,6 +23,7 @@ from valign.train.common import (
     TrainResult,
     TrainSettings,
     chat_tokenizer,
+    compact_lm_head,
     peft_config,
     run,
     trainer_kwargs,
@@ -68,6 +69,7 @@ def dpo_trainer(model: str | Path, rows: Sequence[Comparison], out: Path, s: DPO
 
     if not rows:
         raise UserError("no comparisons to train on")
+    compact_lm_head()
     name, tok = chat_tokenizer(model)
     args = trl_config(
         DPOConfig,

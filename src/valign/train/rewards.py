@@ -34,6 +34,7 @@ is penalised whatever the request.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -111,6 +112,8 @@ class ConstitutionRules:
 
     flag: Flagger
     refused: Refusal
+    #: A scope inside which both judges may share work (the guard's text embeddings).
+    shared: Callable[[], AbstractContextManager[Any]] = nullcontext
     _prompt_flags: dict[str, bool] = field(default_factory=dict)
 
     def flag_prompts(self, prompts: Sequence[str]) -> list[bool]:
@@ -124,10 +127,11 @@ class ConstitutionRules:
     def __call__(
         self, prompts: Sequence[str], replies: Sequence[str]
     ) -> tuple[list[float], dict[str, float]]:
-        prompt_flags = self.flag_prompts(prompts)
         pairs = list(zip(prompts, replies, strict=True))
-        refused = self.refused(pairs)
-        unsafe = self.flag(pairs)
+        with self.shared():
+            prompt_flags = self.flag_prompts(prompts)
+            refused = self.refused(pairs)
+            unsafe = self.flag(pairs)
         scores, counts = [], {"refused": 0.0, "unsafe_reply": 0.0, "over_refusal": 0.0}
         for flagged, ref, bad in zip(prompt_flags, refused, unsafe, strict=True):
             s = 0.0

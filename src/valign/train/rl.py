@@ -28,6 +28,7 @@ from valign.train.common import (
     TrainResult,
     TrainSettings,
     chat_tokenizer,
+    compact_lm_head,
     peft_config,
     quiet_libraries,
     run,
@@ -116,6 +117,9 @@ def guard_rules(guard: str | None = None) -> ConstitutionRules:
     def refused(pairs: Sequence[tuple[str, str]]) -> list[bool]:
         return [r.refusal for r in detector.detect(pairs)]
 
+    encoder = getattr(backend, "encoder", None)
+    if encoder is not None and encoder is detector.encoder:  # one encoder: embed each text once
+        return ConstitutionRules(flag=flag, refused=refused, shared=encoder.shared)
     return ConstitutionRules(flag=flag, refused=refused)
 
 
@@ -168,6 +172,7 @@ def train_rl(
 
 def rl_trainer(name: str, tok: Any, dataset: Any, reward_fn: Any, s: RLSettings, out: Path) -> Any:
     """TRL's GRPO or RLOO trainer over any reward function with TRL's signature."""
+    compact_lm_head()
     common = {
         **trainer_kwargs(s, out / "checkpoints"),
         "num_generations": s.num_generations,

@@ -24,6 +24,7 @@ from valign.train.common import (
     TrainResult,
     TrainSettings,
     chat_tokenizer,
+    compact_lm_head,
     peft_config,
     run,
     trainer_kwargs,
@@ -86,6 +87,7 @@ def sft_trainer(model: str | Path, rows: list[dict[str, Any]], out: Path, s: SFT
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
+    compact_lm_head()
     name, tok = chat_tokenizer(model)
     args = trl_config(
         SFTConfig,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 import pytest
 import torch
@@ -52,3 +53,32 @@ def test_missing_package_is_a_user_error(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_unknown_pooling_is_a_user_error() -> None:
     with pytest.raises(UserError, match="unknown pooling"):
         encoder_module.Encoder(pooling="cls")
+
+
+def test_a_shared_scope_encodes_each_text_once_and_keeps_nothing_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    enc = shared_encoder()
+    calls: list[list[str]] = []
+    inner = enc._encode
+
+    def counted(texts: Any, progress: bool = False) -> torch.Tensor:
+        calls.append(list(texts))
+        return inner(texts, progress)
+
+    monkeypatch.setattr(enc, "_encode", counted)
+    texts = ["a reply about the weather", "the question", "a reply about the weather"]
+    alone = enc.encode(texts)
+    with enc.shared():
+        first = enc.encode(texts)
+        with enc.shared():  # nested scopes share the outer memo
+            second = enc.encode(["the question", "a new text"])
+    assert calls[1:] == [["a reply about the weather", "the question"], ["a new text"]]
+    torch.testing.assert_close(first, alone, atol=1e-5, rtol=0)
+    torch.testing.assert_close(second[0], alone[1], atol=1e-5, rtol=0)
+    assert enc._memo is None
+    enc.encode(["the question"])  # outside the scope: encoded again
+    assert calls[-1] == ["the question"]
+    assert enc.encode([]).shape == (0, enc.dim)
+    with enc.shared():
+        assert enc.encode([]).shape == (0, enc.dim)

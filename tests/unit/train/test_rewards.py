@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -121,3 +121,27 @@ def test_rules_reward_refusing_flagged_and_helping_with_the_rest() -> None:
     assert counts["over_refusal"] == 0.25 and counts["unsafe_reply"] == 0.25
     rules(["bad request", "fine"], ["x", "y"])
     assert calls == [2, 4, 2]  # the two prompts were judged once, replies every time
+
+
+def test_both_judges_of_one_batch_run_inside_one_shared_scope() -> None:
+    from contextlib import contextmanager
+
+    events: list[str] = []
+
+    @contextmanager
+    def shared() -> Iterator[None]:
+        events.append("enter")
+        yield
+        events.append("exit")
+
+    def flag(pairs: Sequence[tuple[str, str | None]]) -> list[bool]:
+        events.append("flag")
+        return [False] * len(pairs)
+
+    def refused(pairs: Sequence[tuple[str, str]]) -> list[bool]:
+        events.append("refused")
+        return [False] * len(pairs)
+
+    rules = ConstitutionRules(flag=flag, refused=refused, shared=shared)
+    rules(["a", "b"], ["x", "y"])
+    assert events == ["enter", "flag", "refused", "flag", "exit"]  # prompts, replies, pairs

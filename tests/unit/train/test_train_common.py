@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from trl import DPOConfig, GRPOConfig, SFTConfig
 
 from valign.cli import main
@@ -61,3 +62,56 @@ def test_seed_and_batch_size_on_the_command_line(
     assert "tags: [valign, trl, sft]" in card and "`SFTTrainer`" in card
     assert "| `seed` | 3 |" in card and "| `per_device_train_batch_size` | 2 |" in card
     assert "valign eval --model" in card
+
+
+def test_compact_lm_head_scores_only_labelled_positions_with_the_same_loss(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import inspect
+
+    import trl.trainer.utils as trl_utils
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from trl.trainer.utils import add_fused_lm_head
+
+    from valign.train.common import compact_lm_head
+
+    # The switch is TRL's module-level ``_use_triton``, read once there: to choose compact.
+    source = inspect.getsource(trl_utils)
+    assert source.count("_use_triton(") == 1
+    assert "compact = _use_triton(" in inspect.getsource(add_fused_lm_head)
+    original = getattr(trl_utils._use_triton, "original", trl_utils._use_triton)  # unpatched
+    monkeypatch.setattr(trl_utils, "_use_triton", original)  # restored after the test
+    assert not trl_utils._use_triton(torch.device("cpu"))
+
+    torch.manual_seed(0)
+    cfg = Qwen2Config(
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        intermediate_size=64,
+        vocab_size=97,
+    )
+    model = Qwen2ForCausalLM(cfg)
+    add_fused_lm_head(model)
+    ids = torch.randint(0, 97, (3, 12))
+    labels = ids.clone()
+    labels[:, :8] = -100  # the prompt
+    labels[2, 10:] = -100  # padding
+
+    def loss_and_grad() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        model.zero_grad()
+        out = model(input_ids=ids, labels=labels, fused_lm_head=True)
+        out.loss.backward()
+        grad = model.get_output_embeddings().weight.grad
+        assert grad is not None
+        return out.loss.detach(), out.log_probs.detach(), grad.clone()
+
+    full = loss_and_grad()
+    compact_lm_head()
+    compact_lm_head()  # a second call does not wrap the switch twice
+    assert trl_utils._use_triton(torch.device("cpu"))
+    assert trl_utils._use_triton.original is original
+    compact = loss_and_grad()
+    for a, b in zip(full, compact, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
