@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from valign.errors import UserError
+from valign.evals.card import record_scorecard
 from valign.evals.judge import make_judge
 from valign.evals.runner import evaluate_items
 from valign.evals.scorecard import compute_scorecard
@@ -191,4 +192,7 @@ def run_eval(
         ]
     atomic_write_json(out / "scorecard.json", card)
     atomic_write_json(out / "manifest.json", manifest("eval", settings, settings.seed))
+    if isinstance(settings.model, str) and Path(settings.model).is_dir():
+        # A model valign trained carries a card: its Evaluation section gets this scorecard.
+        record_scorecard(Path(settings.model), card, constitution.name)
     return card

@@ -4,7 +4,8 @@ A folder that leaves valign says what it is, in the format the Hugging Face Hub 
 front matter (``base_model``, ``library_name``, ``tags``, ``datasets`` when the data came
 from a hub id) and what made it — the trainer, the data and how much of it, the settings
 that differ from the trainer's defaults, the steps and the final loss, the versions. How
-well it is aligned is the scorecard's job: the card says which command measures it.
+well it is aligned is the scorecard's job: the card says which command measures it, and
+``valign eval`` writes the scorecard's summary into it (``valign.evals.card``).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def model_card(
         f"final training loss {result.get('train_loss', float('nan')):.4f}.\n\n"
         "## Evaluation\n\n"
         "Not measured when it was trained. Its scorecard (harm, jailbreaks, over-refusal, "
-        "helpfulness, truthfulness, bias, power-seeking):\n\n"
+        "helpfulness, truthfulness, bias, power-seeking) replaces this section, and the "
+        "card's `model-index`, when it is evaluated:\n\n"
         "```bash\nvalign eval --model <this folder> [--tasks FILE]\n```\n\n"
         f"Versions: {vers}.\n"
     )
