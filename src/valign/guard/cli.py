@@ -175,30 +175,13 @@ def train(
 
 
 def _print_metrics(m: dict[str, object]) -> None:
+    from valign.guard.metrics import headline
+
     table = Table(title="held-out quality")
     table.add_column("figure")
     table.add_column("value", justify="right")
-
-    def get(*keys: str) -> object:
-        node: object = m
-        for key in keys:
-            node = node.get(key) if isinstance(node, dict) else None
-        return node
-
-    rows = (
-        ("unsafe-prompt F1, all", ("prompt", "f1")),
-        ("unsafe-prompt F1, public + project data", ("prompt_real", "f1")),
-        ("unsafe-prompt F1, public unsafe data only", ("prompt_public", "f1")),
-        ("unsafe-prompt F1, microworld", ("prompt_microworld", "f1")),
-        ("false-positive rate on benign prompts", ("benign_fpr", "all", "rate")),
-        ("over-refusal on borderline-safe prompts", ("over_refusal", "all", "rate")),
-        ("response-level F1", ("response", "f1")),
-        ("refusal accuracy, learned", ("refusal", "learned", "accuracy")),
-        ("refusal accuracy, keyword baseline", ("refusal", "keyword", "accuracy")),
-    )
-    for label, keys in rows:
-        value = get(*keys)
-        table.add_row(label, f"{value:.3f}" if isinstance(value, float | int) else "-")
+    for label, value in headline(m):
+        table.add_row(label, "-" if value is None else f"{value:.3f}")
     Console(stderr=True).print(table)
 
 
