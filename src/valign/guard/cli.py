@@ -243,6 +243,36 @@ def serve(
     run_server(backend, detector, host, port, settings, category_map=category_map)
 
 
+@app.command("export")
+def export_command(
+    guard: str = typer.Argument(
+        ..., help="Guard folder to export (from 'valign guard train'), or 'default'."
+    ),
+    out: Path = typer.Argument(..., help="New folder to write the export to."),
+    fmt: str = typer.Option(
+        "sentence-transformers",
+        "--format",
+        help="Format of the export: 'sentence-transformers' (a folder that "
+        "SentenceTransformer(OUT, trust_remote_code=True) loads without valign).",
+    ),
+) -> None:
+    """Save a guard's classifier in a format other libraries load, with a model card."""
+    from valign.guard.export import export_guard
+
+    if guard == "default":
+        from valign.guard.default import default_guard
+
+        source = default_guard()
+    else:
+        source = Path(guard)
+        if not source.is_dir():
+            raise UserError(f"guard folder not found: {source}")
+    target = export_guard(source, out, fmt)
+    Console(stderr=True).print(
+        f"exported {source} -> {target} ({fmt}; see {target / 'README.md'})", highlight=False
+    )
+
+
 @app.command("backends")
 def backends() -> None:
     """List the registered guard backends (built-in and plugins)."""
