@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from valign.guard.classifier import FastClassifier
     from valign.guard.default import learned_refusal, load_refusal_detector
     from valign.guard.encoder import Encoder
+    from valign.guard.export import export_guard
     from valign.guard.guarded import GuardedChatModel
     from valign.guard.head import HeadConfig
     from valign.guard.llm import LLMGuard
@@ -54,6 +55,7 @@ __all__ = [
     "TrainConfig",
     "default_guard_dir",
     "ensure_default_guard",
+    "export_guard",
     "get_backend",
     "keyword_refusal",
     "learned_refusal",
@@ -74,6 +76,7 @@ if not TYPE_CHECKING:
             "classifier": ["FastClassifier"],
             "default": ["learned_refusal", "load_refusal_detector"],
             "encoder": ["Encoder"],
+            "export": ["export_guard"],
             "guarded": ["GuardedChatModel"],
             "head": ["HeadConfig"],
             "llm": ["LLMGuard"],

@@ -279,15 +279,7 @@ class FastClassifier:
         config = read_guard_config(folder)
         if config.get("backend") != cls.name:
             raise UserError(f"{folder} holds a {config.get('backend')!r} guard, not a classifier")
-        h = config["head"]
-        head = Ensemble(
-            int(h["in_dim"]), int(h["n_out"]), int(h["hidden"]), 0.0, int(h.get("members", 1))
-        )
-        try:
-            head.load_state_dict(load_file(folder / HEAD_FILE))
-        except Exception as exc:  # safetensors raises its own error types
-            raise UserError(f"cannot load the classifier head from {folder}: {exc}") from exc
-        head.eval()
+        head = load_head(folder, config)
         enc = config["encoder"]
         encoder = shared_encoder(
             int(enc["max_length"]),
@@ -301,3 +293,17 @@ class FastClassifier:
         if config.get("response_score") == RESPONSE_WITH_ATTEMPT and "refusal" in config:
             classifier.attempt = RefusalDetector.load(folder, encoder_backend)
         return classifier
+
+
+def load_head(folder: Path, config: dict[str, Any]) -> Ensemble:
+    """The head saved in ``folder``, shaped as its ``guard.json`` (``config``) says."""
+    h = config["head"]
+    head = Ensemble(
+        int(h["in_dim"]), int(h["n_out"]), int(h["hidden"]), 0.0, int(h.get("members", 1))
+    )
+    try:
+        head.load_state_dict(load_file(folder / HEAD_FILE))
+    except Exception as exc:  # safetensors raises its own error types
+        raise UserError(f"cannot load the classifier head from {folder}: {exc}") from exc
+    head.eval()
+    return head

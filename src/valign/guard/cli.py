@@ -175,30 +175,13 @@ def train(
 
 
 def _print_metrics(m: dict[str, object]) -> None:
+    from valign.guard.metrics import headline
+
     table = Table(title="held-out quality")
     table.add_column("figure")
     table.add_column("value", justify="right")
-
-    def get(*keys: str) -> object:
-        node: object = m
-        for key in keys:
-            node = node.get(key) if isinstance(node, dict) else None
-        return node
-
-    rows = (
-        ("unsafe-prompt F1, all", ("prompt", "f1")),
-        ("unsafe-prompt F1, public + project data", ("prompt_real", "f1")),
-        ("unsafe-prompt F1, public unsafe data only", ("prompt_public", "f1")),
-        ("unsafe-prompt F1, microworld", ("prompt_microworld", "f1")),
-        ("false-positive rate on benign prompts", ("benign_fpr", "all", "rate")),
-        ("over-refusal on borderline-safe prompts", ("over_refusal", "all", "rate")),
-        ("response-level F1", ("response", "f1")),
-        ("refusal accuracy, learned", ("refusal", "learned", "accuracy")),
-        ("refusal accuracy, keyword baseline", ("refusal", "keyword", "accuracy")),
-    )
-    for label, keys in rows:
-        value = get(*keys)
-        table.add_row(label, f"{value:.3f}" if isinstance(value, float | int) else "-")
+    for label, value in headline(m):
+        table.add_row(label, "-" if value is None else f"{value:.3f}")
     Console(stderr=True).print(table)
 
 
@@ -258,6 +241,36 @@ def serve(
         batch_wait_ms=batch_wait_ms,
     )
     run_server(backend, detector, host, port, settings, category_map=category_map)
+
+
+@app.command("export")
+def export_command(
+    guard: str = typer.Argument(
+        ..., help="Guard folder to export (from 'valign guard train'), or 'default'."
+    ),
+    out: Path = typer.Argument(..., help="New folder to write the export to."),
+    fmt: str = typer.Option(
+        "sentence-transformers",
+        "--format",
+        help="Format of the export: 'sentence-transformers' (a folder that "
+        "SentenceTransformer(OUT, trust_remote_code=True) loads without valign).",
+    ),
+) -> None:
+    """Save a guard's classifier in a format other libraries load, with a model card."""
+    from valign.guard.export import export_guard
+
+    if guard == "default":
+        from valign.guard.default import default_guard
+
+        source = default_guard()
+    else:
+        source = Path(guard)
+        if not source.is_dir():
+            raise UserError(f"guard folder not found: {source}")
+    target = export_guard(source, out, fmt)
+    Console(stderr=True).print(
+        f"exported {source} -> {target} ({fmt}; see {target / 'README.md'})", highlight=False
+    )
 
 
 @app.command("backends")

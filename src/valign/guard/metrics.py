@@ -58,6 +58,31 @@ def auroc(scores: Sequence[float], truth: Sequence[bool]) -> float | None:
     return round(wins / (len(pos) * len(neg)), 4)
 
 
+#: The figures a trained guard is summed up by: (label, path into its metrics).
+HEADLINE = (
+    ("unsafe-prompt F1, all", ("prompt", "f1")),
+    ("unsafe-prompt F1, public + project data", ("prompt_real", "f1")),
+    ("unsafe-prompt F1, public unsafe data only", ("prompt_public", "f1")),
+    ("unsafe-prompt F1, microworld", ("prompt_microworld", "f1")),
+    ("false-positive rate on benign prompts", ("benign_fpr", "all", "rate")),
+    ("over-refusal on borderline-safe prompts", ("over_refusal", "all", "rate")),
+    ("response-level F1", ("response", "f1")),
+    ("refusal accuracy, learned", ("refusal", "learned", "accuracy")),
+    ("refusal accuracy, keyword baseline", ("refusal", "keyword", "accuracy")),
+)
+
+
+def headline(metrics: dict[str, Any]) -> list[tuple[str, float | None]]:
+    """Each :data:`HEADLINE` figure of ``metrics`` (None where it is missing)."""
+    rows: list[tuple[str, float | None]] = []
+    for label, keys in HEADLINE:
+        node: object = metrics
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        rows.append((label, float(node) if isinstance(node, float | int) else None))
+    return rows
+
+
 def _rate(flags: Sequence[bool]) -> dict[str, Any]:
     return {"n": len(flags), "rate": round(sum(flags) / len(flags), 4) if flags else 0.0}
 
