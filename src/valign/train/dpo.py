@@ -24,6 +24,7 @@ from valign.train.common import (
     TrainSettings,
     chat_tokenizer,
     compact_lm_head,
+    length_grouped,
     peft_config,
     run,
     trainer_kwargs,
@@ -71,10 +72,12 @@ def dpo_trainer(model: str | Path, rows: Sequence[Comparison], out: Path, s: DPO
         raise UserError("no comparisons to train on")
     compact_lm_head()
     name, tok = chat_tokenizer(model)
+    ordered, order = length_grouped(dpo_rows(rows), s)
     args = trl_config(
         DPOConfig,
         s,
         **trainer_kwargs(s, out / "checkpoints"),
+        **order,
         max_length=s.max_length,
         beta=s.beta,
         loss_type=[s.loss_type],
@@ -87,7 +90,7 @@ def dpo_trainer(model: str | Path, rows: Sequence[Comparison], out: Path, s: DPO
     return DPOTrainer(
         model=name,
         args=args,
-        train_dataset=Dataset.from_list(dpo_rows(rows)),
+        train_dataset=Dataset.from_list(ordered),
         processing_class=tok,
         peft_config=peft_config(s),
     )

@@ -34,6 +34,7 @@ from valign.train.common import (
     TrainResult,
     TrainSettings,
     chat_tokenizer,
+    length_grouped,
     peft_config,
     require_model_dir,
     run,
@@ -216,10 +217,12 @@ def train_reward_model(
     test_rows = [r for r in rows if heldout(r, s.heldout)]
     train = build_pairs(train_rows, objective, s.decouple)
     name, tok = chat_tokenizer(model)
+    ordered, order = length_grouped(train, s)
     args = trl_config(
         RewardConfig,
         s,
         **trainer_kwargs(s, out / "checkpoints"),
+        **order,
         max_length=s.max_length,
         center_rewards_coefficient=s.center or None,
         model_init_kwargs={"dtype": "auto"},
@@ -227,7 +230,7 @@ def train_reward_model(
     trainer = RewardTrainer(
         model=name,
         args=args,
-        train_dataset=Dataset.from_list(train),
+        train_dataset=Dataset.from_list(ordered),
         processing_class=tok,
         peft_config=peft_config(s, task_type="SEQ_CLS"),
     )

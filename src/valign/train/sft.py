@@ -25,6 +25,7 @@ from valign.train.common import (
     TrainSettings,
     chat_tokenizer,
     compact_lm_head,
+    length_grouped,
     peft_config,
     run,
     trainer_kwargs,
@@ -89,10 +90,12 @@ def sft_trainer(model: str | Path, rows: list[dict[str, Any]], out: Path, s: SFT
 
     compact_lm_head()
     name, tok = chat_tokenizer(model)
+    rows, order = length_grouped(rows, s)
     args = trl_config(
         SFTConfig,
         s,
         **trainer_kwargs(s, out / "checkpoints"),
+        **order,
         max_length=s.max_length,
         packing=s.packing,
         padding_free=s.packing,

@@ -115,3 +115,45 @@ def test_compact_lm_head_scores_only_labelled_positions_with_the_same_loss(
     compact = loss_and_grad()
     for a, b in zip(full, compact, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_length_grouped_order_is_a_seeded_permutation_with_little_padding() -> None:
+    import random
+
+    from valign.train.common import length_grouped_order
+
+    rng = random.Random(1)
+    lengths = [rng.randint(10, 400) for _ in range(1000)]
+    order = length_grouped_order(lengths, batch=16, seed=3)
+    assert sorted(order) == list(range(1000))
+    assert order == length_grouped_order(lengths, batch=16, seed=3)
+    assert order != length_grouped_order(lengths, batch=16, seed=4)
+
+    def padding(idx: list[int]) -> float:
+        batches = [idx[k : k + 16] for k in range(0, len(idx), 16)]
+        padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+        return 1 - sum(lengths) / padded
+
+    shuffled = list(range(1000))
+    random.Random(0).shuffle(shuffled)
+    assert padding(shuffled) > 0.4 and padding(order) < 0.05
+    # Not sorted overall: long and short batches alternate at random.
+    firsts = [lengths[order[k]] for k in range(0, 1000, 16)]
+    assert firsts != sorted(firsts, reverse=True)
+
+
+def test_group_by_length_reaches_the_trainer_in_order(tmp_path: Path) -> None:
+    from valign.train.common import _chars, length_grouped
+
+    rows = [
+        {"prompt": [{"role": "user", "content": "q" * n}], "completion": "a" * (n % 7)}
+        for n in range(1, 41)
+    ]
+    same, fields = length_grouped(rows, SFTSettings())
+    assert same == rows and fields == {}
+    grouped, fields = length_grouped(rows, SFTSettings(group_by_length=True, batch_size=4))
+    assert fields == {"train_sampling_strategy": "sequential"}
+    assert sorted(map(_chars, grouped)) == sorted(map(_chars, rows))
+    for k in range(0, 40, 4):
+        batch = [_chars(r) for r in grouped[k : k + 4]]
+        assert batch == sorted(batch, reverse=True) and max(batch) - min(batch) <= 12
