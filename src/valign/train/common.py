@@ -154,15 +154,24 @@ def compact_lm_head() -> None:
     trl_utils._use_triton = compact_on_cpu
 
 
-def _chars(value: Any) -> int:
-    """Characters of text in a row (messages, prompt, replies), a proxy for its tokens."""
+def _text(value: Any) -> str:
+    """The text of a row (messages, prompt, replies), joined."""
     if isinstance(value, str):
-        return len(value)
+        return value
     if isinstance(value, dict):
-        return sum(_chars(v) for v in value.values())
+        return "\n".join(_text(v) for v in value.values())
     if isinstance(value, list | tuple):
-        return sum(_chars(v) for v in value)
-    return 0
+        return "\n".join(_text(v) for v in value)
+    return ""
+
+
+def row_lengths(rows: Sequence[Any], tok: Any = None) -> list[int]:
+    """Tokens of each row's text with ``tok`` (characters without one): the length that
+    :func:`length_grouped_order` groups by."""
+    texts = [_text(r) for r in rows]
+    if tok is None:
+        return [len(t) for t in texts]
+    return [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
 
 
 def length_grouped_order(
@@ -187,13 +196,15 @@ def length_grouped_order(
     return [i for b in batches + tail for i in b]
 
 
-def length_grouped(rows: Sequence[R], s: TrainSettings) -> tuple[list[R], dict[str, Any]]:
+def length_grouped(
+    rows: Sequence[R], s: TrainSettings, tok: Any = None
+) -> tuple[list[R], dict[str, Any]]:
     """``rows`` and the extra trainer fields for ``s.group_by_length``: with it, the rows in
-    a length-grouped order (:func:`length_grouped_order`) that the trainer reads in turn;
-    without it, the rows as they are for the trainer's own shuffle."""
+    a length-grouped order (:func:`length_grouped_order`, by ``tok``'s token counts) that the
+    trainer reads in turn; without it, the rows as they are for the trainer's own shuffle."""
     if not s.group_by_length:
         return list(rows), {}
-    order = length_grouped_order([_chars(r) for r in rows], s.batch_size, s.seed)
+    order = length_grouped_order(row_lengths(rows, tok), s.batch_size, s.seed)
     return [rows[i] for i in order], {"train_sampling_strategy": "sequential"}
 
 

@@ -72,7 +72,7 @@ def dpo_trainer(model: str | Path, rows: Sequence[Comparison], out: Path, s: DPO
         raise UserError("no comparisons to train on")
     compact_lm_head()
     name, tok = chat_tokenizer(model)
-    ordered, order = length_grouped(dpo_rows(rows), s)
+    ordered, order = length_grouped(dpo_rows(rows), s, tok)
     args = trl_config(
         DPOConfig,
         s,

@@ -217,7 +217,7 @@ def train_reward_model(
     test_rows = [r for r in rows if heldout(r, s.heldout)]
     train = build_pairs(train_rows, objective, s.decouple)
     name, tok = chat_tokenizer(model)
-    ordered, order = length_grouped(train, s)
+    ordered, order = length_grouped(train, s, tok)
     args = trl_config(
         RewardConfig,
         s,

@@ -90,7 +90,7 @@ def sft_trainer(model: str | Path, rows: list[dict[str, Any]], out: Path, s: SFT
 
     compact_lm_head()
     name, tok = chat_tokenizer(model)
-    rows, order = length_grouped(rows, s)
+    rows, order = length_grouped(rows, s, tok)
     args = trl_config(
         SFTConfig,
         s,

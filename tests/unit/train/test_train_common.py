@@ -143,7 +143,7 @@ def test_length_grouped_order_is_a_seeded_permutation_with_little_padding() -> N
 
 
 def test_group_by_length_reaches_the_trainer_in_order(tmp_path: Path) -> None:
-    from valign.train.common import _chars, length_grouped
+    from valign.train.common import length_grouped, row_lengths
 
     rows = [
         {"prompt": [{"role": "user", "content": "q" * n}], "completion": "a" * (n % 7)}
@@ -153,7 +153,7 @@ def test_group_by_length_reaches_the_trainer_in_order(tmp_path: Path) -> None:
     assert same == rows and fields == {}
     grouped, fields = length_grouped(rows, SFTSettings(group_by_length=True, batch_size=4))
     assert fields == {"train_sampling_strategy": "sequential"}
-    assert sorted(map(_chars, grouped)) == sorted(map(_chars, rows))
+    assert sorted(row_lengths(grouped)) == sorted(row_lengths(rows))
     for k in range(0, 40, 4):
-        batch = [_chars(r) for r in grouped[k : k + 4]]
+        batch = row_lengths(grouped[k : k + 4])
         assert batch == sorted(batch, reverse=True) and max(batch) - min(batch) <= 12
