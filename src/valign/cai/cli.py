@@ -23,7 +23,7 @@ ConstitutionOption = Annotated[
 ]
 OverlayOption = Annotated[
     list[str] | None,
-    typer.Option("--overlay", "-o", help="Overlay to compose (repeatable; precedence decides)."),
+    typer.Option("--overlay", help="Overlay to compose (repeatable; precedence decides)."),
 ]
 
 
@@ -53,7 +53,7 @@ def _agreement_table(report: dict[str, Any], title: str) -> None:
 @app.command()
 def evaluator(
     seed: Annotated[Path, typer.Argument(help="Labelled comparisons (JSONL).")],
-    out: Annotated[Path, typer.Option("--out", help="Evaluator folder to write.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Evaluator folder to write.")],
     seed_size: Annotated[
         int, typer.Option(help="Comparisons to learn from; the rest measure agreement.")
     ] = 1000,
@@ -78,7 +78,7 @@ def evaluator(
 @app.command()
 def judge(
     pairs: Annotated[Path, typer.Argument(help="Comparisons to judge (JSONL).")],
-    out: Annotated[Path, typer.Option("--out", help="AI-labelled comparisons to write.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="AI-labelled comparisons to write.")],
     model: Annotated[
         str | None, typer.Option(help="Judge model: folder, hub id or endpoint URL.")
     ] = None,
@@ -144,7 +144,9 @@ def judge(
 def revise(
     model: Annotated[str, typer.Option(help="The model that critiques and revises.")],
     prompts: Annotated[Path, typer.Option(help="Prompt, demonstration or comparison file.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for traces.jsonl and sft.jsonl.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for traces.jsonl and sft.jsonl.")
+    ],
     evaluator_dir: Annotated[
         Path | None,
         typer.Option("--evaluator", help="Keep revisions only when the evaluator prefers them."),
@@ -186,7 +188,7 @@ def label(
     policy: Annotated[str, typer.Option(help="The policy whose samples are compared.")],
     prompts: Annotated[Path, typer.Option(help="Prompt, demonstration or comparison file.")],
     evaluator_dir: Annotated[Path, typer.Option("--evaluator", help="Trained evaluator folder.")],
-    out: Annotated[Path, typer.Option("--out", help="AI-labelled comparisons to write.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="AI-labelled comparisons to write.")],
     n: Annotated[int, typer.Option(help="Replies sampled per prompt.")] = 4,
     min_confidence: Annotated[float, typer.Option(help="Drop less certain pairs.")] = 0.6,
     limit: Annotated[int, typer.Option(help="Only the first N prompts (0: all).")] = 0,
@@ -210,7 +212,7 @@ def run(
     policy: Annotated[str, typer.Option(help="Starting policy (a model folder).")],
     seed: Annotated[Path, typer.Option(help="Labelled comparisons for the evaluator's seed.")],
     prompts: Annotated[Path, typer.Option(help="Prompt file (replies and labels unused).")],
-    out: Annotated[Path, typer.Option("--out", help="Stage folder (resumed if it exists).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Stage folder (resumed if it exists).")],
     seed_size: Annotated[int, typer.Option(help="Seed comparisons for the evaluator.")] = 1000,
     n_prompts: Annotated[
         int, typer.Option("--prompts-per-phase", help="Prompts per phase.")

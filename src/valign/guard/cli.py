@@ -36,7 +36,7 @@ def classify(
         ..., "--in", help="JSONL: 'prompt', optional 'response', any other fields."
     ),
     out: Path = typer.Option(
-        ..., "--out", help="JSONL: each input line plus flagged, score, categories."
+        ..., "--out", "-o", help="JSONL: each input line plus flagged, score, categories."
     ),
     guard: str = typer.Option("default", "--guard", help=GUARD_HELP),
     batch_size: int = typer.Option(64, min=1, help="Lines judged per batch."),
@@ -59,6 +59,7 @@ def refusal(
     out: Path = typer.Option(
         ...,
         "--out",
+        "-o",
         help="JSONL: each input line plus refusal, refusal_score, refusal_kind, attempt.",
     ),
     detector: Path | None = typer.Option(
@@ -88,7 +89,7 @@ def replies_command(
         "smollm2", help="Model that answers: a folder, a packaged name or an endpoint."
     ),
     out: Path | None = typer.Option(
-        None, "--out", help="Folder for the replies (default: the user cache, per model)."
+        None, "--out", "-o", help="Folder for the replies (default: the user cache, per model)."
     ),
     scale: float = typer.Option(
         1.0, min=0.01, max=1.0, help="Share of each source's prompts to answer."
@@ -112,6 +113,7 @@ def train(
     out: Path | None = typer.Option(
         None,
         "--out",
+        "-o",
         help="Folder for the trained guard (default: rebuild the cached default guard).",
     ),
     seed: int = typer.Option(0, help="Seed of the data and the heads."),

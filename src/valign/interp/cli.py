@@ -28,7 +28,7 @@ THREADS_HELP = "Torch CPU threads (0: torch's default; 1 on a shared machine)."
 
 # Options every command takes (Typer reads them as metadata, so they can be shared).
 MODEL = typer.Option(..., "--model", help=MODEL_HELP)
-OUT = typer.Option(Path("runs/interp"), "--out", help=OUT_HELP)
+OUT = typer.Option(Path("runs/interp"), "--out", "-o", help=OUT_HELP)
 WORLD = typer.Option(None, "--world", help=WORLD_HELP)
 THREADS = typer.Option(0, min=0, help=THREADS_HELP)
 

@@ -80,7 +80,9 @@ BATCH = typer.Option(None, help="Examples per device per optimiser step.")
 def sft_command(
     model: str = typer.Option(..., help=MODEL_HELP),
     data: Path = typer.Option(..., help="Demonstrations JSONL ('messages' ending in a reply)."),
-    out: Path = typer.Option(..., help="Run folder; the model is written to OUT/model."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Run folder; the model is written to OUT/model."
+    ),
     config: Path | None = typer.Option(None, help=CONFIG_HELP),
     lr: float | None = LR,
     epochs: float | None = EPOCHS,
@@ -103,7 +105,9 @@ def sft_command(
 def reward_command(
     model: str = typer.Option(..., help=MODEL_HELP + " The score head is added on top."),
     prefs: Path = typer.Option(..., help=PREFS_HELP),
-    out: Path = typer.Option(..., help="Run folder; the model is written to OUT/model."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Run folder; the model is written to OUT/model."
+    ),
     objective: str = typer.Option(
         "reward", help="reward: helpfulness; cost: harm (pairs with safety labels)."
     ),
@@ -140,7 +144,9 @@ def reward_command(
 def dpo_command(
     model: str = typer.Option(..., help=MODEL_HELP),
     prefs: Path = typer.Option(..., help=PREFS_HELP),
-    out: Path = typer.Option(..., help="Run folder; the model is written to OUT/model."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Run folder; the model is written to OUT/model."
+    ),
     config: Path | None = typer.Option(None, help=CONFIG_HELP),
     beta: float | None = typer.Option(None, help="KL strength towards the reference."),
     lr: float | None = LR,
@@ -168,7 +174,9 @@ def rl_command(
     prompts: Path = typer.Option(
         ..., help="JSONL of prompts ('prompt'), demonstrations or comparisons."
     ),
-    out: Path = typer.Option(..., help="Run folder; the model is written to OUT/model."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Run folder; the model is written to OUT/model."
+    ),
     reward_model: Path | None = typer.Option(None, help="Reward model folder."),
     cost_model: Path | None = typer.Option(None, help="Cost model folder."),
     safety: str | None = typer.Option(
@@ -204,7 +212,7 @@ def rl_command(
 
 def align_command(
     model: str = typer.Option(..., help=MODEL_HELP + " The starting (base) model."),
-    out: Path = typer.Option(..., help="Run folder (resumed if it exists)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder (resumed if it exists)."),
     sft_data: Path | None = typer.Option(
         None, "--sft", help="Demonstrations for SFT first (skip SFT if not given)."
     ),
