@@ -217,14 +217,15 @@ def load_settings(cls: type[M], path: Path | None, **overrides: Any) -> M:
 # ── the command line ─────────────────────────────────────────────────────────
 
 
-def given(ctx: Any) -> dict[str, Any]:
+def given(ctx: Any, *names: str) -> dict[str, Any]:
     """The options of the running command that were typed (or set in the environment), by
-    parameter name, as opposed to those left at their defaults."""
+    parameter name, as opposed to those left at their defaults; only ``names`` if given."""
     typed = ("COMMANDLINE", "ENVIRONMENT")  # by name: Typer may carry its own copy of click
     return {
         name: value
         for name, value in ctx.params.items()
-        if getattr(ctx.get_parameter_source(name), "name", None) in typed
+        if (not names or name in names)
+        and getattr(ctx.get_parameter_source(name), "name", None) in typed
     }
 
 
