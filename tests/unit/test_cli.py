@@ -266,7 +266,9 @@ def test_eval_settings_come_from_config_then_options(
     assert _eval_settings(monkeypatch, ["--model", "m"]).limit == 0  # the settings' default
 
 
-def test_eval_config_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_config_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = tmp_path / "eval.yaml"
     cfg.write_text("model: m\nbatch_sise: 8\n", encoding="utf-8")
     assert _run(["eval", "--config", str(cfg)]) == 2

@@ -84,7 +84,7 @@ def test_dataclasses_load_with_the_same_rules(tmp_path: Path) -> None:
 
 
 def test_read_yaml_names_what_is_missing(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="^policy file not found: "):
+    with pytest.raises(UserError, match=r"^policy file not found: "):
         read_yaml(tmp_path / "nope.yaml", "policy file")
 
 
