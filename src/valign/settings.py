@@ -211,7 +211,10 @@ def load_settings(cls: type[M], path: Path | None, **overrides: Any) -> M:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
-        raise UserError(f"{where(loc)}: {'.'.join(str(x) for x in loc)}: {err['msg']}") from None
+        msg = err["msg"]
+        if err["type"] == "missing":
+            msg = "required: give it as an option or in the config file"
+        raise UserError(f"{where(loc)}: {'.'.join(str(x) for x in loc)}: {msg}") from None
 
 
 # ── the command line ─────────────────────────────────────────────────────────

@@ -277,7 +277,7 @@ def test_eval_config_errors_are_one_line(
     )
     cfg.write_text("limit: 3\n", encoding="utf-8")
     assert _run(["eval", "--config", str(cfg)]) == 2
-    assert "no model" in _one_line(capsys.readouterr().err)
+    assert "model: required" in _one_line(capsys.readouterr().err)
 
 
 def test_short_o_always_means_out() -> None:

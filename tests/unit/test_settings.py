@@ -69,9 +69,10 @@ def test_errors_name_file_line_and_field(tmp_path: Path) -> None:
 
 def test_a_missing_required_field_names_the_file(tmp_path: Path) -> None:
     path = _yaml(tmp_path, "seed: 1\n")
-    with pytest.raises(UserError, match=rf"^{path}: name: Field required$"):
+    hint = "required: give it as an option or in the config file"
+    with pytest.raises(UserError, match=rf"^{path}: name: {hint}$"):
         load_settings(Outer, path)
-    with pytest.raises(UserError, match=r"^options: name: Field required$"):
+    with pytest.raises(UserError, match=rf"^options: name: {hint}$"):
         load_settings(Outer, None)
 
 

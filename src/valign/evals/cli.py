@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from valign.evals.settings import EvalSettings
-from valign.settings import load_settings, read_yaml_mapping, settings_options
+from valign.settings import load_settings, settings_options
 
 
 def _better(key: str) -> str:
@@ -101,11 +101,8 @@ def eval_command(
 
     Settings: EvalSettings' defaults < the --config file < the options typed here.
     """
-    from valign.errors import UserError
     from valign.evals.run import run_eval  # torch loads only when needed
 
-    if "model" not in overrides and (config is None or "model" not in read_yaml_mapping(config)):
-        raise UserError("no model: give --model (or `model:` in the --config file)")
     settings = load_settings(EvalSettings, config, **overrides)
     model = settings.model
     out = out or Path("runs") / f"eval-{Path(model.rstrip('/')).name or 'model'}"
