@@ -69,7 +69,9 @@ class RepliesSettings(BaseModel):
 
 
 def _check_input(path: Path) -> None:
-    if str(path) != "-" and not path.is_file():
+    from valign.records.sources import is_hub_id
+
+    if str(path) != "-" and not path.is_file() and not is_hub_id(str(path)):
         raise UserError(f"input file not found: {path}")
 
 
@@ -77,7 +79,10 @@ def _check_input(path: Path) -> None:
 def classify(
     ctx: typer.Context,
     src: Path = typer.Option(
-        ..., "--in", help="JSONL: 'prompt', optional 'response', any other fields."
+        ...,
+        "--in",
+        help="JSONL ('-': stdin), Parquet or a Hugging Face dataset id: 'prompt', "
+        "optional 'response', any other fields.",
     ),
     out: Path = typer.Option(
         ..., "--out", "-o", help="JSONL: each input line plus flagged, score, categories."
@@ -103,7 +108,10 @@ def classify(
 def refusal(
     ctx: typer.Context,
     src: Path = typer.Option(
-        ..., "--in", help="JSONL: 'response', optional 'prompt', any other fields."
+        ...,
+        "--in",
+        help="JSONL ('-': stdin), Parquet or a Hugging Face dataset id: "
+        "'response', optional 'prompt', any other fields.",
     ),
     out: Path = typer.Option(
         ...,

@@ -41,7 +41,10 @@ def redteam_command(
         "'default' or 'all'. See --list-attacks.",
     ),
     objectives: str | None = typer.Option(
-        None, "--objectives", help="'microworld', 'constitution[:NAME]' or a JSONL file."
+        None,
+        "--objectives",
+        help="'microworld', 'constitution[:NAME]', or a JSONL or Parquet file or a Hugging Face "
+        "dataset id of objectives.",
     ),
     attacker: str | None = typer.Option(
         None,
