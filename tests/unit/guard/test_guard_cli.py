@@ -178,3 +178,31 @@ def test_classify_reads_its_config(tmp_path: Path, guard_dir: Path) -> None:
         app, ["classify", "--in", str(src), "-o", str(out), "--config", str(cfg)]
     )
     assert isinstance(result.exception, UserError) and "unknown guard" in str(result.exception)
+
+
+def test_help_defaults_are_the_settings_defaults() -> None:
+    import dataclasses
+
+    import typer
+
+    from valign.guard.build import TrainConfig
+    from valign.guard.server_settings import GuardServeConfig
+
+    group = typer.main.get_command(app)
+    renames = {"garak": "use_garak"}
+    for command, settings in (
+        ("classify", cli.ClassifySettings()),
+        ("refusal", cli.RefusalSettings()),
+        ("replies", cli.RepliesSettings()),
+        ("train", TrainConfig()),
+        ("serve", GuardServeConfig()),
+    ):
+        values = (
+            dataclasses.asdict(settings)
+            if dataclasses.is_dataclass(settings)
+            else settings.model_dump()  # type: ignore[union-attr]
+        )
+        for param in group.commands[command].params:  # type: ignore[attr-defined]
+            key = renames.get(param.name or "", param.name or "")
+            if key in values and values[key] is not None and not isinstance(values[key], tuple):
+                assert param.default == values[key], (command, param.name)

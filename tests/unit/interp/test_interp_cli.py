@@ -183,3 +183,26 @@ def test_config_mistakes_name_file_line_and_field(tmp_path: Path) -> None:
     assert str(result.exception).startswith(f"{cfg}:3: neurons: ")
     result = runner.invoke(app, ["probe"])
     assert str(result.exception).startswith("options: model: required: give it as an option")
+
+
+def test_help_defaults_are_the_settings_defaults() -> None:
+    import typer
+
+    from valign.interp.explain_job import ExplainSettings
+    from valign.interp.probe_job import ProbeSettings
+    from valign.interp.steer_job import SteerSettings
+
+    group = typer.main.get_command(app)
+    for command, cls in (
+        ("explain", ExplainSettings),
+        ("probe", ProbeSettings),
+        ("steer", SteerSettings),
+    ):
+        for param in group.commands[command].params:  # type: ignore[attr-defined]
+            field = cls.model_fields.get(param.name or "")
+            if field is None or field.is_required():
+                continue
+            default = field.get_default(call_default_factory=True)
+            if isinstance(default, tuple):  # typed as one comma-separated string
+                default = ",".join(f"{x:g}" if isinstance(x, float) else str(x) for x in default)
+            assert param.default == default, (command, param.name)
