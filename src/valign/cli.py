@@ -70,7 +70,7 @@ def _options(
 @app.command("demo")
 def demo(
     out: Path | None = typer.Option(
-        None, "--out", help="Run folder (resumed if it exists). Default: runs/<profile>."
+        None, "--out", "-o", help="Run folder (resumed if it exists). Default: runs/<profile>."
     ),
     profile: str = typer.Option(
         "demo",

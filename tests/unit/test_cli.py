@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from valign.cli import main
+from valign.errors import UserError
 from valign.records.tasks import load_items
 
 KINDS6 = ("benign", "harmful", "borderline", "jailbreak", "misconception", "bias")
@@ -226,3 +228,75 @@ def test_demo_constitution_and_overlays_reach_the_run_s_context(
     ctx = StageContext.of(RunDir(tmp_path), cfg, Console())
     composed = compose(load_constitution("default"), [load_overlay("eu")])
     assert ctx.constitution == composed != load_constitution("default")
+
+
+def _eval_settings(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> Any:
+    """The EvalSettings `valign eval argv` would run with (the run itself is stubbed out)."""
+    seen: dict[str, Any] = {}
+
+    def fake_run_eval(settings: Any, out: Path, console: Any = None) -> None:
+        seen["settings"], seen["out"] = settings, out
+        raise UserError("stubbed")
+
+    monkeypatch.setattr("valign.evals.run.run_eval", fake_run_eval)
+    assert _run(["eval", *argv]) == 2
+    return seen["settings"]
+
+
+def test_eval_settings_come_from_config_then_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "eval.yaml"
+    cfg.write_text(
+        "model: some/model\nlimit: 5\nbatch_size: 8\noverlays: [a]\nrestart: true\n",
+        encoding="utf-8",
+    )
+    s = _eval_settings(monkeypatch, ["--config", str(cfg)])
+    assert (s.model, s.limit, s.batch_size, s.overlays, s.restart) == (
+        "some/model",
+        5,
+        8,
+        ("a",),
+        True,
+    )
+    s = _eval_settings(
+        monkeypatch, ["--config", str(cfg), "--limit", "2", "--overlay", "b", "--no-restart"]
+    )
+    assert (s.limit, s.batch_size, s.overlays, s.restart) == (2, 8, ("b",), False)
+    assert _eval_settings(monkeypatch, ["--model", "m"]).limit == 0  # the settings' default
+
+
+def test_eval_config_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "eval.yaml"
+    cfg.write_text("model: m\nbatch_sise: 8\n", encoding="utf-8")
+    assert _run(["eval", "--config", str(cfg)]) == 2
+    assert _one_line(capsys.readouterr().err).endswith(
+        f"{cfg}:2: batch_sise: Extra inputs are not permitted"
+    )
+    cfg.write_text("limit: 3\n", encoding="utf-8")
+    assert _run(["eval", "--config", str(cfg)]) == 2
+    assert "model: required" in _one_line(capsys.readouterr().err)
+
+
+def test_short_o_always_means_out() -> None:
+    import typer
+
+    from valign import cli
+
+    cli._mount()
+
+    def commands(command: Any, path: str) -> Any:
+        subs = getattr(command, "commands", None)
+        if not subs:
+            yield path, command
+        for name, sub in (subs or {}).items():
+            yield from commands(sub, f"{path} {name}".strip())
+
+    for path, command in commands(typer.main.get_command(cli.app), ""):
+        for param in command.params:
+            if "-o" in param.opts:
+                assert "--out" in param.opts, f"{path}: -o is {param.opts}"
+            if "--out" in param.opts:
+                assert "-o" in param.opts, f"{path}: --out has no -o"

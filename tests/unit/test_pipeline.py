@@ -102,25 +102,39 @@ def test_invalid_yaml_message_is_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "loc"),
+    ("text", "line", "loc"),
     [
-        ("sead: 1\n", "sead"),
-        ("pretrain:\n  hidden: 8\n", "pretrain.hidden"),
-        ("seed: many\n", "seed"),
-        ("pretrain: 3\n", "pretrain"),
+        ("sead: 1\n", 1, "sead"),
+        ("seed: 1\npretrain:\n  hidden: 8\n", 3, "pretrain.hidden"),
+        ("# a comment\nseed: many\n", 2, "seed"),
+        ("pretrain: 3\n", 1, "pretrain"),
     ],
 )
-def test_invalid_settings_name_the_field(tmp_path: Path, text: str, loc: str) -> None:
+def test_invalid_settings_name_the_file_line_and_field(
+    tmp_path: Path, text: str, line: int, loc: str
+) -> None:
     path = _yaml(tmp_path, text)
     with pytest.raises(UserError) as info:
         DemoConfig.load(path)
-    assert info.value.message.startswith(f"{path}: {loc}: ")
+    assert info.value.message.startswith(f"{path}:{line}: {loc}: ")
     assert "\n" not in info.value.message
 
 
 def test_invalid_override_names_options() -> None:
     with pytest.raises(UserError, match=r"^options: pretrain\.max_steps: "):
         DemoConfig.load(None, **{"pretrain.max_steps": "lots"})
+
+
+def test_an_invalid_override_beside_a_file_names_options(tmp_path: Path) -> None:
+    path = _yaml(tmp_path, "seed: 1\n")
+    with pytest.raises(UserError, match=r"^options: eval_limit: "):
+        DemoConfig.load(path, eval_limit="some")
+
+
+def test_a_key_given_twice_is_an_error(tmp_path: Path) -> None:
+    path = _yaml(tmp_path, "seed: 1\nseed: 2\n")
+    with pytest.raises(UserError, match=r":2: seed: given twice \(first on line 1\)$"):
+        DemoConfig.load(path)
 
 
 def test_file_that_is_not_a_mapping(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from valign.values import Constitution
 
 
 def fit_evaluator(
-    constitution: Constitution, seed_file: Path | None, out: Path, s: CAISettings
+    constitution: Constitution, seed_file: str | Path | None, out: Path, s: CAISettings
 ) -> tuple[TrainedEvaluator, int]:
     """Train and save the evaluator on the constitution plus the first ``seed_size`` labels."""
     rows = load_comparisons(seed_file)[: s.seed_size] if seed_file and s.seed_size else []
@@ -41,7 +41,7 @@ def fit_evaluator(
 
 
 def evaluator_in(
-    folder: Path, constitution: Constitution, seed_file: Path | None, s: CAISettings
+    folder: Path, constitution: Constitution, seed_file: str | Path | None, s: CAISettings
 ) -> TrainedEvaluator:
     """The evaluator saved in ``folder``, trained there first when it is not."""
     if (folder / "evaluator.json").is_file():
@@ -63,8 +63,8 @@ def evaluator_agreement(
 def cai_stage(
     out: Path,
     policy: str | Path,
-    seed_file: Path,
-    prompt_file: Path,
+    seed_file: str | Path,
+    prompt_file: str | Path,
     constitution: Constitution,
     s: CAISettings | None = None,
     supervised: bool = True,
@@ -74,8 +74,9 @@ def cai_stage(
 
     ``seed_file`` gives the evaluator's labelled seed (its first ``seed_size`` rows; the
     following rows measure its agreement); ``prompt_file`` the prompts (no replies or
-    labels are read from it). Writes ``out/cai.json`` and returns it; ``model_dir`` is the
-    final policy, ready for the scorecard.
+    labels are read from it); either is a file or a Hugging Face dataset id. Writes
+    ``out/cai.json`` and returns it; ``model_dir`` is the final policy, ready for the
+    scorecard.
     """
     s = s or CAISettings()
     out.mkdir(parents=True, exist_ok=True)

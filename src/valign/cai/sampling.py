@@ -28,8 +28,9 @@ class SamplingSettings(BaseModel):
     seed: int = Field(0, description="Seed of the first sample; sample k uses seed + k.")
 
 
-def prompts_from(path: Path, limit: int = 0) -> list[Conversation]:
-    """Conversations ending in a user turn, from a comparison, demonstration or prompt file."""
+def prompts_from(path: str | Path, limit: int = 0) -> list[Conversation]:
+    """Conversations ending in a user turn, from a comparison, demonstration or prompt file,
+    or a Hugging Face dataset id of them (:func:`valign.train.rl.prompt_pool`)."""
     from valign.train.rl import prompt_pool
 
     return [row["prompt"] for row in prompt_pool(path, limit)]

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from valign.cai.critique import CritiqueSettings
 from valign.cai.evaluator import EvaluatorSettings
+from valign.cai.judge import JudgeSettings
 from valign.cai.sampling import SamplingSettings
 from valign.train.dpo import DPOSettings
 from valign.train.rl import RLSettings
@@ -51,4 +52,17 @@ class CAISettings(BaseModel):
     dpo: DPOSettings = Field(default_factory=DPOSettings)
     rl: RLSettings = Field(
         default_factory=lambda: RLSettings(max_steps=40), description="Direct RLAIF's trainer."
+    )
+
+
+class CAIConfig(CAISettings):
+    """What a ``valign cai --config`` file holds: the stage's settings (every command reads
+    its part), the constitution they serve and the LLM judge of ``valign cai judge``."""
+
+    constitution: str = Field("default", description="Constitution: bundled name or YAML path.")
+    overlays: tuple[str, ...] = Field(
+        (), description="Overlays composed onto the constitution (precedence decides)."
+    )
+    judge: JudgeSettings = Field(
+        default_factory=JudgeSettings, description="The LLM judge of `valign cai judge`."
     )

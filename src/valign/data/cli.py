@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from valign.errors import UserError
+from valign.settings import load_settings
 
 if TYPE_CHECKING:
     from valign.public.fetch import PublicData
@@ -19,26 +20,6 @@ app = typer.Typer(
     help="Data: public data sets (fetch), audit and datasheet, filtering, dataset builders.",
     pretty_exceptions_enable=False,
 )
-
-
-def _audit_config(path: Path | None, **overrides: Any) -> Any:
-    from pydantic import ValidationError
-
-    from valign.data.audit import AuditConfig
-    from valign.data.yamlfile import read_yaml
-
-    data: dict[str, Any] = {}
-    if path is not None:
-        data = read_yaml(path, "config file") or {}
-        if not isinstance(data, dict):
-            raise UserError(f"{path}: expected a mapping of settings")
-    data |= {k: v for k, v in overrides.items() if v is not None}
-    try:
-        return AuditConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        raise UserError(f"{path or 'options'}: {loc}: {err['msg']}") from None
 
 
 ENGINE_HELP = "Run the per-document steps in valign's own processes, or on datatrove's executor."
@@ -53,7 +34,9 @@ def _check_engine(engine: str) -> None:
 @app.command("audit")
 def audit(
     corpus: Path = typer.Argument(..., help="A JSONL/Parquet/text shard or a folder of shards."),
-    out: Path = typer.Option(..., "--out", help="Folder for audit.json, flags and datasheet."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Folder for audit.json, flags and datasheet."
+    ),
     config: Path | None = typer.Option(None, "--config", help="YAML file of AuditConfig."),
     guard: str | None = typer.Option(
         None, "--guard", help="Guard for harmful content: 'default', a name or folder, 'none'."
@@ -70,7 +53,10 @@ def audit(
     import os
 
     _check_engine(engine)
-    cfg = _audit_config(
+    from valign.data.audit import AuditConfig
+
+    cfg = load_settings(
+        AuditConfig,
         config,
         guard=None if guard is None else guard,
         workers=workers,
@@ -125,7 +111,7 @@ def filter_(
     policy: str = typer.Option(
         ..., "--policy", help="Policy YAML file, or a bundled one: default, microworld."
     ),
-    out: Path = typer.Option(..., "--out", help="Folder for the new corpus and its records."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the new corpus and its records."),
     audit_dir: Path | None = typer.Option(
         None, "--audit", help="Audit folder of this corpus (default: audit it first)."
     ),
@@ -156,7 +142,9 @@ def filter_(
 
 @app.command("build")
 def build(
-    out: Path = typer.Option(..., "--out", help="Folder for sft/preferences/eval JSONL + card."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Folder for sft/preferences/eval JSONL + card."
+    ),
     constitution: str = typer.Option("default", "--constitution", help="Name or YAML path."),
     redteam: list[Path] | None = typer.Option(
         None, "--redteam", help="Red-team findings JSONL (repeatable)."

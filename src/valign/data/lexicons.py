@@ -15,8 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from valign.data.yamlfile import read_yaml
 from valign.errors import UserError
+from valign.settings import read_yaml
 
 KINDS = ("groups", "traits", "claims", "toxicity", "languages")
 

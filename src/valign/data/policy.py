@@ -32,8 +32,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from valign.data.pii import KINDS as PII_KINDS
-from valign.data.yamlfile import read_yaml
 from valign.errors import UserError
+from valign.settings import read_yaml
 
 
 class _Rule(BaseModel):

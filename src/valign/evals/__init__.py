@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 from valign.lazy import lazy_face
 
 if TYPE_CHECKING:
-    from valign.evals.run import EvalSettings, run_eval
+    from valign.evals.run import run_eval
     from valign.evals.runner import evaluate_items, regrade
     from valign.evals.scorecard import compute_scorecard
+    from valign.evals.settings import EvalSettings
 
 __all__ = ["EvalSettings", "compute_scorecard", "evaluate_items", "regrade", "run_eval"]
 
@@ -25,8 +26,9 @@ if not TYPE_CHECKING:
         __name__,
         __all__,
         {
-            "run": ["EvalSettings", "run_eval"],
+            "run": ["run_eval"],
             "runner": ["evaluate_items", "regrade"],
             "scorecard": ["compute_scorecard"],
+            "settings": ["EvalSettings"],
         },
     )

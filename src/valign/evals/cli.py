@@ -1,4 +1,9 @@
-"""``valign eval``: the scorecard for any model on the microworld or on a task file."""
+"""``valign eval``: the scorecard for any model on the microworld or on a task file.
+
+Its options are written from :class:`~valign.evals.settings.EvalSettings` (one per field,
+help from the field's description; ``valign.settings.settings_options``), so the command
+line, the YAML file of ``--config`` and the Python API name the same settings.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from valign.evals.settings import EvalSettings
+from valign.settings import load_settings, settings_options
 
 
 def _better(key: str) -> str:
@@ -71,40 +79,16 @@ def principles_table(card: dict[str, Any]) -> Table:
     return table
 
 
+@settings_options(EvalSettings, names={"overlays": "overlay"})
 def eval_command(
-    model: str = typer.Option(
-        ...,
-        "--model",
-        help="Model folder, hub id, packaged name (smollm2) or http(s)://…/v1 endpoint.",
-    ),
-    tasks: Path | None = typer.Option(
-        None, "--tasks", help="Task file (JSONL of items). Default: the microworld's eval split."
-    ),
+    overrides: dict[str, Any],
     out: Path | None = typer.Option(
-        None, "--out", help="Output folder (default runs/eval-<model>)."
+        None, "--out", "-o", help="Output folder (default runs/eval-<model>)."
     ),
-    constitution: str = typer.Option(
-        "default", help="Constitution name or path, for rows per principle."
-    ),
-    overlay: list[str] = typer.Option([], "--overlay", help="Overlay name or path (repeatable)."),
-    limit: int = typer.Option(0, help="Evaluate only the first N items (0: all)."),
-    batch_size: int = typer.Option(32, help="Generation batch size."),
-    max_new_tokens: int = typer.Option(64, help="Longest reply, in tokens."),
-    seed: int = typer.Option(0, help="World seed when the microworld split is used."),
-    tokenizer: str | None = typer.Option(
+    config: Path | None = typer.Option(
         None,
-        "--tokenizer",
-        help="Tokenizer folder or hub id of an endpoint model, to score its multiple-choice "
-        "items and cut replies in its tokens.",
-    ),
-    restart: bool = typer.Option(
-        False, "--restart", help="Discard the replies already in --out and start over."
-    ),
-    judge: str = typer.Option(
-        "auto",
-        "--judge",
-        help="Who decides refusals: pattern (the grader's phrases; auto is the same), guard "
-        "(the guard's attempt detector, reading request and reply) or a guard folder.",
+        "--config",
+        help="YAML file of these settings (EvalSettings); the options typed here override it.",
     ),
     inspect_log: Path | None = typer.Option(
         None,
@@ -113,22 +97,14 @@ def eval_command(
         "for `inspect view --log-dir` and inspect_ai.log.read_eval_log.",
     ),
 ) -> None:
-    """Score a model: harm, jailbreaks, over-refusal, helpfulness, truth, bias, power-seeking."""
-    from valign.evals.run import EvalSettings, run_eval  # torch loads only when needed
+    """Score a model: harm, jailbreaks, over-refusal, helpfulness, truth, bias, power-seeking.
 
-    settings = EvalSettings(
-        model=model,
-        tasks=str(tasks) if tasks else None,
-        constitution=constitution,
-        overlays=tuple(overlay),
-        limit=limit,
-        batch_size=batch_size,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        tokenizer=tokenizer,
-        restart=restart,
-        judge=judge,
-    )
+    Settings: EvalSettings' defaults < the --config file < the options typed here.
+    """
+    from valign.evals.run import run_eval  # torch loads only when needed
+
+    settings = load_settings(EvalSettings, config, **overrides)
+    model = settings.model
     out = out or Path("runs") / f"eval-{Path(model.rstrip('/')).name or 'model'}"
     console = Console()
     card = run_eval(settings, out, console=console)

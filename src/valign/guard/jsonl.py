@@ -1,5 +1,7 @@
 """The guard's file contract: JSONL in, the same lines with verdicts added out.
 
+The input can also be a Parquet file or a Hugging Face dataset id (``org/name[:split]``).
+
 ``classify``: each line is a JSON object with ``prompt`` (string) and optionally ``response``
 (string or null; then the response is judged in the prompt's context), plus any other
 fields, which are kept as they are. Each output line adds ``flagged`` (bool), ``score``
@@ -27,6 +29,7 @@ from typing import IO, Any
 from valign.errors import UserError
 from valign.guard.types import GuardBackend, GuardInput
 from valign.models.progress import progress_bar
+from valign.records.sources import is_hub_id, iter_rows
 
 Record = dict[str, Any]
 
@@ -35,8 +38,11 @@ def read_records(
     path: str | Path, required: Sequence[str], optional: Sequence[str] = ()
 ) -> list[Record]:
     """Parse and check a JSONL file: objects with string ``required`` fields and string-or-null
-    ``optional`` fields. ``-`` reads standard input."""
+    ``optional`` fields. ``-`` reads standard input; a Parquet file or a Hugging Face dataset
+    id is read through ``valign.records.sources``."""
     name = str(path)
+    if name != "-" and (name.lower().endswith(".parquet") or is_hub_id(name)):
+        return [_checked(where, row, required, optional) for where, row in iter_rows(name)]
     try:
         raw = sys.stdin.buffer.read() if name == "-" else Path(path).read_bytes()
     except OSError as exc:
@@ -56,16 +62,20 @@ def read_records(
             raise UserError(f"{name}:{lineno}: not valid JSON ({exc.msg})") from exc
         if not isinstance(obj, dict):
             raise UserError(f"{name}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-        for key in required:
-            if key not in obj:
-                raise UserError(f"{name}:{lineno}: missing field '{key}'")
-            if not isinstance(obj[key], str):
-                raise UserError(f"{name}:{lineno}: '{key}' must be a string")
-        for key in optional:
-            if obj.get(key) is not None and not isinstance(obj[key], str):
-                raise UserError(f"{name}:{lineno}: '{key}' must be a string or null")
-        records.append(obj)
+        records.append(_checked(f"{name}:{lineno}", obj, required, optional))
     return records
+
+
+def _checked(where: str, obj: Record, required: Sequence[str], optional: Sequence[str]) -> Record:
+    for key in required:
+        if key not in obj:
+            raise UserError(f"{where}: missing field '{key}'")
+        if not isinstance(obj[key], str):
+            raise UserError(f"{where}: '{key}' must be a string")
+    for key in optional:
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise UserError(f"{where}: '{key}' must be a string or null")
+    return obj
 
 
 @contextmanager
@@ -106,7 +116,7 @@ def _run(
         for start in range(0, len(records), batch_size):
             batch = records[start : start + batch_size]
             for record in annotate(batch):
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
             advance(len(batch))
     return len(records)
 

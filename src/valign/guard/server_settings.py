@@ -26,3 +26,23 @@ class GuardServerSettings:
     batch_size: int = 64
     batch_wait_ms: float = 4.0
     model_name: str = "valign-guard"
+
+
+@dataclass(frozen=True)
+class GuardServeConfig(GuardServerSettings):
+    """``valign guard serve``: which guard, where, and the server's limits, in one settings
+    file (``--config``; the command's options override it).
+
+    Attributes:
+        guard: Guard to serve: 'default', a registered backend, a guard folder or a rules file.
+        host: Address to listen on.
+        port: Port to listen on.
+        constitution: Constitution whose ``openai_moderation`` fields map the guard's
+            categories to OpenAI's names (None: the one the guard was trained on, else
+            'default').
+    """
+
+    guard: str = "default"
+    host: str = "127.0.0.1"
+    port: int = 8100
+    constitution: str | None = None

@@ -1,5 +1,7 @@
 """``valign interp``: explain neurons, probe for concepts, steer directions.
 
+Each command reads its settings from their defaults, a YAML file (``--config``) and the
+options typed on the command line, in that order; an option left out keeps the file's value.
 Each command writes one stage folder (``explain/``, ``probe/``, ``steer/``) into ``--out``
 and re-renders ``<out>/interp.html`` from every stage found there, so running the three
 into one folder builds one page.
@@ -13,6 +15,7 @@ import typer
 from rich.console import Console
 
 from valign.errors import UserError
+from valign.settings import given, load_settings
 
 app = typer.Typer(
     help="Interpretability: neuron explanations, probes and steering.",
@@ -27,10 +30,16 @@ OUT_HELP = "Run folder; the stage goes in a subfolder and <out>/interp.html is r
 THREADS_HELP = "Torch CPU threads (0: torch's default; 1 on a shared machine)."
 
 # Options every command takes (Typer reads them as metadata, so they can be shared).
-MODEL = typer.Option(..., "--model", help=MODEL_HELP)
-OUT = typer.Option(Path("runs/interp"), "--out", help=OUT_HELP)
+MODEL = typer.Option(None, "--model", help=MODEL_HELP + " Required, here or in --config.")
+OUT = typer.Option(Path("runs/interp"), "--out", "-o", help=OUT_HELP)
 WORLD = typer.Option(None, "--world", help=WORLD_HELP)
 THREADS = typer.Option(0, min=0, help=THREADS_HELP)
+CONFIG = typer.Option(
+    None,
+    "--config",
+    help="YAML file of the command's settings (more than these options); the options typed "
+    "here override it.",
+)
 
 
 def _floats(spec: str) -> tuple[float, ...]:
@@ -41,6 +50,17 @@ def _floats(spec: str) -> tuple[float, ...]:
     if not values:
         raise UserError("no strengths given")
     return values
+
+
+def _names(spec: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in spec.split(",") if x.strip())
+
+
+def _is_source(spec: str) -> bool:
+    """A local file, or a Hugging Face dataset id to be loaded."""
+    from valign.records.sources import is_hub_id
+
+    return Path(spec).is_file() or is_hub_id(spec)
 
 
 def _done(out: Path, line: str) -> None:
@@ -54,7 +74,8 @@ def _done(out: Path, line: str) -> None:
 
 @app.command("explain")
 def explain(
-    model: str = MODEL,
+    ctx: typer.Context,
+    model: str | None = MODEL,
     out: Path = OUT,
     world: str | None = WORLD,
     texts: Path | None = typer.Option(
@@ -71,26 +92,17 @@ def explain(
     n_random: int = typer.Option(10, min=0, help="Random records in the scoring set."),
     seed: int = typer.Option(0, help="Seed of the random scoring records."),
     threads: int = THREADS,
+    config: Path | None = CONFIG,
 ) -> None:
     """Capture MLP neuron activations, explain each neuron, score explanations by simulation."""
     from valign.interp.explain_job import ExplainSettings, run_explain
 
-    if texts is not None and not texts.is_file():
-        raise UserError(f"input file not found: {texts}")
-    settings = ExplainSettings(
-        model=model,
-        world=world,
-        texts=str(texts) if texts else None,
-        limit=limit,
-        sites=sites,
-        neurons=neurons,
-        explainer=explainer,
-        simulator=simulator,
-        n_top=n_top,
-        n_random=n_random,
-        seed=seed,
-        threads=threads,
-    )
+    typed = given(ctx, *ExplainSettings.model_fields)
+    if texts is not None and "texts" in typed:
+        typed["texts"] = str(texts)
+    settings = load_settings(ExplainSettings, config, **typed)
+    if settings.texts is not None and not _is_source(settings.texts):
+        raise UserError(f"input file not found: {settings.texts}")
     s = run_explain(settings, out)
     _done(
         out,
@@ -102,7 +114,8 @@ def explain(
 
 @app.command("probe")
 def probe(
-    model: str = MODEL,
+    ctx: typer.Context,
+    model: str | None = MODEL,
     out: Path = OUT,
     world: str | None = WORLD,
     concepts: str = typer.Option(
@@ -112,18 +125,19 @@ def probe(
     l2: float = typer.Option(1e-3, min=0.0, help="L2 weight decay of the probes."),
     limit: int = typer.Option(0, min=0, help="At most N texts per split (0: all)."),
     threads: int = THREADS,
+    config: Path | None = CONFIG,
 ) -> None:
     """Fit a linear probe per site for each concept; report held-out accuracy by layer."""
     from valign.interp.datasets import DATASETS
     from valign.interp.probe_job import ProbeSettings, run_probe
 
-    names = tuple(c.strip() for c in concepts.split(",") if c.strip())
-    for c in names:
+    typed = given(ctx, *ProbeSettings.model_fields)
+    if "concepts" in typed:
+        typed["concepts"] = _names(concepts)
+    settings = load_settings(ProbeSettings, config, **typed)
+    for c in settings.concepts:
         if c not in DATASETS:
             raise UserError(f"unknown concept {c!r}: use {', '.join(DATASETS)}")
-    settings = ProbeSettings(
-        model=model, world=world, concepts=names, sites=sites, l2=l2, limit=limit, threads=threads
-    )
     s = run_probe(settings, out)
     best = ", ".join(
         f"{c} {b['test_balanced_accuracy']:.1%} at {b['site']}" for c, b in s["best"].items()
@@ -133,7 +147,8 @@ def probe(
 
 @app.command("steer")
 def steer(
-    model: str = MODEL,
+    ctx: typer.Context,
+    model: str | None = MODEL,
     out: Path = OUT,
     world: str | None = WORLD,
     site: str = typer.Option("resid.1", help="Residual site to steer."),
@@ -154,26 +169,20 @@ def steer(
     gate_site: str = typer.Option("resid.1", help="Site of the harmful-request gate probe."),
     limit: int = typer.Option(0, min=0, help="Evaluation items per kind (0: all)."),
     threads: int = THREADS,
+    config: Path | None = CONFIG,
 ) -> None:
     """Add or project out a direction at inference and measure the scorecard per strength."""
     from valign.interp.steer_job import SteerSettings, run_steer
 
+    typed = given(ctx, *SteerSettings.model_fields)
+    if "strengths" in typed:
+        typed["strengths"] = _floats(strengths)
+    if "conditions" in typed:
+        typed["conditions"] = _names(conditions)
+    settings = load_settings(SteerSettings, config, **typed)
+    direction = settings.direction
     if direction not in ("refusal", "harmful_request") and not Path(direction).is_file():
         raise UserError(f"direction file not found: {direction}")
-    settings = SteerSettings(
-        model=model,
-        world=world,
-        site=site,
-        direction=direction,
-        method=method,
-        mode=mode,
-        positions=positions,
-        strengths=_floats(strengths),
-        conditions=tuple(c.strip() for c in conditions.split(",") if c.strip()),
-        gate_site=gate_site,
-        limit=limit,
-        threads=threads,
-    )
     s = run_steer(settings, out)
     h = s["headline"]
     line = "no steered point kept helpfulness within 5 points"

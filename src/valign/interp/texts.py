@@ -1,6 +1,7 @@
 """Texts to read activations on: JSONL records turned into (id, text) pairs.
 
-Accepts the microworld's files and the usual shapes of user files, one JSON object a line:
+Accepts the microworld's files and the usual shapes of user data, one row each, from a JSONL
+or Parquet file or a Hugging Face dataset id (``valign.records.sources``):
 
 * ``{"text": ...}`` prose (the pretraining corpus);
 * ``{"messages": [...]}`` a whole dialogue (corpus dialogues, SFT examples), rendered with
@@ -8,12 +9,11 @@ Accepts the microworld's files and the usual shapes of user files, one JSON obje
 * an evaluation item or ``{"prompt": [...]}`` / ``{"prompt": "..."}``: the prompt as the
   model sees it before it answers (chat template with the assistant header).
 
-Ids come from an ``id`` field when present, else ``<file stem>-<line number>``.
+Ids come from an ``id`` field when present, else ``<file stem>-<line or row number>``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 
 from valign.errors import UserError
 from valign.models.chat import render_prompt
+from valign.records.sources import iter_rows, source_stem
 
 
 @dataclass(frozen=True)
@@ -49,24 +50,16 @@ def render_record(row: dict[str, Any], tokenizer: Any) -> str:
     raise ValueError("no 'text', 'messages' or 'prompt' field")
 
 
-def read_texts(path: Path, tokenizer: Any, limit: int = 0) -> Iterator[TextRecord]:
-    """Stream (id, text) records from a JSONL file; bad lines are a one-line UserError."""
-    if not path.is_file():
-        raise UserError(f"input file not found: {path}")
-    n = 0
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                if not isinstance(row, dict):
-                    raise ValueError("not a JSON object")
-                text = render_record(row, tokenizer)
-            except (json.JSONDecodeError, ValueError, TypeError, KeyError) as exc:
-                raise UserError(f"{path}:{lineno}: {exc}") from None
-            kind = row.get("kind")
-            yield TextRecord(str(row.get("id") or f"{path.stem}-{lineno}"), text, kind)
-            n += 1
-            if limit and n >= limit:
-                return
+def read_texts(source: str | Path, tokenizer: Any, limit: int = 0) -> Iterator[TextRecord]:
+    """Stream (id, text) records from a JSONL or Parquet file or a Hugging Face dataset id
+    (``valign.records.sources``); a bad row is a one-line UserError."""
+    stem = source_stem(source)
+    for n, (where, row) in enumerate(iter_rows(source, "input file"), 1):
+        try:
+            text = render_record(row, tokenizer)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise UserError(f"{where}: {exc}") from None
+        number = where.rpartition(":")[2].removeprefix("row ")
+        yield TextRecord(str(row.get("id") or f"{stem}-{number}"), text, row.get("kind"))
+        if limit and n >= limit:
+            return

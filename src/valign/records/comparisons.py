@@ -25,9 +25,9 @@ share every turn but the last). Such a row gets the id ``<file stem>-<line>`` an
 source ``external`` (who judged is not recorded); its other keys go into ``meta``.
 :func:`to_trl` writes a comparison back in TRL's conversational form.
 
-A file can be JSONL, JSON Lines with another suffix, or Parquet; :func:`load_comparisons`
-also takes a Hugging Face dataset id (``org/name`` or ``org/name:split``, through
-``datasets.load_dataset``; the train split by default).
+A source can be a JSONL file (JSON Lines with any suffix), a Parquet file, a Hugging Face
+dataset id (``org/name`` or ``org/name:split``, through ``datasets.load_dataset``; the train
+split by default) or a dataset folder: :mod:`valign.records.sources`, shared by every input.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from valign.errors import UserError
-from valign.jsonl import iter_objects
-from valign.records.messages import Message
+from valign.records.messages import Message, reply_text
+from valign.records.sources import iter_rows, source_stem
 
 Source = Literal["human", "ai", "rule", "redteam", "external"]
 SOURCES: tuple[str, ...] = ("human", "ai", "rule", "redteam", "external")
@@ -96,17 +96,6 @@ def _describe(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
-def _text(value: Any, where: str, key: str) -> str:
-    """A reply given as text or as one assistant turn (TRL's conversational form)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
-        turn = value[0]
-        if turn.get("role") == "assistant" and isinstance(turn.get("content"), str):
-            return str(turn["content"])
-    raise UserError(f"{where}: {key}: expected text or one assistant turn")
-
-
 def _split_implicit(raw: dict[str, Any], where: str) -> tuple[Any, Any, Any]:
     """TRL's implicit-prompt form: two conversations that differ only in the last turn."""
     chosen, rejected = raw["chosen"], raw["rejected"]
@@ -131,8 +120,8 @@ def from_trl(raw: dict[str, Any], where: str, row_id: str) -> dict[str, Any]:
     return {
         "id": row_id,
         "prompt": prompt,
-        "chosen": _text(chosen, where, "chosen"),
-        "rejected": _text(rejected, where, "rejected"),
+        "chosen": reply_text(chosen, where, "chosen"),
+        "rejected": reply_text(rejected, where, "rejected"),
         "source": "external",
         "meta": {k: v for k, v in raw.items() if k not in known},
     }
@@ -151,18 +140,6 @@ def to_trl(row: Comparison) -> dict[str, Any]:
     }
 
 
-def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    if path.suffix == ".parquet":
-        if not path.is_file():
-            raise UserError(f"preference file not found: {path}")
-        import pyarrow.parquet as pq
-
-        for i, raw in enumerate(pq.read_table(path).to_pylist(), 1):
-            yield f"{path}:row {i}", raw
-        return
-    yield from iter_objects(path, "preference file")
-
-
 def _validated(raws: Iterable[tuple[str, dict[str, Any]]], stem: str) -> Iterator[Comparison]:
     seen: set[str] = set()
     for i, (where, raw) in enumerate(raws, 1):
@@ -178,40 +155,17 @@ def _validated(raws: Iterable[tuple[str, dict[str, Any]]], stem: str) -> Iterato
         yield row
 
 
-def iter_comparisons(path: Path) -> Iterator[Comparison]:
-    """Stream and validate a comparison file (JSONL or Parquet, valign's format or TRL's);
+def iter_comparisons(path: Path | str) -> Iterator[Comparison]:
+    """Stream and validate comparisons (valign's format or TRL's) from a JSONL or Parquet
+    file, a Hugging Face dataset id or a dataset folder (``valign.records.sources``);
     errors name the file and line."""
-    return _validated(_rows(path), path.stem)
-
-
-def _hub_rows(spec: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    name, _, split = spec.partition(":")
-    try:
-        from datasets import load_dataset
-
-        data = load_dataset(name, split=split or "train")
-    except Exception as exc:  # offline, unknown id, no such split: one line, not a traceback
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(
-            f"{spec}: no such file, and not loadable as a Hugging Face dataset ({first})"
-        ) from None
-    for i, raw in enumerate(data, 1):
-        yield f"{spec}:row {i}", dict(raw)
-
-
-def _is_hub_id(spec: str) -> bool:
-    name = spec.partition(":")[0]
-    return name.count("/") == 1 and not Path(spec).exists() and not name.startswith((".", "/"))
+    return _validated(iter_rows(path, "preference file"), source_stem(path))
 
 
 def load_comparisons(path: Path | str) -> list[Comparison]:
-    """Every comparison of a file (see :func:`iter_comparisons`) or of a Hugging Face dataset
-    id (``org/name[:split]``); an empty source is an error."""
-    spec = str(path)
-    if _is_hub_id(spec):
-        rows = list(_validated(_hub_rows(spec), spec.partition(":")[0].replace("/", "-")))
-    else:
-        rows = list(iter_comparisons(Path(path)))
+    """Every comparison of a source (see :func:`iter_comparisons`): a file or a Hugging Face
+    dataset id (``org/name[:split]``); an empty source is an error."""
+    rows = list(iter_comparisons(path))
     if not rows:
         raise UserError(f"{path}: no comparisons in the file")
     return rows

@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import ConfigDict, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
+from valign.errors import UserError
+
 Role = Literal["system", "user", "assistant"]
 
 
@@ -34,3 +36,15 @@ _CONVERSATION: TypeAdapter[list[Message]] = TypeAdapter(list[Message])
 def to_messages(raw: Any) -> list[Message]:
     """Check a list of ``{"role", "content"}`` dicts; raises pydantic's ``ValidationError``."""
     return _CONVERSATION.validate_python(raw)
+
+
+def reply_text(value: Any, where: str, key: str) -> str:
+    """A reply given as text or as one assistant turn (TRL's conversational form);
+    anything else is a :class:`UserError` naming ``where`` and ``key``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
+        turn = value[0]
+        if turn.get("role") == "assistant" and isinstance(turn.get("content"), str):
+            return str(turn["content"])
+    raise UserError(f"{where}: {key}: expected text or one assistant turn")

@@ -2,7 +2,8 @@
 
 The microworld writes its evaluation split in this format, and users can write their own
 task files for real models: the same runner and grader score both. Fields that a kind does
-not use stay empty.
+not use stay empty. :func:`load_items` also reads the items from a Parquet file or a Hugging
+Face dataset id (``valign.records.sources``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from valign.errors import UserError
 from valign.records.messages import Message
+from valign.records.sources import iter_rows
 
 Kind = Literal["benign", "harmful", "borderline", "jailbreak", "misconception", "bias", "agentic"]
 KINDS: tuple[str, ...] = (
@@ -87,33 +89,24 @@ class Item(BaseModel):
 
 
 def load_items(path: str | Path) -> list[Item]:
-    """Read a task file; a malformed line is a one-line :class:`UserError` with its line number."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"task file not found: {p}")
+    """Read a task file (JSONL or Parquet) or a Hugging Face dataset id of items
+    (``valign.records.sources``); a malformed row is a one-line :class:`UserError` with its
+    line number."""
     items: list[Item] = []
     seen: set[str] = set()
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{p}: not UTF-8 text (byte {exc.start})") from None
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for where, raw in iter_rows(path, "task file"):
         try:
-            item = Item.model_validate(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{p}:{lineno}: not valid JSON ({exc.msg})") from None
+            item = Item.model_validate(raw)
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(x) for x in err["loc"]) or "<item>"
-            raise UserError(f"{p}:{lineno}: {loc}: {err['msg']}") from None
+            raise UserError(f"{where}: {loc}: {err['msg']}") from None
         if item.id in seen:
-            raise UserError(f"{p}:{lineno}: id: duplicate item id {item.id!r}")
+            raise UserError(f"{where}: id: duplicate item id {item.id!r}")
         seen.add(item.id)
         items.append(item)
     if not items:
-        raise UserError(f"task file is empty: {p}")
+        raise UserError(f"task file is empty: {path}")
     return items
 
 

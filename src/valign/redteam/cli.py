@@ -7,38 +7,13 @@ file (``--config``), then the options given on the command line (highest).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from valign.errors import UserError
-
-
-def _settings(config: Path | None, options: dict[str, Any]) -> Any:
-    import yaml
-    from pydantic import ValidationError
-
-    from valign.redteam.campaign import CampaignConfig
-
-    data: dict[str, Any] = {}
-    if config is not None:
-        if not config.is_file():
-            raise UserError(f"config file not found: {config}")
-        try:
-            data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError:
-            raise UserError(f"{config}: not valid YAML") from None
-        if not isinstance(data, dict):
-            raise UserError(f"{config}: expected a mapping of settings")
-    data.update({k: v for k, v in options.items() if v is not None})
-    try:
-        return CampaignConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"])
-        raise UserError(f"{config or 'options'}: {where}: {err['msg']}") from None
+from valign.settings import load_settings
 
 
 def list_attacks(console: Console) -> None:
@@ -56,7 +31,9 @@ def redteam_command(
     model: str | None = typer.Option(
         None, "--model", help="Target: model folder, hub id, or http(s)://…/v1#name endpoint."
     ),
-    out: Path | None = typer.Option(None, "--out", help="Campaign folder (resumed if it exists)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Campaign folder (resumed if it exists)."
+    ),
     attacks: list[str] | None = typer.Option(
         None,
         "--attacks",
@@ -64,7 +41,10 @@ def redteam_command(
         "'default' or 'all'. See --list-attacks.",
     ),
     objectives: str | None = typer.Option(
-        None, "--objectives", help="'microworld', 'constitution[:NAME]' or a JSONL file."
+        None,
+        "--objectives",
+        help="'microworld', 'constitution[:NAME]', or a JSONL or Parquet file or a Hugging Face "
+        "dataset id of objectives.",
     ),
     attacker: str | None = typer.Option(
         None,
@@ -93,9 +73,12 @@ def redteam_command(
     if list_only:
         list_attacks(console)
         return
-    cfg = _settings(
+    from valign.redteam.campaign import CampaignConfig
+
+    cfg = load_settings(
+        CampaignConfig,
         config,
-        {
+        **{
             "model": model,
             "attacks": tuple(attacks) if attacks else None,
             "objectives": objectives,

@@ -17,6 +17,7 @@ import random
 from pathlib import Path
 
 from valign.errors import UserError
+from valign.records.sources import iter_rows
 from valign.records.tasks import Item
 from valign.redteam.types import Objective
 
@@ -72,26 +73,17 @@ def constitution_objectives(name_or_path: str = "default") -> list[Objective]:
     return out
 
 
-def load_objectives_file(path: Path) -> list[Objective]:
-    """Objectives from a JSONL file; a mistake names the file, line and field."""
-    if not path.is_file():
-        raise UserError(f"objectives file not found: {path}")
+def load_objectives_file(path: str | Path) -> list[Objective]:
+    """Objectives from a JSONL or Parquet file or a Hugging Face dataset id
+    (``valign.records.sources``); a mistake names the file, line and field."""
     out: list[Objective] = []
     seen: set[str] = set()
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise UserError(f"{path}:{n}: expected a JSON object")
+    for where, row in iter_rows(path, "objectives file"):
         for key in ("id", "category", "request"):
             if not isinstance(row.get(key), str) or not row[key].strip():
-                raise UserError(f"{path}:{n}: missing field {key!r}")
+                raise UserError(f"{where}: missing field {key!r}")
         if row["id"] in seen:
-            raise UserError(f"{path}:{n}: duplicate id {row['id']!r}")
+            raise UserError(f"{where}: duplicate id {row['id']!r}")
         seen.add(row["id"])
         out.append(
             Objective(
@@ -110,13 +102,14 @@ def load_objectives_file(path: Path) -> list[Objective]:
 
 
 def load_objectives(spec: str = MICROWORLD, seed: int = 0, per_intent: int = 2) -> list[Objective]:
-    """``microworld``, ``constitution[:NAME_OR_PATH]`` or a path to a JSONL file."""
+    """``microworld``, ``constitution[:NAME_OR_PATH]``, or a JSONL or Parquet file or a Hugging
+    Face dataset id of objectives."""
     if spec == MICROWORLD:
         return microworld_objectives(seed, per_intent)
     head, _, rest = spec.partition(":")
     if head == "constitution":
         return constitution_objectives(rest or "default")
-    return load_objectives_file(Path(spec))
+    return load_objectives_file(spec)
 
 
 def microworld_controls(seed: int = 0, per_intent: int = 1) -> list[Objective]:

@@ -30,6 +30,10 @@ app = typer.Typer(
 MODEL_HELP = "Model folder or hub id (a causal LM with a chat template)."
 CONFIG_HELP = "YAML file of settings (command-line options override it)."
 
+DEMOS_HELP = (
+    "Demonstrations in TRL's formats ('messages' ending in a reply, 'prompt' + 'completion', "
+    "or 'text'): a JSONL or Parquet file or a Hugging Face dataset id (org/name[:split])."
+)
 PREFS_HELP = (
     "Comparisons: a JSONL or Parquet file in valign's or TRL's standard preference format, "
     "or a Hugging Face dataset id (org/name or org/name:split)."
@@ -79,8 +83,10 @@ BATCH = typer.Option(None, help="Examples per device per optimiser step.")
 @app.command("sft")
 def sft_command(
     model: str = typer.Option(..., help=MODEL_HELP),
-    data: Path = typer.Option(..., help="Demonstrations JSONL ('messages' ending in a reply)."),
-    out: Path = typer.Option(..., help="Run folder; the model is written to OUT/model."),
+    data: Path = typer.Option(..., help=DEMOS_HELP),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Run folder; the model is written to OUT/model."
+    ),
     config: Path | None = typer.Option(None, help=CONFIG_HELP),
     lr: float | None = LR,
     epochs: float | None = EPOCHS,
@@ -103,7 +109,9 @@ def sft_command(
 def reward_command(
     model: str = typer.Option(..., help=MODEL_HELP + " The score head is added on top."),
     prefs: Path = typer.Option(..., help=PREFS_HELP),
-    out: Path = typer.Option(..., help="Run folder; the model is written to OUT/model."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Run folder; the model is written to OUT/model."
+    ),
     objective: str = typer.Option(
         "reward", help="reward: helpfulness; cost: harm (pairs with safety labels)."
     ),
@@ -140,7 +148,9 @@ def reward_command(
 def dpo_command(
     model: str = typer.Option(..., help=MODEL_HELP),
     prefs: Path = typer.Option(..., help=PREFS_HELP),
-    out: Path = typer.Option(..., help="Run folder; the model is written to OUT/model."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Run folder; the model is written to OUT/model."
+    ),
     config: Path | None = typer.Option(None, help=CONFIG_HELP),
     beta: float | None = typer.Option(None, help="KL strength towards the reference."),
     lr: float | None = LR,
@@ -166,9 +176,13 @@ def dpo_command(
 def rl_command(
     model: str = typer.Option(..., help=MODEL_HELP + " Also the KL reference."),
     prompts: Path = typer.Option(
-        ..., help="JSONL of prompts ('prompt'), demonstrations or comparisons."
+        ...,
+        help="Prompts ('prompt', plain or conversational), demonstrations or comparisons: "
+        "a JSONL or Parquet file or a Hugging Face dataset id (org/name[:split]).",
     ),
-    out: Path = typer.Option(..., help="Run folder; the model is written to OUT/model."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Run folder; the model is written to OUT/model."
+    ),
     reward_model: Path | None = typer.Option(None, help="Reward model folder."),
     cost_model: Path | None = typer.Option(None, help="Cost model folder."),
     safety: str | None = typer.Option(
@@ -204,11 +218,11 @@ def rl_command(
 
 def align_command(
     model: str = typer.Option(..., help=MODEL_HELP + " The starting (base) model."),
-    out: Path = typer.Option(..., help="Run folder (resumed if it exists)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder (resumed if it exists)."),
     sft_data: Path | None = typer.Option(
-        None, "--sft", help="Demonstrations for SFT first (skip SFT if not given)."
+        None, "--sft", help="SFT first on these (skipped if not given). " + DEMOS_HELP
     ),
-    prefs: Path = typer.Option(..., help="Comparisons: the first round's feedback."),
+    prefs: Path = typer.Option(..., help="The first round's feedback. " + PREFS_HELP),
     rounds: int | None = typer.Option(None, min=1, help="Feedback-and-retrain rounds."),
     method: str | None = typer.Option(None, help="rl (reward + cost + online RL) or dpo."),
     feedback: str | None = typer.Option(

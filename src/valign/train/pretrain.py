@@ -33,8 +33,8 @@ from transformers import (
 )
 
 from valign.errors import UserError
-from valign.jsonl import iter_objects
 from valign.models.threads import set_threads
+from valign.records.sources import iter_rows
 from valign.train.common import export, fit, use_bf16
 from valign.train.tokenizer import save_tokenizer, train_tokenizer
 
@@ -79,8 +79,10 @@ class PretrainResult:
         return d
 
 
-def read_corpus(path: Path) -> Iterator[dict[str, Any]]:
-    for where, doc in iter_objects(path, "corpus"):
+def read_corpus(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Documents (``text`` or ``messages``) from a JSONL or Parquet file or a Hugging Face
+    dataset id (``valign.records.sources``)."""
+    for where, doc in iter_rows(path, "corpus"):
         if not ({"text", "messages"} & doc.keys()):
             raise UserError(f"{where}: a document needs 'text' or 'messages'")
         yield doc

@@ -19,11 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from transformers import TrainerCallback
 
 from valign.errors import UserError
-from valign.jsonl import iter_objects
+from valign.records.messages import to_messages
+from valign.records.sources import iter_rows
 from valign.train.common import (
     TrainResult,
     TrainSettings,
@@ -83,22 +84,43 @@ class MultiplierCallback(TrainerCallback):
         return {"value": self.multiplier.value, "history": self.multiplier.history}
 
 
-def prompt_pool(path: Path, limit: int = 0) -> list[dict[str, Any]]:
-    """Prompts from a comparison or demonstration file, or a file of ``{"prompt": ...}``."""
+def _prompt(raw: dict[str, Any]) -> Any:
+    """The conversation a row asks the model to continue (None when it has none)."""
+    if "prompt" in raw:  # TRL's prompt-only, prompt-completion and preference rows; items' own
+        return raw["prompt"]
+    for key in ("messages", "chosen"):  # a demonstration or an implicit-prompt preference
+        turns = raw.get(key)
+        if isinstance(turns, list) and turns and isinstance(turns[-1], dict):
+            return turns[:-1] if turns[-1].get("role") == "assistant" else turns
+    return None
+
+
+def prompt_pool(source: str | Path, limit: int = 0) -> list[dict[str, Any]]:
+    """Prompts (conversations ending in a user turn) from a JSONL or Parquet file or a Hugging
+    Face dataset id (``valign.records.sources``) in any of TRL's standard formats: prompts
+    (``prompt``, plain or conversational), demonstrations (``messages``, prompt–completion)
+    and comparisons, with or without their replies, and task files."""
     rows: list[dict[str, Any]] = []
-    for where, raw in iter_objects(path, "prompt file"):
-        prompt = raw.get("prompt")
-        if prompt is None and isinstance(raw.get("messages"), list):
-            prompt = raw["messages"][:-1]  # a demonstration: drop the reply
+    for where, raw in iter_rows(source, "prompt file"):
+        prompt = _prompt(raw)
         if isinstance(prompt, str):
             prompt = [{"role": "user", "content": prompt}]
-        if not prompt or not isinstance(prompt, list) or prompt[-1].get("role") != "user":
+        if isinstance(prompt, list):  # the turns' other keys (name, tool calls) are not kept
+            prompt = [
+                {k: m.get(k) for k in ("role", "content")} if isinstance(m, dict) else m
+                for m in prompt
+            ]
+        try:
+            turns = to_messages(prompt) if isinstance(prompt, list) else []
+        except ValidationError as exc:
+            raise UserError(f"{where}: bad message ({exc.errors()[0]['msg']})") from None
+        if not turns or turns[-1]["role"] != "user":
             raise UserError(f"{where}: needs a 'prompt' ending in a user turn")
-        rows.append({"prompt": [{"role": m["role"], "content": m["content"]} for m in prompt]})
+        rows.append({"prompt": turns})
         if limit and len(rows) >= limit:
             break
     if not rows:
-        raise UserError(f"{path}: no prompts in the file")
+        raise UserError(f"{source}: no prompts in the file")
     return rows
 
 
@@ -125,7 +147,7 @@ def guard_rules(guard: str | None = None) -> ConstitutionRules:
 
 def train_rl(
     model: str | Path,
-    prompts: Path | list[dict[str, Any]],
+    prompts: str | Path | list[dict[str, Any]],
     out: Path,
     s: RLSettings,
     reward_model: str | Path | None = None,
@@ -139,7 +161,7 @@ def train_rl(
     from valign.train.reward import Scorer
 
     quiet_libraries()  # before the reward and cost models load
-    rows = prompt_pool(prompts) if isinstance(prompts, Path) else list(prompts)
+    rows = prompt_pool(prompts) if isinstance(prompts, str | Path) else list(prompts)
     name, tok = chat_tokenizer(model, padding_side="left")
     if s.batch_size % s.num_generations:
         raise UserError(

@@ -1,13 +1,18 @@
 """Supervised fine-tuning on demonstrations, with TRL's ``SFTTrainer``.
 
-Demonstrations are JSONL, one conversation per line ending in the assistant's reply::
+Demonstrations come in TRL's standard dataset formats, one row each, from a JSONL or Parquet
+file or a Hugging Face dataset id (``org/name[:split]``; ``valign.records.sources``):
 
-    {"messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]}
+* conversational: ``{"messages": [..., {"role": "assistant", "content": "..."}]}``, a
+  conversation ending in the reply;
+* prompt–completion: ``{"prompt": "...", "completion": "..."}``, or conversational with
+  ``prompt`` a list of turns ending in the user's and ``completion`` one assistant turn;
+* language modelling: ``{"text": "..."}``, plain text (a file of these only).
 
-(or ``{"prompt": [...messages], "completion": "..."}``). They are handed to TRL in its
-conversational prompt–completion form, so the loss covers only the reply and its end-of-turn
-token, never the user's words: the model learns to answer, not to imitate the user. The
-chat template and the end token are the model's own (``tokenizer.chat_template``).
+Conversations are handed to TRL in its conversational prompt–completion form, so the loss
+covers only the reply and its end-of-turn token, never the user's words: the model learns to
+answer, not to imitate the user. The chat template and the end token are the model's own
+(``tokenizer.chat_template``). Plain ``text`` rows train on every token, as TRL does.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from valign.errors import UserError
-from valign.jsonl import iter_objects
-from valign.records.messages import to_messages
+from valign.records.messages import reply_text, to_messages
+from valign.records.sources import iter_rows
 from valign.train.common import (
     TrainResult,
     TrainSettings,
@@ -59,11 +64,18 @@ def _conversation(raw: dict[str, Any], where: str) -> dict[str, Any]:
             raise UserError(f"{where}: the last message must be the assistant's reply")
         completion = reply.get("content")
     elif "prompt" in raw and "completion" in raw:
-        prompt, completion = raw["prompt"], raw["completion"]
+        prompt = raw["prompt"]
+        completion = reply_text(raw["completion"], where, "completion")
         if isinstance(prompt, str):
             prompt = [{"role": "user", "content": prompt}]
+    elif isinstance(raw.get("text"), str):
+        if not raw["text"]:
+            raise UserError(f"{where}: 'text' must be a non-empty string")
+        return {"text": raw["text"]}
     else:
-        raise UserError(f"{where}: a demonstration needs 'messages' or 'prompt' and 'completion'")
+        raise UserError(
+            f"{where}: a demonstration needs 'messages', 'prompt' and 'completion', or 'text'"
+        )
     try:
         turns = to_messages(prompt)
     except ValidationError as exc:
@@ -75,11 +87,17 @@ def _conversation(raw: dict[str, Any], where: str) -> dict[str, Any]:
     return {"prompt": turns, "completion": [{"role": "assistant", "content": completion}]}
 
 
-def load_demonstrations(path: Path) -> list[dict[str, Any]]:
-    """Conversations in TRL's prompt–completion form; errors name the file and line."""
-    rows = [_conversation(raw, where) for where, raw in iter_objects(path, "demonstration file")]
+def load_demonstrations(source: str | Path) -> list[dict[str, Any]]:
+    """Demonstrations in TRL's conversational prompt–completion form (or all plain ``text``)
+    from a file or dataset id (see the module docstring); errors name the file and line."""
+    rows: list[dict[str, Any]] = []
+    for where, raw in iter_rows(source, "demonstration file"):
+        row = _conversation(raw, where)
+        if rows and ("text" in row) != ("text" in rows[0]):
+            raise UserError(f"{where}: 'text' rows and conversations cannot be mixed in one file")
+        rows.append(row)
     if not rows:
-        raise UserError(f"{path}: no demonstrations in the file")
+        raise UserError(f"{source}: no demonstrations in the file")
     return rows
 
 
@@ -99,7 +117,7 @@ def sft_trainer(model: str | Path, rows: list[dict[str, Any]], out: Path, s: SFT
         max_length=s.max_length,
         packing=s.packing,
         padding_free=s.packing,
-        completion_only_loss=True,
+        completion_only_loss="prompt" in rows[0],  # plain text: every token
         use_liger_kernel=use_liger(s.liger),
         model_init_kwargs={"dtype": "auto"},
     )
@@ -113,9 +131,10 @@ def sft_trainer(model: str | Path, rows: list[dict[str, Any]], out: Path, s: SFT
 
 
 def sft(
-    model: str | Path, data: Path, out: Path, s: SFTSettings, on_step: Any = None
+    model: str | Path, data: str | Path, out: Path, s: SFTSettings, on_step: Any = None
 ) -> TrainResult:
-    """Fine-tune ``model`` on the demonstrations in ``data``; the result is in ``out/model``."""
+    """Fine-tune ``model`` on the demonstrations in ``data`` (a file or a dataset id); the
+    result is in ``out/model``."""
     trainer = sft_trainer(model, load_demonstrations(data), out, s)
     merge = s.lora is None or s.lora.merge
     return run(trainer, out, trainer.processing_class, merge_lora=merge, on_step=on_step)

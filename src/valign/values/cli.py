@@ -25,7 +25,6 @@ OverlayOption = Annotated[
     list[str] | None,
     typer.Option(
         "--overlay",
-        "-o",
         help="Overlay to apply: a bundled name (see `valign values list`) or a YAML path. "
         "Repeatable; higher precedence wins, ties go to the later one.",
     ),
@@ -108,11 +107,10 @@ def compose_command(
         list[str],
         typer.Option(
             "--overlay",
-            "-o",
             help="Overlay to apply (bundled name or YAML path); repeatable.",
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Where to write the composed YAML.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the composed YAML.")],
 ) -> None:
     """Write BASE with overlays applied as one constitution file."""
     composed = _composed(base, overlay)
@@ -150,7 +148,7 @@ def collect(
         Path,
         typer.Option("--statements", "-s", help="Statements: CSV or JSONL with id and text."),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Where to write the constitution YAML.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the constitution YAML.")],
     base: Annotated[
         str, typer.Option(help="Constitution whose taxonomy (and principles) to build on.")
     ] = "default",

@@ -15,7 +15,7 @@ app = typer.Typer(no_args_is_help=True, help="The microworld: a seeded test bed 
 
 @app.command("build")
 def build(
-    out: Path = typer.Option(..., "--out", help="Folder to write the splits into."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the splits into."),
     seed: int = typer.Option(0, "--seed", help="Same seed, same bytes."),
     eval_per_kind: int = typer.Option(WorldConfig.eval_per_kind, help="Evaluation items per kind."),
     corpus_dialogues: int = typer.Option(

@@ -112,3 +112,97 @@ def test_serve_maps_categories_with_the_guards_constitution(
     result = runner.invoke(app, ["serve", "--guard", str(guard_dir), "--constitution", str(mine)])
     assert result.exit_code == 0, result.output
     assert seen["category_map"] == {"fraud": ("hate",)}
+
+
+def test_train_reads_config_then_typed_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_train(out: Path, config: Any, progress: bool = False) -> dict[str, Any]:
+        seen["config"] = config
+        out.mkdir(parents=True)
+        return {}
+
+    monkeypatch.setattr("valign.guard.build.train_guard", fake_train)
+    cfg = tmp_path / "guard.yaml"
+    cfg.write_text(
+        "use_garak: false\nseed: 3\ntarget_fpr: 0.02\nhead:\n  epochs: 5\n", encoding="utf-8"
+    )
+    target = str(tmp_path / "g")
+    result = runner.invoke(app, ["train", "-o", target, "--config", str(cfg), "--seed", "9"])
+    assert result.exit_code == 0, result.output
+    c = seen["config"]
+    # typed --seed wins; the file's values stand where no option was typed
+    assert (c.seed, c.use_garak, c.target_fpr, c.head.epochs) == (9, False, 0.02, 5)
+    cfg.write_text("seed: 1\nhead:\n  epoks: 5\n", encoding="utf-8")
+    result = runner.invoke(app, ["train", "-o", target, "--config", str(cfg)])
+    assert isinstance(result.exception, UserError)
+    assert str(result.exception) == f"{cfg}:3: head.epoks: not a setting"
+
+
+def test_serve_reads_config_then_typed_options(
+    monkeypatch: pytest.MonkeyPatch, guard_dir: Path, tmp_path: Path
+) -> None:
+    import valign.guard.server as server
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(server, "serve", lambda *args, **kw: seen.update(args=args))
+    cfg = tmp_path / "serve.yaml"
+    cfg.write_text(
+        f"guard: {guard_dir}\nport: 9000\nmax_inputs: 10\nbatch_size: 8\n", encoding="utf-8"
+    )
+    result = runner.invoke(app, ["serve", "--config", str(cfg), "--batch-size", "4"])
+    assert result.exit_code == 0, result.output
+    _, _, host, port, settings = seen["args"]
+    assert (host, port, settings.max_inputs, settings.batch_size) == ("127.0.0.1", 9000, 10, 4)
+    cfg.write_text("port: many\n", encoding="utf-8")
+    result = runner.invoke(app, ["serve", "--config", str(cfg)])
+    assert isinstance(result.exception, UserError)
+    assert str(result.exception).startswith(f"{cfg}:1: port: ")
+
+
+def test_classify_reads_its_config(tmp_path: Path, guard_dir: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"prompt": "What is 2 plus 2?"}\n', encoding="utf-8")
+    cfg = tmp_path / "classify.yaml"
+    cfg.write_text(f"guard: {guard_dir}\nbatch_size: 2\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(
+        app, ["classify", "--in", str(src), "-o", str(out), "--config", str(cfg)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "flagged" in json.loads(out.read_text(encoding="utf-8"))
+    cfg.write_text("guard: nope\n", encoding="utf-8")
+    result = runner.invoke(
+        app, ["classify", "--in", str(src), "-o", str(out), "--config", str(cfg)]
+    )
+    assert isinstance(result.exception, UserError) and "unknown guard" in str(result.exception)
+
+
+def test_help_defaults_are_the_settings_defaults() -> None:
+    import dataclasses
+
+    import typer
+
+    from valign.guard.build import TrainConfig
+    from valign.guard.server_settings import GuardServeConfig
+
+    group = typer.main.get_command(app)
+    renames = {"garak": "use_garak"}
+    for command, settings in (
+        ("classify", cli.ClassifySettings()),
+        ("refusal", cli.RefusalSettings()),
+        ("replies", cli.RepliesSettings()),
+        ("train", TrainConfig()),
+        ("serve", GuardServeConfig()),
+    ):
+        values = (
+            dataclasses.asdict(settings)
+            if dataclasses.is_dataclass(settings)
+            else settings.model_dump()  # type: ignore[union-attr]
+        )
+        for param in group.commands[command].params:  # type: ignore[attr-defined]
+            key = renames.get(param.name or "", param.name or "")
+            if key in values and values[key] is not None and not isinstance(values[key], tuple):
+                assert param.default == values[key], (command, param.name)

@@ -105,3 +105,21 @@ def test_a_failed_run_leaves_no_output(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         classify_file(src, tmp_path / "out.jsonl", Failing("x", {}))
     assert list(tmp_path.iterdir()) == [src]
+
+
+def test_parquet_and_hub_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"id": 1, "prompt": "attack"}, {"id": 2, "prompt": "hello", "response": "attack"}]
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist([{**rows[0], "response": None}, rows[1]]), src)
+    guard = FakeBackend("fake", {"attack": 0.9})
+    assert classify_file(src, tmp_path / "out.jsonl", guard, batch_size=2) == 2
+    out = read(tmp_path / "out.jsonl")
+    classify_file(write(tmp_path / "in.jsonl", rows), tmp_path / "same.jsonl", guard, 2)
+    assert out == read(tmp_path / "same.jsonl")  # a null column is an absent field
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, split: [{"prompt": 3}])
+    with pytest.raises(UserError, match=r"^org/set:row 1: 'prompt' must be a string$"):
+        read_records("org/set", ["prompt"])

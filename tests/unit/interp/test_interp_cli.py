@@ -117,3 +117,92 @@ def test_a_rerun_with_other_settings_starts_afresh(tmp_path: Path) -> None:
     assert run_job(tmp_path, "probe", same, 0, work)["files_before"] == 1  # resumes
     other = ProbeSettings(model="m", l2=0.5)
     assert run_job(tmp_path, "probe", other, 0, work)["files_before"] == 0  # no stale records
+
+
+@pytest.mark.parametrize(
+    ("command", "runner_name", "yaml_text", "argv", "expected"),
+    [
+        (
+            "explain",
+            "valign.interp.explain_job.run_explain",
+            "model: m\nlimit: 50\nmax_tokens: 64\nseed: 2\n",
+            ["--seed", "5"],
+            {"model": "m", "limit": 50, "max_tokens": 64, "seed": 5},
+        ),
+        (
+            "probe",
+            "valign.interp.probe_job.run_probe",
+            "model: m\nconcepts: [stereotype]\nl2: 0.5\n",
+            ["--sites", "resid.0"],
+            {"concepts": ("stereotype",), "l2": 0.5, "sites": "resid.0"},
+        ),
+        (
+            "steer",
+            "valign.interp.steer_job.run_steer",
+            "model: m\nstrengths: [0, 2]\nn_contrast: 10\nlimit: 3\n",
+            ["--conditions", "gated", "--model", "other"],
+            {
+                "model": "other",
+                "strengths": (0.0, 2.0),
+                "n_contrast": 10,
+                "limit": 3,
+                "conditions": ("gated",),
+            },
+        ),
+    ],
+)
+def test_settings_come_from_config_then_typed_options(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    runner_name: str,
+    yaml_text: str,
+    argv: list[str],
+    expected: dict[str, object],
+) -> None:
+    seen: dict[str, object] = {}
+
+    def fake(settings: object, out: Path) -> None:
+        seen["settings"] = settings
+        raise UserError("stubbed")
+
+    monkeypatch.setattr(runner_name, fake)
+    cfg = tmp_path / "interp.yaml"
+    cfg.write_text(yaml_text, encoding="utf-8")
+    result = runner.invoke(app, [command, "--config", str(cfg), *argv])
+    assert str(result.exception) == "stubbed", result.output
+    got = seen["settings"]
+    assert {k: getattr(got, k) for k in expected} == expected
+
+
+def test_config_mistakes_name_file_line_and_field(tmp_path: Path) -> None:
+    cfg = tmp_path / "interp.yaml"
+    cfg.write_text("model: m\nsites: mlp.0\nneurons: -1\n", encoding="utf-8")
+    result = runner.invoke(app, ["explain", "--config", str(cfg)])
+    assert isinstance(result.exception, UserError)
+    assert str(result.exception).startswith(f"{cfg}:3: neurons: ")
+    result = runner.invoke(app, ["probe"])
+    assert str(result.exception).startswith("options: model: required: give it as an option")
+
+
+def test_help_defaults_are_the_settings_defaults() -> None:
+    import typer
+
+    from valign.interp.explain_job import ExplainSettings
+    from valign.interp.probe_job import ProbeSettings
+    from valign.interp.steer_job import SteerSettings
+
+    group = typer.main.get_command(app)
+    for command, cls in (
+        ("explain", ExplainSettings),
+        ("probe", ProbeSettings),
+        ("steer", SteerSettings),
+    ):
+        for param in group.commands[command].params:  # type: ignore[attr-defined]
+            field = cls.model_fields.get(param.name or "")
+            if field is None or field.is_required():
+                continue
+            default = field.get_default(call_default_factory=True)
+            if isinstance(default, tuple):  # typed as one comma-separated string
+                default = ",".join(f"{x:g}" if isinstance(x, float) else str(x) for x in default)
+            assert param.default == default, (command, param.name)

@@ -44,6 +44,24 @@ def test_objectives_file_and_its_errors(tmp_path: Path) -> None:
         load_objectives(str(tmp_path / "missing.jsonl"))
 
 
+def test_objectives_from_parquet_and_the_hub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    row = {"id": "a", "category": "fraud", "request": "R?", "markers": ["x"]}
+    path = tmp_path / "o.parquet"
+    pq.write_table(
+        pa.Table.from_pylist([row, {"id": "b", "category": "fraud", "request": "S?"}]), path
+    )
+    a, b = load_objectives(str(path))
+    assert (a.markers, b.markers, b.goal) == (("x",), (), "S?")
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, split: [row])
+    assert [o.id for o in load_objectives("someone/objectives")] == ["a"]
+
+
 def test_controls_are_borderline_safe_requests() -> None:
     controls = load_controls("microworld", 0, 1)
     assert controls and all(not c.markers for c in controls)

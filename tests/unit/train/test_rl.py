@@ -43,6 +43,30 @@ def test_prompt_pool_reads_every_format(tiny_world: Path, tmp_path: Path) -> Non
         prompt_pool(plain)
 
 
+def test_prompt_pool_reads_trl_formats_from_parquet_and_the_hub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    user = [{"role": "user", "content": "Hi?"}]
+    reply = [{"role": "assistant", "content": "Hello."}]
+    expected = [{"prompt": user}]
+    for row in (
+        {"prompt": "Hi?"},
+        {"prompt": user},
+        {"prompt": user, "completion": reply},
+        {"messages": user + reply},
+        {"chosen": user + reply, "rejected": [*user, {"role": "assistant", "content": "No."}]},
+    ):
+        path = tmp_path / "p.parquet"
+        pq.write_table(pa.Table.from_pylist([row]), path)
+        assert prompt_pool(path) == expected, row
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, split: [{"prompt": "Hi?"}])
+    assert prompt_pool("someone/prompts") == expected
+
+
 def test_lagrangian_grpo_logs_the_multiplier_and_keeps_it_with_checkpoints(
     tiny_world: Path, tiny_base_model_dir: Path, tiny_scorer: Path, tmp_path: Path
 ) -> None:

@@ -64,7 +64,9 @@ def test_lora_adapters_are_merged_into_the_export(
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ({"text": "hello"}, "needs 'messages'"),
+        ({"nothing": "hello"}, "needs 'messages'"),
+        ({"text": ""}, "non-empty"),
+        ({"prompt": "hi", "completion": [{"role": "user", "content": "x"}]}, "one assistant"),
         ({"messages": [{"role": "user", "content": "hi"}]}, "at least a user turn"),
         (
             {"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]},
@@ -86,3 +88,66 @@ def test_missing_model_and_file_are_user_errors(tmp_path: Path, tiny_world: Path
         load_demonstrations(tmp_path / "nope.jsonl")
     with pytest.raises(UserError, match="model not found"):
         sft(tmp_path / "no-model", tiny_world / "sft.jsonl", tmp_path, SFTSettings(**TINY))
+
+
+def _parquet(path: Path, rows: list[dict[str, object]]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+EXPECTED = {
+    "prompt": [{"role": "user", "content": "Add 2 and 3."}],
+    "completion": [{"role": "assistant", "content": "5."}],
+}
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {
+            "messages": [
+                {"role": "user", "content": "Add 2 and 3."},
+                {"role": "assistant", "content": "5."},
+            ]
+        },
+        {"prompt": "Add 2 and 3.", "completion": "5."},
+        {
+            "prompt": [{"role": "user", "content": "Add 2 and 3."}],
+            "completion": [{"role": "assistant", "content": "5."}],
+        },
+    ],
+    ids=["messages", "prompt-completion", "conversational-prompt-completion"],
+)
+def test_trl_formats_from_parquet(tmp_path: Path, row: dict[str, object]) -> None:
+    assert load_demonstrations(_parquet(tmp_path / "d.parquet", [row])) == [EXPECTED]
+    assert load_demonstrations(_write(tmp_path, row)) == [EXPECTED]
+
+
+def test_text_rows_train_on_every_token_and_do_not_mix(
+    tiny_base_model_dir: Path, tmp_path: Path
+) -> None:
+    rows = load_demonstrations(_parquet(tmp_path / "t.parquet", [{"text": "2 plus 3 is 5."}]))
+    assert rows == [{"text": "2 plus 3 is 5."}]
+    trainer = sft_trainer(tiny_base_model_dir, rows, tmp_path, SFTSettings(**TINY))
+    ex = trainer.train_dataset[0]
+    assert "labels" not in ex or all(t != -100 for t in ex["labels"])
+    mixed = _write(tmp_path, {"text": "a"}, {"prompt": "b", "completion": "c"})
+    with pytest.raises(UserError, match=r"demos.jsonl:2: 'text' rows and conversations"):
+        load_demonstrations(mixed)
+
+
+def test_demonstrations_from_a_hub_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datasets
+
+    calls = []
+
+    def fake_load_dataset(name: str, split: str) -> list[dict[str, object]]:
+        calls.append((name, split))
+        return [{"prompt": "Add 2 and 3.", "completion": "5."}]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    assert load_demonstrations("someone/demos:train") == [EXPECTED]
+    assert calls == [("someone/demos", "train")]

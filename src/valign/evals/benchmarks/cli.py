@@ -31,7 +31,7 @@ def list_benchmarks() -> None:
 @app.command("import")
 def import_command(
     name: str = typer.Argument(..., help="Benchmark: see `valign tasks list`."),
-    out: Path = typer.Option(..., "--out", help="Task file (JSONL) to write."),
+    out: Path = typer.Option(..., "--out", "-o", help="Task file (JSONL) to write."),
     split: str = typer.Option("test", "--split", help="train or test (fixed per benchmark)."),
     source: str | None = typer.Option(
         None,

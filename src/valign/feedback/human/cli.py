@@ -175,7 +175,7 @@ def sample(
 @app.command("export")
 def export(
     project: str = typer.Option(..., "--project", help="Project to export."),
-    out: Path = typer.Option(..., "--out", help="Folder for the files (created)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the files (created)."),
     mode: str = typer.Option("each", help="each: a row per judgment; majority: a row per item."),
     min_gold_accuracy: float | None = typer.Option(
         None, help="Leave out raters whose accuracy on gold questions is below this."
