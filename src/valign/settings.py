@@ -39,10 +39,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 # ── reading YAML, with the line of every key ─────────────────────────────────
 
 
-class _Loader(yaml.SafeLoader):
-    """A safe loader that refuses a key given twice (PyYAML would keep the last silently)."""
+class LineLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice (PyYAML would keep the last silently),
+    raising ``error`` with the file (``label``) and both lines; every YAML file valign reads
+    (settings, constitutions) goes through it."""
 
     label = "<string>"
+    error: type[UserError] = UserError
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         first: dict[Any, int] = {}
@@ -51,7 +54,7 @@ class _Loader(yaml.SafeLoader):
                 continue
             line = key_node.start_mark.line + 1
             if key_node.value in first:
-                raise UserError(
+                raise self.error(
                     f"{self.label}:{line}: {key_node.value}: given twice "
                     f"(first on line {first[key_node.value]})"
                 )
@@ -67,7 +70,7 @@ def _parse(path: Path, what: str) -> tuple[Any, Node | None]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    loader = _Loader(text)
+    loader = LineLoader(text)
     loader.label = str(path)
     try:
         node = loader.get_single_node()

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from valign.records.runs import atomic_write_text
+from valign.settings import LineLoader
 from valign.values.compose import compose
 from valign.values.errors import ConstitutionError
 from valign.values.schema import REFERENCE_ERROR, Constitution, Overlay
@@ -94,24 +95,10 @@ def _resolve(name_or_path: str | os.PathLike[str], kind: Kind) -> tuple[Path, st
 # ── reading YAML with line numbers ───────────────────────────────────────────
 
 
-class _Loader(yaml.SafeLoader):
-    """A safe loader that rejects duplicate keys (PyYAML silently keeps the last one)."""
+class _Loader(LineLoader):
+    """The settings' loader, raising the constitution's own error."""
 
-    label = "<string>"
-
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        first_line: dict[str, int] = {}
-        for key_node, _ in node.value:
-            if not isinstance(key_node, ScalarNode) or key_node.tag.endswith(":merge"):
-                continue
-            line = key_node.start_mark.line + 1
-            if key_node.value in first_line:
-                raise ConstitutionError(
-                    f"{self.label}:{line}: duplicate key {key_node.value!r} "
-                    f"(first on line {first_line[key_node.value]})"
-                )
-            first_line[key_node.value] = line
-        return super().construct_mapping(node, deep=deep)
+    error = ConstitutionError
 
 
 def _read_yaml(path: Path, label: str) -> tuple[Any, Node]:

@@ -68,7 +68,7 @@ def test_unclosed_flow_list_is_a_syntax_error(write: Write) -> None:
 
 def test_duplicate_yaml_key(write: Write) -> None:
     path = write(replace={15: "    text: Be gentle."})
-    assert error_for(path) == f"{path}:15: duplicate key 'text' (first on line 14)"
+    assert error_for(path) == f"{path}:15: text: given twice (first on line 14)"
 
 
 def test_unknown_field(write: Write) -> None:
