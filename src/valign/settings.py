@@ -22,7 +22,7 @@ import functools
 import inspect
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -98,7 +98,7 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     return data
 
 
-def _line_of(node: Node, loc: tuple[Any, ...]) -> int:
+def line_of(node: Node, loc: Sequence[Any]) -> int:
     """1-based line of the deepest key on the path ``loc`` that the file has."""
     line = node.start_mark.line + 1
     for part in loc:
@@ -203,7 +203,7 @@ def load_settings(cls: type[M], path: Path | None, **overrides: Any) -> M:
         if path is None:
             return "options"
         if node is not None and _in_file(raw, loc):
-            return f"{path}:{_line_of(node, loc)}"
+            return f"{path}:{line_of(node, loc)}"
         return str(path)
 
     unknown = _unknown_key(cls, data)

@@ -21,10 +21,10 @@ from typing import Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node
 
 from valign.records.runs import atomic_write_text
-from valign.settings import LineLoader
+from valign.settings import LineLoader, line_of
 from valign.values.compose import compose
 from valign.values.errors import ConstitutionError
 from valign.values.schema import REFERENCE_ERROR, Constitution, Overlay
@@ -147,25 +147,6 @@ def _kind_of(data: dict[str, Any]) -> Kind:
 # ── turning pydantic errors into one line ────────────────────────────────────
 
 
-def _line_of(node: Node, loc: Loc) -> int:
-    """1-based line of the deepest node on the path ``loc`` that exists in the file."""
-    line = node.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, MappingNode) and isinstance(part, str):
-            for key_node, value_node in node.value:
-                if isinstance(key_node, ScalarNode) and key_node.value == part:
-                    line, node = key_node.start_mark.line + 1, value_node
-                    break
-            else:
-                break
-        elif isinstance(node, SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
 def _format_loc(loc: Loc) -> str:
     out = ""
     for part in loc:
@@ -239,7 +220,7 @@ def _validate(model: type[Model], data: Any, node: Node, label: str) -> Model:
         for error, (where, message, _) in zip(errors, described, strict=True):
             if error["type"] == "missing" and tuple(error["loc"]) in misspelt:
                 continue  # reported as the unknown field that was meant to be it
-            line = _line_of(node, where)
+            line = line_of(node, where)
             path = _format_loc(where)
             problems.append((line, f"{label}:{line}: {path + ': ' if path else ''}{message}"))
         problems.sort(key=lambda problem: problem[0])
