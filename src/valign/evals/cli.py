@@ -99,7 +99,8 @@ def eval_command(
 ) -> None:
     """Score a model: harm, jailbreaks, over-refusal, helpfulness, truth, bias, power-seeking.
 
-    Settings: EvalSettings' defaults < the --config file < the options typed here.
+    Settings: EvalSettings' defaults < the --config file < the options typed here. A model
+    folder that valign trained gets the scorecard's summary in its model card (README.md).
     """
     from valign.evals.run import run_eval  # torch loads only when needed
 
