@@ -43,10 +43,17 @@ def model_card(
     args: dict[str, Any],
     result: dict[str, Any],
     versions: dict[str, str],
+    data: str | None = None,
 ) -> str:
-    """The card's markdown (see the module docstring)."""
+    """The card's markdown (see the module docstring); ``data`` is the training data's file
+    or Hugging Face dataset id (a dataset id also goes into the front matter)."""
+    from valign.records.sources import is_hub_id
+
     tag, what = METHODS.get(trainer_class, (trainer_class.lower(), trainer_class))
     base_line = f"base_model: {json.dumps(base)}\n" if base else ""
+    if data and is_hub_id(data):
+        base_line += f"datasets: [{json.dumps(data.partition(':')[0])}]\n"
+    source = f" from `{data}`" if data else ""
     shown = {k: args[k] for k in SHOWN_ARGS if args.get(k) not in (None, -1)}
     rows = "\n".join(f"| `{k}` | {v} |" for k, v in shown.items())
     vers = ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
@@ -54,7 +61,7 @@ def model_card(
         f"---\n{base_line}library_name: transformers\ntags: [valign, trl, {tag}]\n---\n\n"
         f"# {tag} model made with valign\n\n"
         f"Trained from `{base or 'a local model'}` by TRL's `{trainer_class}`: {what}, on "
-        f"{examples} training examples.\n\n"
+        f"{examples} training examples{source}.\n\n"
         f"| setting | value |\n|---|---|\n{rows}\n\n"
         f"{result.get('steps', 0)} optimiser steps in {result.get('seconds', 0):.0f} s, "
         f"final training loss {result.get('train_loss', float('nan')):.4f}.\n\n"
@@ -67,7 +74,9 @@ def model_card(
     )
 
 
-def write_model_card(trainer: Any, model_dir: Path, result: dict[str, Any]) -> Path:
+def write_model_card(
+    trainer: Any, model_dir: Path, result: dict[str, Any], source: str | None = None
+) -> Path:
     """Write the card of a finished TRL ``trainer``'s export into ``model_dir``."""
     from importlib import metadata
 
@@ -87,5 +96,6 @@ def write_model_card(trainer: Any, model_dir: Path, result: dict[str, Any]) -> P
         trainer.args.to_dict(),
         result,
         versions,
+        source,
     )
     return atomic_write_text(model_dir / "README.md", text)

@@ -341,9 +341,15 @@ def export(model: Any, tokenizer: Any, out: Path, merge_lora: bool = True) -> Pa
 
 
 def run(
-    trainer: Trainer, out: Path, tokenizer: Any, merge_lora: bool = True, on_step: Any = None
+    trainer: Trainer,
+    out: Path,
+    tokenizer: Any,
+    merge_lora: bool = True,
+    on_step: Any = None,
+    data: Any = None,
 ) -> TrainResult:
-    """``fit`` then ``export`` to ``out/model``; the result every stage records.
+    """``fit`` then ``export`` to ``out/model``; the result every stage records. ``data``, the
+    training data's file or dataset id when there is one, goes into the model card.
 
     Under ``accelerate launch`` every process trains; only the main one writes the model
     and ``out/train.json``, and the others wait for it, so all return a complete folder.
@@ -364,7 +370,8 @@ def run(
         (out / "train.json").write_text(json.dumps(summary, indent=2))
         from valign.train.card import write_model_card
 
-        write_model_card(trainer, model_dir, summary)
+        source = str(data) if isinstance(data, str | Path) else None
+        write_model_card(trainer, model_dir, summary, source)
     trainer.accelerator.wait_for_everyone()
     return result
 

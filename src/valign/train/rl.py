@@ -186,7 +186,8 @@ def train_rl(
         work = out / "checkpoints"
         callback.restore(get_last_checkpoint(str(work)) if work.is_dir() else None)
         trainer.add_callback(callback)
-    result = run(trainer, out, tok, merge_lora=s.lora is None or s.lora.merge, on_step=on_step)
+    merge = s.lora is None or s.lora.merge
+    result = run(trainer, out, tok, merge_lora=merge, on_step=on_step, data=prompts)
     if callback is not None and trainer.is_world_process_zero():
         (out / MULTIPLIER_FILE).write_text(json.dumps(callback._state(), indent=2))
     return result

@@ -62,6 +62,16 @@ def test_seed_and_batch_size_on_the_command_line(
     assert "tags: [valign, trl, sft]" in card and "`SFTTrainer`" in card
     assert "| `seed` | 3 |" in card and "| `per_device_train_batch_size` | 2 |" in card
     assert "valign eval --model" in card
+    assert f"training examples from `{tiny_world / 'sft.jsonl'}`" in card
+    assert "datasets:" not in card  # a local file is not a Hub dataset
+
+
+def test_a_hub_dataset_is_named_in_the_card_s_front_matter() -> None:
+    from valign.train.card import model_card
+
+    card = model_card("DPOTrainer", "org/base", 10, {}, {}, {}, data="org/prefs:train")
+    assert card.startswith('---\nbase_model: "org/base"\ndatasets: ["org/prefs"]\n')
+    assert "from `org/prefs:train`" in card
 
 
 def test_compact_lm_head_scores_only_labelled_positions_with_the_same_loss(
