@@ -123,7 +123,9 @@ def record_scorecard(model_dir: Path, card: dict[str, Any], constitution: str) -
     if split is None:
         return None
     front, body = split
-    front["model-index"] = model_index(model_dir.name or "model", card)
+    # valign exports into RUN/model: the run's name says which model it is.
+    name = model_dir.parent.name if model_dir.name == "model" else model_dir.name
+    front["model-index"] = model_index(name or "model", card)
     section = summary_markdown(card, constitution)
     start = body.find(SECTION)
     if start < 0:

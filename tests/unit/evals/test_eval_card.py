@@ -72,6 +72,7 @@ def test_the_evaluation_section_and_the_model_index_are_written(tmp_path: Path) 
     assert text.count("## Evaluation") == 1 and "90.0%" in text and "73.8%" not in text
     front = yaml.safe_load(text.split("---\n")[1])
     assert [m["type"] for m in front["model-index"][0]["results"][0]["metrics"]] == ["aligned"]
+    assert front["model-index"][0]["name"] == tmp_path.name  # RUN/model is named after RUN
 
 
 def test_a_card_valign_did_not_write_is_left_alone(tmp_path: Path) -> None:
