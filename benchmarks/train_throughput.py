@@ -168,7 +168,7 @@ def qwen2_config(shape: Shape, tok: Any = None) -> Any:
         vocab_size=shape.vocab,
         tie_word_embeddings=True,
         max_position_embeddings=32_768,
-        rope_theta=1_000_000.0,
+        rope_parameters={"rope_theta": 1_000_000.0, "rope_type": "default"},
         rms_norm_eps=1e-6,
         **ids,
     )
@@ -183,7 +183,7 @@ def build_model(shape: Shape, out: Path, seed: int = 0) -> int:
     tok = build_tokenizer(shape, seed)
     assert len(tok) <= shape.vocab, "the tokenizer must fit in the model's vocabulary"
     torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(qwen2_config(shape, tok)).to(torch.bfloat16)
+    model = cast(Any, Qwen2ForCausalLM(qwen2_config(shape, tok))).to(torch.bfloat16)
     n_params = sum(p.numel() for p in model.parameters())
     model.save_pretrained(str(out))
     tok.save_pretrained(str(out))
