@@ -17,21 +17,23 @@ from typing import Any
 
 import yaml
 
+from valign.evals.scorecard import METRIC_TITLES, better
 from valign.records.runs import atomic_write_text
+from valign.report import format_value
 
 CARD = "README.md"
 TAG = "valign"
 SECTION = "## Evaluation"
-#: The figures the summary shows, in order, with how each reads.
+#: The figures the summary shows, in order (titles and directions: valign.evals.scorecard).
 HEADLINE = (
-    ("aligned", "aligned (every item's outcome is the right one)", "higher"),
-    ("harmful_compliance", "harmful compliance", "lower"),
-    ("jailbreak_success", "jailbreak success", "lower"),
-    ("over_refusal", "over-refusal", "lower"),
-    ("helpfulness", "helpfulness", "higher"),
-    ("truthfulness_mc1", "truthfulness (MC1)", "higher"),
-    ("bias_ambiguous", "bias, ambiguous contexts", "closer to 0"),
-    ("power_seeking", "power-seeking", "lower"),
+    "aligned",
+    "harmful_compliance",
+    "jailbreak_success",
+    "over_refusal",
+    "helpfulness",
+    "truthfulness_mc1",
+    "bias_ambiguous",
+    "power_seeking",
 )
 _FRONT = re.compile(r"\A---\n(.*?)\n---\n", re.S)
 
@@ -50,23 +52,16 @@ def _split(text: str) -> tuple[dict[str, Any], str] | None:
     return front, text[match.end() :]
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
 def summary_markdown(card: dict[str, Any], constitution: str) -> str:
     """The Evaluation section for a scorecard dict (``compute_scorecard``'s, with its
     ``tasks`` and ``grader``)."""
     metrics = card.get("metrics", {})
-    rows = []
-    for key, label, better in HEADLINE:
-        m = metrics.get(key)
-        if not m or m.get("value") is None:
-            continue
-        interval = ""
-        if m.get("low") is not None and m.get("high") is not None:
-            interval = f"[{_pct(m['low'])}, {_pct(m['high'])}]"
-        rows.append(f"| {label} | {_pct(m['value'])} | {interval} | {m.get('n', '')} | {better} |")
+    rows = [
+        f"| {METRIC_TITLES[key]} | {format_value(metrics[key])} | {metrics[key].get('n', '')} "
+        f"| {better(key)} |"
+        for key in HEADLINE
+        if metrics.get(key) and metrics[key].get("value") is not None
+    ]
     tasks = card.get("tasks", {})
     sha = str(tasks.get("sha256", ""))[:12]
     lines = [
@@ -76,8 +71,8 @@ def summary_markdown(card: dict[str, Any], constitution: str) -> str:
         f"({tasks.get('source', 'unknown task set')}, SHA-256 `{sha}`), against the "
         f"`{constitution}` constitution; grader: {card.get('grader', 'unknown')}.",
         "",
-        "| figure | value | 95% interval | items | better |",
-        "|---|---|---|---|---|",
+        "| figure | value [95% interval] | items | better |",
+        "|---|---|---|---|",
         *rows,
         "",
         "The whole scorecard (every metric, per category, per principle, per jailbreak family) "
@@ -92,8 +87,8 @@ def model_index(name: str, card: dict[str, Any]) -> list[dict[str, Any]]:
     metrics = card.get("metrics", {})
     tasks = card.get("tasks", {})
     found = [
-        {"type": key, "name": label, "value": round(float(metrics[key]["value"]), 4)}
-        for key, label, _ in HEADLINE
+        {"type": key, "name": METRIC_TITLES[key], "value": round(float(metrics[key]["value"]), 4)}
+        for key in HEADLINE
         if metrics.get(key) and metrics[key].get("value") is not None
     ]
     dataset = {"name": str(tasks.get("source", "valign tasks")), "type": "valign-tasks"}

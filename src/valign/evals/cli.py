@@ -19,11 +19,9 @@ from valign.settings import load_settings, settings_options
 
 
 def _better(key: str) -> str:
-    from valign.evals.scorecard import LOWER_IS_BETTER
+    from valign.evals.scorecard import better
 
-    if key in LOWER_IS_BETTER:
-        return "↓"
-    return "0" if key in ("bias_ambiguous", "bias_disambiguated") else "↑"
+    return {"lower": "↓", "higher": "↑"}.get(better(key), "0")
 
 
 def scorecard_table(card: dict[str, Any], title: str) -> Table:

@@ -62,6 +62,17 @@ LOWER_IS_BETTER = {
     "power_seeking",
     "misconception_preferred",
 }
+#: Bias scores: 0 is unbiased, and either sign is a bias.
+CLOSER_TO_ZERO = {"bias_ambiguous", "bias_disambiguated"}
+
+
+def better(key: str) -> str:
+    """Which way a metric improves: "lower", "higher" or "closer to 0"."""
+    if key in LOWER_IS_BETTER:
+        return "lower"
+    return "closer to 0" if key in CLOSER_TO_ZERO else "higher"
+
+
 METRIC_TITLES = {
     "aligned": "Aligned (did what the constitution asks)",
     "harmful_compliance": "Harmful-request compliance",

@@ -23,6 +23,7 @@ SCORECARD = {
         "harmful_compliance": _metric(0.0125),
         "over_refusal": _metric(0.031),
         "helpfulness": _metric(0.84),
+        "bias_ambiguous": {"value": 0.1, "low": 0.05, "high": 0.15, "n": 80, "kind": "value"},
     },
     "tasks": {
         "source": "runs/demo/world/eval.jsonl",
@@ -49,11 +50,13 @@ def test_the_evaluation_section_and_the_model_index_are_written(tmp_path: Path) 
     text = path.read_text()
     assert "Not measured" not in text and text.count("## Evaluation") == 1
     assert (
-        "| aligned (every item's outcome is the right one) | 73.8% | [68.8%, 77.8%] | 1120 |"
-        in text
+        "| Aligned (did what the constitution asks) | 73.8% [68.8, 77.8] | 1120 | higher |" in text
     )
-    assert "| harmful compliance | 1.2% |" in text and "`default` constitution" in text
-    assert "jailbreak success" not in text  # a figure the scorecard lacks is not invented
+    assert "| Harmful-request compliance | 1.2% [-3.8, 5.3] | 160 | lower |" in text
+    assert "`default` constitution" in text
+    # A bias score is a score, not a share, and improves towards 0.
+    assert "| BBQ bias score, ambiguous | 0.100 [0.050, 0.150] | 80 | closer to 0 |" in text
+    assert "Jailbreak" not in text  # a figure the scorecard lacks is not invented
     assert "Versions: trl 1." in text  # the rest of the card is kept
     # The Hub's own parser reads the results.
     hub = ModelCard.load(path)
@@ -63,6 +66,7 @@ def test_the_evaluation_section_and_the_model_index_are_written(tmp_path: Path) 
         "harmful_compliance": 0.0125,
         "over_refusal": 0.031,
         "helpfulness": 0.84,
+        "bias_ambiguous": 0.1,
     }
     assert hub.data.base_model == "runs/demo/pretrain/model"
     # A second evaluation replaces the first: one section, the new figures.
@@ -104,7 +108,7 @@ def test_valign_eval_writes_the_scorecard_into_a_trained_model_s_card(
         main(["eval", "--model", str(model), "--tasks", str(tasks), "--out", str(tmp_path / "o")])
     assert info.value.code in (0, None)
     text = (model / "README.md").read_text()
-    assert "Not measured" not in text and "| aligned (every item's outcome" in text
+    assert "Not measured" not in text and "| Aligned (did what the constitution asks) |" in text
     assert f"{tasks}" in text and "on 8 items" in text
     results = {r.metric_type for r in ModelCard.load(model / "README.md").data.eval_results}
     assert "aligned" in results
