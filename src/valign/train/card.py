@@ -43,17 +43,17 @@ def model_card(
     args: dict[str, Any],
     result: dict[str, Any],
     versions: dict[str, str],
-    data: str | None = None,
+    source: str | None = None,
 ) -> str:
-    """The card's markdown (see the module docstring); ``data`` is the training data's file
+    """The card's markdown (see the module docstring); ``source`` is the training data's file
     or Hugging Face dataset id (a dataset id also goes into the front matter)."""
     from valign.records.sources import is_hub_id
 
     tag, what = METHODS.get(trainer_class, (trainer_class.lower(), trainer_class))
     base_line = f"base_model: {json.dumps(base)}\n" if base else ""
-    if data and is_hub_id(data):
-        base_line += f"datasets: [{json.dumps(data.partition(':')[0])}]\n"
-    source = f" from `{data}`" if data else ""
+    if source and is_hub_id(source):
+        base_line += f"datasets: [{json.dumps(source.partition(':')[0])}]\n"
+    origin = f" from `{source}`" if source else ""
     shown = {k: args[k] for k in SHOWN_ARGS if args.get(k) not in (None, -1)}
     rows = "\n".join(f"| `{k}` | {v} |" for k, v in shown.items())
     vers = ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
@@ -61,7 +61,7 @@ def model_card(
         f"---\n{base_line}library_name: transformers\ntags: [valign, trl, {tag}]\n---\n\n"
         f"# {tag} model made with valign\n\n"
         f"Trained from `{base or 'a local model'}` by TRL's `{trainer_class}`: {what}, on "
-        f"{examples} training examples{source}.\n\n"
+        f"{examples} training examples{origin}.\n\n"
         f"| setting | value |\n|---|---|\n{rows}\n\n"
         f"{result.get('steps', 0)} optimiser steps in {result.get('seconds', 0):.0f} s, "
         f"final training loss {result.get('train_loss', float('nan')):.4f}.\n\n"

@@ -143,13 +143,12 @@ def compact_lm_head() -> None:
     import trl.trainer.utils as trl_utils
 
     original = getattr(trl_utils, "_use_triton", None)
-    if original is None or getattr(original, "valign_compact", False):
+    if original is None or hasattr(original, "original"):  # absent, or switched already
         return
 
     def compact_on_cpu(device: torch.device) -> bool:
         return device.type == "cpu" or bool(original(device))
 
-    compact_on_cpu.valign_compact = True  # type: ignore[attr-defined]
     compact_on_cpu.original = original  # type: ignore[attr-defined]
     trl_utils._use_triton = compact_on_cpu
 
@@ -346,10 +345,10 @@ def run(
     tokenizer: Any,
     merge_lora: bool = True,
     on_step: Any = None,
-    data: Any = None,
+    source: Any = None,
 ) -> TrainResult:
-    """``fit`` then ``export`` to ``out/model``; the result every stage records. ``data``, the
-    training data's file or dataset id when there is one, goes into the model card.
+    """``fit`` then ``export`` to ``out/model``; the result every stage records. ``source``,
+    the training data's file or dataset id when there is one, goes into the model card.
 
     Under ``accelerate launch`` every process trains; only the main one writes the model
     and ``out/train.json``, and the others wait for it, so all return a complete folder.
@@ -370,8 +369,8 @@ def run(
         (out / "train.json").write_text(json.dumps(summary, indent=2))
         from valign.train.card import write_model_card
 
-        source = str(data) if isinstance(data, str | Path) else None
-        write_model_card(trainer, model_dir, summary, source)
+        named = str(source) if isinstance(source, str | Path) else None
+        write_model_card(trainer, model_dir, summary, named)
     trainer.accelerator.wait_for_everyone()
     return result
 

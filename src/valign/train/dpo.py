@@ -107,4 +107,6 @@ def train_dpo(
     rows = load_comparisons(data) if isinstance(data, Path) else list(data)
     trainer = dpo_trainer(model, rows, out, s)
     merge = s.lora is None or s.lora.merge
-    return run(trainer, out, trainer.processing_class, merge_lora=merge, on_step=on_step, data=data)
+    return run(
+        trainer, out, trainer.processing_class, merge_lora=merge, on_step=on_step, source=data
+    )

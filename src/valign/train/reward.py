@@ -234,7 +234,7 @@ def train_reward_model(
         processing_class=tok,
         peft_config=peft_config(s, task_type="SEQ_CLS"),
     )
-    result = run(trainer, out, tok, merge_lora=True, on_step=on_step, data=data)
+    result = run(trainer, out, tok, merge_lora=True, on_step=on_step, source=data)
     stats: dict[str, float] = {"train_pairs": float(len(train))}
     if not trainer.is_world_process_zero():
         return result, stats  # the main process measures and calibrates

@@ -187,7 +187,7 @@ def train_rl(
         callback.restore(get_last_checkpoint(str(work)) if work.is_dir() else None)
         trainer.add_callback(callback)
     merge = s.lora is None or s.lora.merge
-    result = run(trainer, out, tok, merge_lora=merge, on_step=on_step, data=prompts)
+    result = run(trainer, out, tok, merge_lora=merge, on_step=on_step, source=prompts)
     if callback is not None and trainer.is_world_process_zero():
         (out / MULTIPLIER_FILE).write_text(json.dumps(callback._state(), indent=2))
     return result

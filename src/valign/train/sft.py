@@ -137,4 +137,6 @@ def sft(
     result is in ``out/model``."""
     trainer = sft_trainer(model, load_demonstrations(data), out, s)
     merge = s.lora is None or s.lora.merge
-    return run(trainer, out, trainer.processing_class, merge_lora=merge, on_step=on_step, data=data)
+    return run(
+        trainer, out, trainer.processing_class, merge_lora=merge, on_step=on_step, source=data
+    )

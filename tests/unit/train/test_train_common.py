@@ -69,7 +69,7 @@ def test_seed_and_batch_size_on_the_command_line(
 def test_a_hub_dataset_is_named_in_the_card_s_front_matter() -> None:
     from valign.train.card import model_card
 
-    card = model_card("DPOTrainer", "org/base", 10, {}, {}, {}, data="org/prefs:train")
+    card = model_card("DPOTrainer", "org/base", 10, {}, {}, {}, source="org/prefs:train")
     assert card.startswith('---\nbase_model: "org/base"\ndatasets: ["org/prefs"]\n')
     assert "from `org/prefs:train`" in card
 
