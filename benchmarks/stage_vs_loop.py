@@ -104,6 +104,7 @@ EXTRAS = (
     "sft-packing",
 )
 NO_SAVE = 10**9  # a checkpoint interval no run reaches
+Steps = list[list[dict[str, Any]]]  # the data-loader batches of each optimiser step
 
 
 # --- the run folder and the settings ------------------------------------------------------
@@ -215,24 +216,30 @@ def _set_epoch(loader: Any, epoch: int) -> None:
         inner.set_epoch(epoch)
 
 
-def harvest(loader: Any, n: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """The first ``n`` batches the Trainer's data loader yields (whole epochs are read so
-    that no iterator is left half-way), and the non-padding tokens and the positions of its
-    first whole epoch."""
+def harvest(loader: Any, steps: int, accum: int) -> tuple[Steps, dict[str, int]]:
+    """The batches of the first ``steps`` optimiser steps the Trainer's data loader yields,
+    ``accum`` data-loader batches a step (fewer at the end of an epoch, as the Trainer
+    takes them; whole epochs are read so that no iterator is left half-way), and the
+    non-padding tokens and the positions of its first whole epoch."""
     import torch
 
-    out: list[dict[str, Any]] = []
+    out: Steps = []
     epoch_one = {"tokens": 0, "positions": 0}
     epoch = 0
-    while len(out) < n:
+    while len(out) < steps:
         _set_epoch(loader, epoch)
         before = len(out)
-        for batch in loader:
+        taking = True
+        for i, batch in enumerate(loader):
             if epoch == 0:
                 epoch_one["tokens"] += count_tokens(batch)
                 epoch_one["positions"] += int(batch["input_ids"].numel())
-            if len(out) < n:
-                out.append(
+            if i % accum == 0:  # the first batch of a step
+                taking = len(out) < steps
+                if taking:
+                    out.append([])
+            if taking:
+                out[-1].append(
                     {k: v.detach().clone() if torch.is_tensor(v) else v for k, v in batch.items()}
                 )
         if len(out) == before:
@@ -257,7 +264,7 @@ def clock_callback(arm: str, settings: Any, take: int, profile: str, one_step: b
             self.t_train: float | None = None
             self.begins: list[float] = []
             self.ends: list[tuple[float, int, int]] = []  # (time, step, tokens seen)
-            self.batches: list[dict[str, Any]] = []
+            self.batches: Steps = []
             self.epoch_one: dict[str, int] = {}
             self.rows_per_step = 0
             self.warmup = 0
@@ -278,9 +285,8 @@ def clock_callback(arm: str, settings: Any, take: int, profile: str, one_step: b
             self.rows_per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps
             if take:
                 self.batches, self.epoch_one = harvest(
-                    loader, take * args.gradient_accumulation_steps
+                    loader, take, args.gradient_accumulation_steps
                 )
-            control.should_training_stop = one_step
             return control
 
         def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
@@ -289,6 +295,8 @@ def clock_callback(arm: str, settings: Any, take: int, profile: str, one_step: b
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             now = time.perf_counter()
             self.ends.append((now, int(state.global_step), int(state.num_input_tokens_seen)))
+            # here, not at the start: the Trainer checks it between micro-batches too
+            control.should_training_stop = one_step
             if profile != "none" and state.global_step == self.warmup:
                 self.profiler = _start_profiler(profile)
             elif self.profiler is not None and state.global_step >= state.max_steps:
@@ -483,7 +491,7 @@ def valign_arm(
     take: int = 0,
     profile: str = "none",
     one_step: bool = False,
-) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+) -> tuple[dict[str, Any], Steps, str]:
     """One run of the stage (``arm``: the stage, or stage-variant); returns its figures, the
     batches taken, and a profile. With ``one_step`` it stops after its first step: only the
     time before and after counts."""
@@ -591,9 +599,10 @@ def count_tokens(b: dict[str, Any]) -> int:
 
 
 def loop_arm(
-    stage: str, model_dir: Path, settings: Any, batches: list[dict[str, Any]], warmup: int
+    stage: str, model_dir: Path, settings: Any, groups: Steps, warmup: int
 ) -> dict[str, Any]:
-    """AdamW, forward + loss + backward + step over the batches; nothing else."""
+    """AdamW, forward + loss + backward + step over the batches of each step (the valign
+    arm's, averaged over the step's batches as the Trainer does); nothing else."""
     import torch
 
     torch.manual_seed(0)
@@ -606,12 +615,10 @@ def loop_arm(
         fused=True,
     )
     compute = loss_fn(stage, settings)
-    accum = settings_accum(settings)
-    groups = [batches[i : i + accum] for i in range(0, len(batches), accum)]
     ends: list[float] = []
     for group in groups:
         for b in group:
-            loss = compute(model, b) / accum
+            loss = compute(model, b) / len(group)
             loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -630,10 +637,6 @@ def loop_arm(
         "param_dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
         "attn_implementation": str(model.config._attn_implementation),
     }
-
-
-def settings_accum(settings: Any) -> int:
-    return int(getattr(settings, "grad_accum", 1))
 
 
 def batch_shape(batches: list[dict[str, Any]]) -> dict[str, Any]:
@@ -746,7 +749,7 @@ def bench_stage(
     extras = [x for x in a.extra if x.startswith(f"{stage}-")]
     runs: dict[str, list[dict[str, Any]]] = {"valign": [], "loop": [], **{x: [] for x in extras}}
     data = limited_paths(stage, settings, total, paths, work)
-    batches: dict[str, list[dict[str, Any]]] = {}  # each arm's, from its first round
+    batches: dict[str, Steps] = {}  # each arm's, from its first round
     for r in range(a.repeats):
         for x in ["valign", *extras]:
             # the length-grouped sampler sorts groups of up to 50 batches, which a sample of
@@ -771,7 +774,7 @@ def bench_stage(
         "full_data": full,
         "runs": runs,
         "shapes": {
-            x: batch_shape(b[a.warmup * settings_accum(settings) :]) for x, b in batches.items()
+            x: batch_shape([m for step in b[a.warmup :] for m in step]) for x, b in batches.items()
         },
         "summary": summarise(stage, runs),
         "profiles": profiles,

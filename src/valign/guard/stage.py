@@ -15,15 +15,17 @@ and aligned models, on the recorded replies of their scorecards.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from valign.errors import UserError
 from valign.guard.guarded import GuardedChatModel
 from valign.guard.types import GuardBackend, get_backend
 from valign.models import ChatModel, GenerationConfig
-from valign.records.runs import RecordWriter
+from valign.records.runs import RecordWriter, RunDir
 from valign.records.tasks import Item, load_items
 from valign.report.sections import grouped_bar_plot, section, table
 from valign.stage import StageContext
@@ -71,7 +73,7 @@ def compare(
     from valign.values import load_constitution
 
     refusal_message = refusal_message or load_constitution("default").refusal_message
-    generation = generation or GenerationConfig(max_new_tokens=64, temperature=0.0)
+    generation = generation or GenerationConfig(max_new_tokens=GUARD_TOKENS, temperature=0.0)
     items = [i for i in items if i.kind in KINDS]
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
@@ -166,6 +168,32 @@ def guard_policy(constitution: Constitution, guard: GuardBackend) -> dict[str, A
     }
 
 
+GUARD_TOKENS = 64  # the longest reply, as in a scorecard (EvalSettings.max_new_tokens)
+
+
+def recorded(
+    run: RunDir, name: str, folder: Path, items: Sequence[Item], max_new_tokens: int
+) -> ChatModel | None:
+    """The ``name`` model's replies as its finished scorecard recorded them (greedy decoding
+    gives them again: :mod:`valign.guard.replay`), when that scorecard scored this model
+    folder on these items with this reply length; otherwise None (generate them)."""
+    from valign.guard.replay import ReplayModel
+
+    stage = "eval_base" if name == "base" else "eval_aligned"
+    folder_of = run.stage_path(stage) / ("" if name == "base" else name)
+    settings, responses = folder_of / "eval_settings.json", folder_of / "responses.jsonl"
+    if not (run.is_done(stage) and settings.is_file() and responses.is_file()):
+        return None
+    used = json.loads(settings.read_text(encoding="utf-8"))
+    same_model = Path(str(used.get("model", ""))).resolve() == folder.resolve()
+    if not same_model or used.get("max_new_tokens") != max_new_tokens:
+        return None
+    try:
+        return cast("ChatModel", ReplayModel.from_records(items, responses, name))
+    except UserError:  # an item it did not score
+        return None
+
+
 def guard_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     """The pipeline stage: base (and aligned) models with and without the default guard.
 
@@ -180,14 +208,17 @@ def guard_stage(ctx: StageContext[Any]) -> dict[str, Any]:
     if limit > 0:
         items = items[:limit]
     root = Path(run.root)
-    models: dict[str, ChatModel] = {"base": load_model(str(root / "pretrain" / "model"))}
-    for rel in ALIGNED_MODEL_DIRS:
-        if (root / rel).is_dir():
-            models[rel.split("/")[0]] = load_model(str(root / rel))
+    folders = {"base": root / "pretrain" / "model"}
+    folders |= {
+        rel.split("/")[0]: root / rel for rel in ALIGNED_MODEL_DIRS if (root / rel).is_dir()
+    }
+    models: dict[str, ChatModel] = {}
+    for name, folder in folders.items():
+        models[name] = recorded(run, name, folder, items, GUARD_TOKENS) or load_model(str(folder))
     console.print("[dim]guard: loading the default guard (built once if needed)[/]")
     guard = get_backend()
     batch = int(getattr(cfg, "eval_batch_size", 16) or 16)
-    generation = GenerationConfig(max_new_tokens=64, temperature=0.0, batch_size=batch)
+    generation = GenerationConfig(max_new_tokens=GUARD_TOKENS, temperature=0.0, batch_size=batch)
     refusal = ctx.constitution.refusal_message
     results = compare(models, items, guard, run.stage("guard"), generation, refusal)
     return {

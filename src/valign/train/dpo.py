@@ -27,6 +27,7 @@ from valign.train.common import (
     length_grouped,
     peft_config,
     run,
+    sorted_micro_batches,
     trainer_kwargs,
     trl_config,
     use_liger,
@@ -87,13 +88,14 @@ def dpo_trainer(model: str | Path, rows: Sequence[Comparison], out: Path, s: DPO
         use_liger_kernel=use_liger(s.liger),
         model_init_kwargs={"dtype": "auto"},
     )
-    return DPOTrainer(
+    trainer = DPOTrainer(
         model=name,
         args=args,
         train_dataset=Dataset.from_list(ordered),
         processing_class=tok,
         peft_config=peft_config(s),
     )
+    return sorted_micro_batches(trainer, s)
 
 
 def train_dpo(

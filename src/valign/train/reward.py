@@ -38,6 +38,7 @@ from valign.train.common import (
     peft_config,
     require_model_dir,
     run,
+    sorted_micro_batches,
     trainer_kwargs,
     trl_config,
 )
@@ -145,7 +146,7 @@ def _plain(conv: Conversation) -> list[dict[str, str]]:
 class Scorer:
     """Scores whole conversations with a trained reward or cost model, in batches."""
 
-    def __init__(self, model_dir: str | Path, batch_size: int = 64, device: str | None = None):
+    def __init__(self, model_dir: str | Path, batch_size: int = 16, device: str | None = None):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         name = require_model_dir(model_dir, "reward/cost model")
@@ -159,19 +160,23 @@ class Scorer:
 
     @torch.inference_mode()
     def __call__(self, conversations: Sequence[Conversation]) -> list[float]:
-        scores: list[float] = []
-        for i in range(0, len(conversations), self.batch_size):
-            chunk = conversations[i : i + self.batch_size]
-            texts = [self.tok.apply_chat_template(_plain(c), tokenize=False) for c in chunk]
-            enc = self.tok(
-                texts,
+        """One score per conversation, in order. The conversations are scored in batches of
+        similar length (sorted by tokens), so that a batch pads little; each score is that
+        of the conversation alone (right padding, the last real token is pooled)."""
+        texts = [self.tok.apply_chat_template(_plain(c), tokenize=False) for c in conversations]
+        ids = self.tok(texts, add_special_tokens=False)["input_ids"]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        scores = [0.0] * len(ids)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            enc = self.tok.pad(
+                {"input_ids": [ids[i] for i in chunk]},
                 return_tensors="pt",
-                padding=True,
                 padding_side="right",
-                add_special_tokens=False,
             ).to(self.device)
-            logits = self.model(**enc).logits[:, 0]  # (batch,)
-            scores += (logits.float() - self.offset).tolist()
+            logits = self.model(**enc).logits[:, 0].float() - self.offset  # (batch,)
+            for i, score in zip(chunk, logits.tolist(), strict=True):
+                scores[i] = score
         return scores
 
 
@@ -234,6 +239,7 @@ def train_reward_model(
         processing_class=tok,
         peft_config=peft_config(s, task_type="SEQ_CLS"),
     )
+    sorted_micro_batches(trainer, s)
     result = run(trainer, out, tok, merge_lora=True, on_step=on_step, source=data)
     stats: dict[str, float] = {"train_pairs": float(len(train))}
     if not trainer.is_world_process_zero():

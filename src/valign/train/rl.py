@@ -195,9 +195,17 @@ def train_rl(
 
 def rl_trainer(name: str, tok: Any, dataset: Any, reward_fn: Any, s: RLSettings, out: Path) -> Any:
     """TRL's GRPO or RLOO trainer over any reward function with TRL's signature."""
+    if s.micro_batches > 1:
+        raise UserError(
+            "rl: micro_batches is for SFT, reward and DPO; online RL cuts its generation "
+            "batch itself (trl: {steps_per_generation: N})"
+        )
     compact_lm_head()
     common = {
         **trainer_kwargs(s, out / "checkpoints"),
+        # GRPO's batch is its generation batch, cut by TRL itself (trl.steps_per_generation)
+        "per_device_train_batch_size": s.batch_size,
+        "gradient_accumulation_steps": s.grad_accum,
         "num_generations": s.num_generations,
         "max_completion_length": s.max_completion_length,
         "temperature": s.temperature,

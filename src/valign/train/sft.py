@@ -33,6 +33,7 @@ from valign.train.common import (
     length_grouped,
     peft_config,
     run,
+    sorted_micro_batches,
     trainer_kwargs,
     trl_config,
     use_liger,
@@ -121,13 +122,14 @@ def sft_trainer(model: str | Path, rows: list[dict[str, Any]], out: Path, s: SFT
         use_liger_kernel=use_liger(s.liger),
         model_init_kwargs={"dtype": "auto"},
     )
-    return SFTTrainer(
+    trainer = SFTTrainer(
         model=name,
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tok,
         peft_config=peft_config(s),
     )
+    return sorted_micro_batches(trainer, s)
 
 
 def sft(

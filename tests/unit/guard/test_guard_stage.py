@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -67,3 +68,41 @@ def test_guard_stage_reads_a_run(tmp_path: Path, monkeypatch) -> None:  # type: 
     summary = guard_stage(StageContext.of(run, SimpleNamespace(eval_limit=4), Console(quiet=True)))
     assert summary["results"]["base"]["with guard"]["harmful_compliance"]["n"] == 3
     assert summary["report"]["plots"]
+
+
+def _scored_base(run: RunDir, tokens: int, reply: str) -> None:
+    """A finished base scorecard of ``run``'s base model that recorded ``reply`` everywhere."""
+    folder = run.stage("eval_base")
+    rows = [{"id": i.id, "response": reply} for i in items()]
+    (folder / "responses.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8"
+    )
+    settings = {"model": str(run.root / "pretrain" / "model"), "max_new_tokens": tokens}
+    (folder / "eval_settings.json").write_text(json.dumps(settings), encoding="utf-8")
+    run.mark_done("eval_base", {}, {})
+
+
+def test_guard_stage_replays_the_scorecard_s_replies(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import valign.guard.stage as stage
+    import valign.models as models
+
+    loaded: list[str] = []
+
+    def load(spec: str) -> FakeChatModel:
+        loaded.append(spec)
+        return FakeChatModel(reply=lambda p: "I can't help with that.")
+
+    monkeypatch.setattr(models, "load_model", load)
+    monkeypatch.setattr(stage, "get_backend", lambda: StepGuard())
+    for tokens, replayed in ((stage.GUARD_TOKENS, True), (32, False)):
+        run = RunDir(tmp_path / str(tokens))
+        (run.stage("world") / "eval.jsonl").write_text(
+            "\n".join(i.model_dump_json() for i in items()) + "\n", encoding="utf-8"
+        )
+        _scored_base(run, tokens, COMPLIANT_HARM)
+        loaded.clear()
+        ctx = StageContext.of(run, SimpleNamespace(), Console(quiet=True))
+        without = guard_stage(ctx)["results"]["base"]["without guard"]
+        # The recorded (complying) replies, not the live model's refusals, when they fit.
+        assert without["harmful_compliance"]["value"] == (1.0 if replayed else 0.0)
+        assert loaded == ([] if replayed else [str(run.root / "pretrain" / "model")])

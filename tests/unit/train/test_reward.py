@@ -90,8 +90,14 @@ def test_tiny_reward_and_cost_models_train_and_score(
     convs = [[*PROMPT, {"role": "assistant", "content": x}] for x in ("a", "b", "c")]
     scores = scorer(convs)
     assert len(scores) == 3 and scores == scorer(convs)  # deterministic
-    # Scoring one at a time equals scoring in a batch (right padding, last real token).
-    assert scorer(convs[:1])[0] == pytest.approx(scores[0], abs=1e-5)
+    # Scoring one at a time equals scoring in a batch (right padding, last real token), and
+    # the batches of similar length come back in the order asked.
+    replies = ("a much longer reply than the others, by far", "b", "a medium reply", "c")
+    mixed = [[*PROMPT, {"role": "assistant", "content": x}] for x in replies]
+    scorer.batch_size = 2
+    alone = [scorer([c])[0] for c in mixed]
+    assert scorer(mixed) == pytest.approx(alone, abs=1e-5)
+    assert len(set(alone)) == 4
     if objective == "cost":
         assert (result.model_dir / "calibration.json").is_file()
 

@@ -55,12 +55,16 @@ def test_seed_and_batch_size_on_the_command_line(
 
     (saved,) = (tmp_path / "o").rglob("training_args.bin")
     args = torch.load(saved, weights_only=False)
-    assert (args.seed, args.per_device_train_batch_size, args.logging_steps) == (3, 2, 1)
+    # two examples an optimiser step (on a CPU in sorted micro-batches of one)
+    batch = args.per_device_train_batch_size * args.gradient_accumulation_steps
+    assert (args.seed, batch, args.logging_steps) == (3, 2, 1)
     # the exported model carries its card
     card = (tmp_path / "o" / "model" / "README.md").read_text()
     assert card.startswith(f'---\nbase_model: "{tiny_base_model_dir}"\n')
     assert "tags: [valign, trl, sft]" in card and "`SFTTrainer`" in card
-    assert "| `seed` | 3 |" in card and "| `per_device_train_batch_size` | 2 |" in card
+    assert "| `seed` | 3 |" in card
+    assert f"| `per_device_train_batch_size` | {args.per_device_train_batch_size} |" in card
+    assert f"| `gradient_accumulation_steps` | {args.gradient_accumulation_steps} |" in card
     assert "valign eval --model" in card
     assert f"training examples from `{tiny_world / 'sft.jsonl'}`" in card
     assert "datasets:" not in card  # a local file is not a Hub dataset
