@@ -161,10 +161,12 @@ class Scorer:
     @torch.inference_mode()
     def __call__(self, conversations: Sequence[Conversation]) -> list[float]:
         """One score per conversation, in order. The conversations are scored in batches of
-        similar length (sorted by tokens), so that a batch pads little; each score is that
-        of the conversation alone (right padding, the last real token is pooled)."""
+        similar length (sorted by tokens), so that a batch pads little, and each distinct
+        text once; each score is that of the conversation alone (right padding, the last
+        real token is pooled)."""
         texts = [self.tok.apply_chat_template(_plain(c), tokenize=False) for c in conversations]
-        ids = self.tok(texts, add_special_tokens=False)["input_ids"]
+        unique = list(dict.fromkeys(texts))  # a reply sampled twice is scored once
+        ids = self.tok(unique, add_special_tokens=False)["input_ids"]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         scores = [0.0] * len(ids)
         for start in range(0, len(order), self.batch_size):
@@ -177,7 +179,8 @@ class Scorer:
             logits = self.model(**enc).logits[:, 0].float() - self.offset  # (batch,)
             for i, score in zip(chunk, logits.tolist(), strict=True):
                 scores[i] = score
-        return scores
+        at = {text: i for i, text in enumerate(unique)}
+        return [scores[at[t]] for t in texts]
 
 
 def pairwise_accuracy(scorer: Scorer, pairs: Sequence[dict[str, Any]]) -> dict[str, float]:
