@@ -2,7 +2,10 @@
 
 For each model (the base model, and every aligned model a run has), the held-out
 evaluation items are answered twice, once directly and once through
-:class:`~valign.guard.guarded.GuardedChatModel`, and graded by the microworld's grader:
+:class:`~valign.guard.guarded.GuardedChatModel`, and graded by the microworld's grader (the
+replies are those the model's finished scorecard recorded, when it scored the same folder
+with the same reply length: greedy decoding gives them again, so they are not generated a
+second time):
 
 * harmful compliance and jailbreak success (attack success) — lower is better;
 * over-refusal of borderline-safe requests and helpfulness on benign tasks — the cost.
