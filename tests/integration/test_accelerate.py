@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 
 from valign.records.comparisons import load_comparisons
+from valign.train.pretrain import PretrainConfig
 from valign.train.reward import RewardSettings, train_reward_model
 
 pytestmark = pytest.mark.slow
 
 
-def _launch(*args: str) -> subprocess.CompletedProcess[str]:
+def _launch(*args: str, module: bool = True) -> subprocess.CompletedProcess[str]:
+    """``valign ARGS`` (or, with ``module=False``, the script ``ARGS[0]``) on two processes."""
     accelerate = shutil.which("accelerate") or f"{sys.executable} -m accelerate.commands.launch"
     cmd = [
         *accelerate.split(),
@@ -31,8 +33,7 @@ def _launch(*args: str) -> subprocess.CompletedProcess[str]:
         "no",
         "--dynamo_backend",
         "no",
-        "-m",
-        "valign.cli",
+        *(["-m", "valign.cli"] if module else []),
         *args,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
@@ -70,3 +71,24 @@ def test_sft_and_lagrangian_rl_run_on_two_processes(
     assert json.loads((tmp_path / "rl" / "train.json").read_text())["processes"] == 2
     lagrange = json.loads((tmp_path / "rl" / "lagrange.json").read_text())
     assert len(lagrange["history"]) == 2 and lagrange["value"] > 1.0
+
+
+def test_pretraining_runs_on_two_processes(
+    tiny_world: Path, tiny_pretrain_config: PretrainConfig, tmp_path: Path
+) -> None:
+    cfg = tiny_pretrain_config.model_copy(update={"max_steps": 2, "batch_size": 4, "threads": 1})
+    out = tmp_path / "pretrain"
+    script = tmp_path / "pretrain.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from valign.train.pretrain import PretrainConfig, pretrain\n"
+        f"cfg = PretrainConfig.model_validate_json({cfg.model_dump_json()!r})\n"
+        f"pretrain(Path({str(tiny_world / 'corpus.jsonl')!r}), Path({str(out)!r}), cfg)\n"
+    )
+    done = _launch(str(script), module=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    # the main process fitted the tokenizer and wrote the model; the other one waited
+    assert (out / "tokenizer" / "tokenizer.json").is_file()
+    assert (out / "model" / "config.json").is_file() and not (out / ".model.tmp").exists()
+    state = json.loads(next((out / "checkpoints").rglob("trainer_state.json")).read_text())
+    assert state["global_step"] == 2

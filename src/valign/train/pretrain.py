@@ -177,18 +177,24 @@ def _training_args(
 
 
 def pretrain(corpus: Path, out: Path, cfg: PretrainConfig, on_step: Any = None) -> PretrainResult:
-    """Run every phase; safe to call again after a kill (it resumes from the last checkpoint)."""
+    """Run every phase; safe to call again after a kill (it resumes from the last checkpoint).
+
+    Under ``accelerate launch``/``torchrun`` every process trains on its share of each batch;
+    the main one fits the tokenizer (the others read it) and writes the model."""
     import time
+
+    from accelerate import PartialState
 
     set_threads(cfg.threads)
     out.mkdir(parents=True, exist_ok=True)
     work = out / "checkpoints"
     tok_dir = out / "tokenizer"
-    if (tok_dir / "tokenizer.json").is_file():
-        tok = PreTrainedTokenizerFast.from_pretrained(str(tok_dir))
-    else:
-        tok = fit_tokenizer(corpus, cfg.vocab_size)
-        save_tokenizer(tok, tok_dir)
+    with PartialState().main_process_first():
+        if (tok_dir / "tokenizer.json").is_file():
+            tok = PreTrainedTokenizerFast.from_pretrained(str(tok_dir))
+        else:
+            tok = fit_tokenizer(corpus, cfg.vocab_size)
+            save_tokenizer(tok, tok_dir)
     blocks = pack_corpus(corpus, tok, cfg.seq_len)
     model = build_model(cfg, tok)
     steps_per_epoch = math.ceil(blocks.shape[0] / cfg.batch_size)
@@ -198,12 +204,15 @@ def pretrain(corpus: Path, out: Path, cfg: PretrainConfig, on_step: Any = None) 
     t0 = time.perf_counter()
     steps, loss, history = fit(trainer, on_step)  # resumes; a finished run is reloaded
     seconds = time.perf_counter() - t0
-    final = export(trainer.model, tok, out / "model", merge_lora=False)
+    final = out / "model"
+    if trainer.is_world_process_zero():
+        export(trainer.model, tok, final, merge_lora=False)
+    trainer.accelerator.wait_for_everyone()
     return PretrainResult(
         model_dir=final,
         steps=steps,
         train_loss=loss,
-        tokens=steps * cfg.batch_size * cfg.seq_len,
+        tokens=steps * cfg.batch_size * cfg.seq_len * int(args.world_size),
         seconds=seconds,
         log=[{"step": float(h["step"]), "loss": float(h["loss"])} for h in history if "loss" in h],
     )
