@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from guard_testkit import CATEGORIES, FakeChatModel
 from rich.console import Console
 
@@ -53,7 +54,7 @@ def test_the_guard_stops_compliance(tmp_path: Path) -> None:
     assert report["title"] == "Guard in front of the models" and report["tables"]
 
 
-def test_guard_stage_reads_a_run(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_guard_stage_reads_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import valign.guard.stage as stage
     import valign.models as models
 
@@ -82,7 +83,9 @@ def _scored_base(run: RunDir, tokens: int, reply: str) -> None:
     run.mark_done("eval_base", {}, {})
 
 
-def test_guard_stage_replays_the_scorecard_s_replies(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_guard_stage_replays_the_scorecard_s_replies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import valign.guard.stage as stage
     import valign.models as models
 
