@@ -234,7 +234,10 @@ def trl_config(config_class: type[T], s: TrainSettings, **fields: Any) -> T:
 
 def micro_batches(s: TrainSettings) -> int:
     """Micro-batches per optimiser batch: the setting, or 4 on a CPU and 1 on a GPU (where
-    padding costs less than small kernels), never more than the batch has examples."""
+    padding costs less than small kernels), never more than the batch has examples; one
+    when the ``trl`` section sets the batch fields itself (they win, as they are)."""
+    if {"per_device_train_batch_size", "gradient_accumulation_steps"} & s.trl.keys():
+        return 1
     k = s.micro_batches or (1 if torch.cuda.is_available() else 4)
     return max(1, min(k, s.batch_size))
 

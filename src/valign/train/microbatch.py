@@ -87,15 +87,16 @@ def micro_batch_fields(batch_size: int, grad_accum: int, micro_batches: int) -> 
 
 def use_micro_batches(trainer: Any, batch_size: int, grad_accum: int, micro_batches: int) -> Any:
     """Make ``trainer`` read its optimiser batches (``batch_size`` x ``grad_accum`` examples)
-    as ``micro_batches`` sorted micro-batches each (:class:`SortedMicroBatches`); its
-    arguments must come from :func:`micro_batch_fields`. Returns the trainer."""
+    as ``micro_batches`` sorted micro-batches each (:class:`SortedMicroBatches`), when its
+    arguments come from :func:`micro_batch_fields` and it runs in one process; otherwise it
+    keeps its own sampler. Returns the trainer."""
     if micro_batches <= 1:
         return trainer
     args = trainer.args
     if args.world_size > 1:
         return trainer  # several processes: the trainer's own sharded sampler
     if args.gradient_accumulation_steps != grad_accum * micro_batches:
-        raise ValueError("the trainer's arguments do not come from micro_batch_fields")
+        return trainer  # batch fields set otherwise: the trainer's own order
     lengths = [row_length(r) for r in trainer.train_dataset]
     if len(lengths) < args.gradient_accumulation_steps:
         return trainer  # fewer examples than micro-batches: the plain order, unsorted

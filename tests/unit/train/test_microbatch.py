@@ -158,6 +158,8 @@ def test_the_default_is_four_on_a_cpu_and_never_more_than_the_batch() -> None:
     assert micro_batches(SFTSettings()) == (1 if torch.cuda.is_available() else 4)
     assert micro_batches(SFTSettings(batch_size=2)) == (1 if torch.cuda.is_available() else 2)
     assert micro_batches(SFTSettings(micro_batches=1)) == 1
+    # batch fields given to TRL directly win as they are: no split
+    assert micro_batches(SFTSettings(trl={"gradient_accumulation_steps": 2})) == 1
 
 
 def test_online_rl_refuses_micro_batches(tmp_path: Path) -> None:
