@@ -164,6 +164,8 @@ class Scorer:
         similar length (sorted by tokens), so that a batch pads little, and each distinct
         text once; each score is that of the conversation alone (right padding, the last
         real token is pooled)."""
+        if not conversations:
+            return []
         texts = [self.tok.apply_chat_template(_plain(c), tokenize=False) for c in conversations]
         unique = list(dict.fromkeys(texts))  # a reply sampled twice is scored once
         ids = self.tok(unique, add_special_tokens=False)["input_ids"]

@@ -98,6 +98,7 @@ def test_tiny_reward_and_cost_models_train_and_score(
     alone = [scorer([c])[0] for c in mixed]
     assert scorer(mixed) == pytest.approx(alone, abs=1e-5)
     assert len(set(alone)) == 4
+    assert scorer([]) == []
     twice = scorer([mixed[2], mixed[0], mixed[2]])  # a repeated conversation, scored once
     assert twice == pytest.approx([alone[2], alone[0], alone[2]], abs=1e-5)
     if objective == "cost":
