@@ -85,6 +85,22 @@ class FakeChatModel:
         ]
 
 
+def stub_train_guard(monkeypatch: Any, summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Replace ``valign.guard.build.train_guard`` with a stub that records the config it gets
+    (under ``"config"`` in the returned dict), makes the folder with an empty guard.json and
+    returns ``summary``."""
+    seen: dict[str, Any] = {}
+
+    def fake_train(out: Path, config: Any, progress: bool = False) -> dict[str, Any]:
+        seen["config"] = config
+        out.mkdir(parents=True)
+        (out / "guard.json").write_text("{}", encoding="utf-8")
+        return dict(summary or {})
+
+    monkeypatch.setattr("valign.guard.build.train_guard", fake_train)
+    return seen
+
+
 def any_dict(value: Any) -> dict[str, Any]:
     assert isinstance(value, dict)
     return value

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from guard_testkit import stub_train_guard
 from typer.testing import CliRunner
 
 from valign.errors import UserError
@@ -63,15 +64,7 @@ def test_backends_lists_the_registry() -> None:
 def test_train_writes_the_folder_atomically(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: dict[str, Any] = {}
-
-    def fake_train(out: Path, config: Any, progress: bool = False) -> dict[str, Any]:
-        seen["config"] = config
-        out.mkdir(parents=True)
-        (out / "guard.json").write_text("{}", encoding="utf-8")
-        return {"prompt": {"f1": 0.5}}
-
-    monkeypatch.setattr("valign.guard.build.train_guard", fake_train)
+    seen = stub_train_guard(monkeypatch, {"prompt": {"f1": 0.5}})
     target = tmp_path / "g"
     result = runner.invoke(
         app, ["train", "--out", str(target), "--no-garak", "--target-fpr", "0.05"]
@@ -117,14 +110,7 @@ def test_serve_maps_categories_with_the_guards_constitution(
 def test_train_reads_config_then_typed_options(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: dict[str, Any] = {}
-
-    def fake_train(out: Path, config: Any, progress: bool = False) -> dict[str, Any]:
-        seen["config"] = config
-        out.mkdir(parents=True)
-        return {}
-
-    monkeypatch.setattr("valign.guard.build.train_guard", fake_train)
+    seen = stub_train_guard(monkeypatch)
     cfg = tmp_path / "guard.yaml"
     cfg.write_text(
         "use_garak: false\nseed: 3\ntarget_fpr: 0.02\nhead:\n  epochs: 5\n", encoding="utf-8"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
+from guard_testkit import stub_train_guard
 from typer.testing import CliRunner
 
 from valign.errors import UserError
@@ -164,14 +164,7 @@ def test_person_labels_need_replies(tmp_path: Path) -> None:
 
 
 def test_cli_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: dict[str, Any] = {}
-
-    def fake_train(out: Path, config: Any, progress: bool = False) -> dict[str, Any]:
-        seen["config"] = config
-        out.mkdir(parents=True)
-        return {}
-
-    monkeypatch.setattr("valign.guard.build.train_guard", fake_train)
+    seen = stub_train_guard(monkeypatch)
     folder = _folder(tmp_path)
     good = _labels(tmp_path, _row("h1", "attempted"))
     result = runner.invoke(app, ["train", "--labels", str(good)])
