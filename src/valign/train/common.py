@@ -248,13 +248,15 @@ def sorted_micro_batches(trainer: T, s: TrainSettings) -> T:
     return cast(T, use_micro_batches(trainer, s.batch_size, s.grad_accum, micro_batches(s)))
 
 
-def trainer_kwargs(s: TrainSettings, work: Path) -> dict[str, Any]:
-    """The ``TrainingArguments`` fields every valign trainer sets the same way."""
+def trainer_kwargs(s: TrainSettings, work: Path, split: bool = True) -> dict[str, Any]:
+    """The ``TrainingArguments`` fields every valign trainer sets the same way; ``split``
+    cuts each batch into :func:`micro_batches` (online RL's batch is its generation batch,
+    which TRL cuts itself: it passes False)."""
     set_threads(s.threads)
     quiet_libraries()
     return {
         "output_dir": str(work),
-        **micro_batch_fields(s.batch_size, s.grad_accum, micro_batches(s)),
+        **micro_batch_fields(s.batch_size, s.grad_accum, micro_batches(s) if split else 1),
         "num_train_epochs": s.epochs,
         "max_steps": s.max_steps,
         "learning_rate": s.learning_rate,

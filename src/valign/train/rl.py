@@ -202,10 +202,7 @@ def rl_trainer(name: str, tok: Any, dataset: Any, reward_fn: Any, s: RLSettings,
         )
     compact_lm_head()
     common = {
-        **trainer_kwargs(s, out / "checkpoints"),
-        # GRPO's batch is its generation batch, cut by TRL itself (trl.steps_per_generation)
-        "per_device_train_batch_size": s.batch_size,
-        "gradient_accumulation_steps": s.grad_accum,
+        **trainer_kwargs(s, out / "checkpoints", split=False),
         "num_generations": s.num_generations,
         "max_completion_length": s.max_completion_length,
         "temperature": s.temperature,

@@ -111,6 +111,15 @@ def test_rloo_with_reward_model_only(
         tiny_base_model_dir, tiny_world / "sft.jsonl", tmp_path, s, reward_model=tiny_scorer
     )
     assert result.steps == 1 and (result.model_dir / "config.json").is_file()
+    import torch
+
+    # online RL's batch is its generation batch: never cut into micro-batches
+    (saved,) = (tmp_path / "checkpoints").rglob("training_args.bin")
+    args = torch.load(saved, weights_only=False)
+    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (
+        s.batch_size,
+        s.grad_accum,
+    )
 
 
 def test_bad_settings_are_user_errors(
